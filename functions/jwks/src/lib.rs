@@ -1,0 +1,27 @@
+//! `GET /.well-known/jwks.json`: every published signing key (active, upcoming and retired until
+//! the tokens it signed have expired), read from the key registry, never from KMS.
+
+use wxauth::App;
+use wxauth::http::{self, Request, Response};
+use wxauth::keys::jwks::JwkSet;
+use wxauth::oauth::error::{Error, OAuthError};
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::respond(jwks(app, &req).await)
+}
+
+async fn jwks(app: &App, req: &Request) -> Result<Response, Error> {
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        return Err(OAuthError::invalid_request("use GET")
+            .with_status(405)
+            .into());
+    }
+    let keys = app.keys.published(wxauth::unix_now()).await?;
+    let set = JwkSet {
+        keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+    };
+    Ok(http::cacheable_json(
+        &set,
+        app.config.key_cache_ttl.as_secs(),
+    ))
+}

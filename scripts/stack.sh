@@ -1,0 +1,77 @@
+# Shared by scripts/dev and scripts/test (sourced, not run): installs what the local stack needs,
+# starts moto (DynamoDB + KMS) and the mock WeChat, and stops everything on exit.
+
+MOTO_VERSION=5.2.5
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE="$ROOT/.local"            # logs and pids, git-ignored
+mkdir -p "$STATE"
+PIDS=()
+
+# Credentials and region for the emulator; nothing here can reach AWS.
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_EC2_METADATA_DISABLED=true
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# moto's server in a virtualenv inside the project (.venv, git-ignored), installed once.
+ensure_moto() {
+  if [ -x "$ROOT/.venv/bin/moto_server" ] && "$ROOT/.venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    return
+  fi
+  say "installing moto[server]==$MOTO_VERSION into .venv (once)"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+
+wait_for_http() { # url, name, pid
+  for _ in $(seq 1 150); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then say "$2 exited; its log:"; cat "$STATE/$2.log" >&2; return 1; fi
+    sleep 0.2
+  done
+  say "$2 did not answer at $1"; return 1
+}
+
+start_moto() { # port
+  "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$1" >"$STATE/moto.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_http "http://127.0.0.1:$1/moto-api/data.json" moto $!
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
+}
+
+start_mock_wechat() { # port
+  MOCK_WECHAT_PORT="$1" "$ROOT/target/debug/mock-wechat" >"$STATE/mock-wechat.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_http "http://127.0.0.1:$1/mock/health" mock-wechat $!
+  export WECHAT_API_BASE="http://127.0.0.1:$1"
+}
+
+start_local_server() { # port
+  PORT="$1" "$ROOT/target/debug/wxauth-local" >"$STATE/local.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_http "http://127.0.0.1:$1/.well-known/oauth-authorization-server" local-server $!
+}
+
+stop_services() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+admin() { "$ROOT/target/debug/wxauth-admin" "$@"; }
+
+# The demo mini program of API.md's local-stack section.
+create_demo_clients() {
+  admin client show demo-miniprogram >/dev/null 2>&1 && return
+  curl -fsS -o /dev/null -X POST "$WECHAT_API_BASE/mock/apps" -H 'content-type: application/json' \
+    -d '{"appid":"wxdemoappid000001","secret":"demo-app-secret"}'
+  admin client create --id demo-miniprogram --name "Demo mini program" --kind miniprogram \
+    --wechat-appid wxdemoappid000001 --wechat-secret demo-app-secret --scope "openid profile" >/dev/null
+}

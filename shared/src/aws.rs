@@ -1,0 +1,91 @@
+//! What is shared by our uses of the AWS SDK: loading its configuration, and telling a backend
+//! fault from our own mistake.
+
+// The SDK crates re-export one `SdkError` and one `ProvideErrorMetadata`: these serve KMS too.
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::oauth::error::Error;
+
+/// The SDK's configuration from the standard sources (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// credentials chain); nothing project-specific.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Maps an SDK failure: throttling, timeouts, dispatch failures and 5xx are `Unavailable` (the
+/// SDK has already retried them with backoff); anything else means our request was wrong, or a
+/// key or table is missing: `Internal`.
+pub(crate) fn classify<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    err: SdkError<E, R>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service_err) => {
+            is_transient_code(service_err.err().code().unwrap_or_default())
+        }
+        _ => false,
+    };
+    let cause = anyhow::Error::new(err).context(format!("{service} {operation}"));
+    if transient {
+        Error::Unavailable(cause)
+    } else {
+        Error::Internal(cause)
+    }
+}
+
+fn is_transient_code(code: &str) -> bool {
+    code.contains("Throttl")
+        || matches!(
+            code,
+            "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "LimitExceededException"
+                | "InternalServerError"
+                | "InternalFailure"
+                | "ServiceUnavailable"
+                | "KMSInternalException"
+                | "DependencyTimeoutException"
+                | "KeyUnavailableException"
+        )
+}
+
+/// Whether a conditional write or transaction lost on a condition (a race, or a rule such as
+/// single use), as opposed to a fault.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(
+        err.as_service_error().and_then(|e| e.code()),
+        Some("ConditionalCheckFailedException" | "TransactionCanceledException")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_internal_failures_are_transient() {
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "KMSInternalException",
+        ] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        for code in [
+            "ValidationException",
+            "ResourceNotFoundException",
+            "NotFoundException",
+            "AccessDeniedException",
+        ] {
+            assert!(!is_transient_code(code), "{code}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Every environment variable wxauth reads, in one place, with its default.
+//!
+//! Read once per cold start. A missing required variable, or one that does not parse, fails fast
+//! and names the variable. The AWS SDK reads its own standard variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL`, credentials): there is no project-specific "local mode".
+
+use std::time::Duration;
+
+/// The deployment's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `WXAUTH_TABLE` (required): the DynamoDB table holding every item kind.
+    pub table: String,
+    /// `ISSUER` (required): the `iss` of every token and the base of the metadata's URLs.
+    pub issuer: String,
+    /// `AUDIENCE` (default: the issuer): `aud` of access tokens when the client names none.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL` seconds (default 900).
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL` seconds (default 30 days): the lifetime of a whole token family.
+    pub refresh_token_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE` seconds (default 0): how long a rotated refresh token may be presented
+    /// again (a client retrying after a lost response) before it counts as reuse.
+    pub refresh_reuse_grace: Duration,
+    /// `WECHAT_API_BASE` (default `https://api.weixin.qq.com`).
+    pub wechat_api_base: String,
+    /// `WECHAT_TIMEOUT_MS` (default 3000): per WeChat HTTP call, connection included.
+    pub wechat_timeout: Duration,
+    /// `SESSION_KEY_TTL` seconds (default 3 days): how long a stored WeChat session key is used.
+    pub session_key_ttl: Duration,
+    /// `PREVIOUS_SESSION_KEY_TTL` seconds (default 300): how long the replaced session key stays
+    /// usable after a newer `wx.login` (data encrypted under it may still be in flight).
+    pub previous_session_key_ttl: Duration,
+    /// `KMS_DATA_KEY_ID` (required): the symmetric KMS key encrypting session keys and app secrets.
+    pub kms_data_key_id: String,
+    /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
+    /// signing-key registry, and the JWKS `max-age`.
+    pub key_cache_ttl: Duration,
+}
+
+/// A variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let issuer = vars.url("ISSUER")?;
+        Ok(Self {
+            table: vars.required("WXAUTH_TABLE")?,
+            audience: vars.optional("AUDIENCE").unwrap_or_else(|| issuer.clone()),
+            issuer,
+            access_token_ttl: vars.seconds("ACCESS_TOKEN_TTL", 900)?,
+            refresh_token_ttl: vars.seconds("REFRESH_TOKEN_TTL", 30 * 86_400)?,
+            refresh_reuse_grace: vars.seconds("REFRESH_REUSE_GRACE", 0)?,
+            wechat_api_base: vars
+                .optional("WECHAT_API_BASE")
+                .unwrap_or_else(|| "https://api.weixin.qq.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            wechat_timeout: Duration::from_millis(vars.number("WECHAT_TIMEOUT_MS", 3000)?),
+            session_key_ttl: vars.seconds("SESSION_KEY_TTL", 3 * 86_400)?,
+            previous_session_key_ttl: vars.seconds("PREVIOUS_SESSION_KEY_TTL", 300)?,
+            kms_data_key_id: vars.required("KMS_DATA_KEY_ID")?,
+            key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
+        })
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let value = self.required(name)?;
+        if !(value.starts_with("https://") || value.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    }
+
+    fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("expected a whole number, got {v:?}"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 3] = [
+        ("WXAUTH_TABLE", "wxauth"),
+        ("ISSUER", "https://auth.example.com/"),
+        ("KMS_DATA_KEY_ID", "alias/wxauth-data"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_only_required_variables_are_set() {
+        let c = config(&REQUIRED).expect("valid");
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.audience, "https://auth.example.com");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(c.refresh_reuse_grace, Duration::ZERO);
+        assert_eq!(c.wechat_api_base, "https://api.weixin.qq.com");
+        assert_eq!(c.wechat_timeout, Duration::from_millis(3000));
+    }
+
+    #[test]
+    fn each_missing_required_variable_is_named() {
+        for (missing, _) in REQUIRED {
+            let vars: Vec<_> = REQUIRED
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert_eq!(config(&vars), Err(ConfigError::Missing(missing)));
+        }
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_missing() {
+        let mut vars = REQUIRED.to_vec();
+        vars[0].1 = "  ";
+        assert_eq!(config(&vars), Err(ConfigError::Missing("WXAUTH_TABLE")));
+    }
+
+    #[test]
+    fn overrides_are_parsed() {
+        let mut vars = REQUIRED.to_vec();
+        vars.extend([
+            ("ACCESS_TOKEN_TTL", "60"),
+            ("AUDIENCE", "https://api.example.com"),
+            ("WECHAT_API_BASE", "http://127.0.0.1:3100/"),
+            ("REFRESH_REUSE_GRACE", "5"),
+        ]);
+        let c = config(&vars).expect("valid");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(c.audience, "https://api.example.com");
+        assert_eq!(c.wechat_api_base, "http://127.0.0.1:3100");
+        assert_eq!(c.refresh_reuse_grace, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_malformed_number_is_rejected_with_its_name() {
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("ACCESS_TOKEN_TTL", "15m"));
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_issuer_that_is_not_a_url_is_rejected() {
+        let mut vars = REQUIRED.to_vec();
+        vars[1].1 = "auth.example.com";
+        assert!(matches!(
+            config(&vars),
+            Err(ConfigError::Invalid { name: "ISSUER", .. })
+        ));
+    }
+}

@@ -1,0 +1,368 @@
+//! The only HTTP in `shared`: reading form and JSON bodies, client credentials and bearer tokens
+//! from headers, and building responses. Handlers turn a [`Request`] into a [`Response`] with
+//! these; nothing below them sees HTTP.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::oauth::error::{Error, OAuthError};
+
+pub use http::Method;
+pub use lambda_http::{Body, Request};
+pub type Response = lambda_http::Response<Body>;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+/// Bodies above this are refused before parsing: no OAuth request needs more.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The parameters of an `application/x-www-form-urlencoded` body.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Form(HashMap<String, String>);
+
+impl Form {
+    /// RFC 6749 §3.1/§3.2: "Parameters sent without a value MUST be treated as if they were
+    /// omitted from the request" and "Request and response parameters MUST NOT be included more
+    /// than once."
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut params = HashMap::new();
+        for (name, value) in form_urlencoded_pairs(body)? {
+            if value.is_empty() {
+                continue;
+            }
+            if params.insert(name.clone(), value).is_some() {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{}` is repeated",
+                    printable(&name)
+                )));
+            }
+        }
+        Ok(Self(params))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+    }
+
+    /// Keeps only `names`: a grant sees no parameter it did not declare.
+    pub fn only(&self, names: &[&str]) -> Form {
+        Form(
+            self.0
+                .iter()
+                .filter(|(k, _)| names.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+}
+
+fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|_| OAuthError::invalid_request("the body is not valid form-urlencoded data"))
+}
+
+/// Parameter names come from the client: keep what we echo short and plain.
+fn printable(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
+}
+
+fn body_bytes(req: &Request) -> Result<&[u8], OAuthError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY {
+        return Err(OAuthError::invalid_request("the body is too large").with_status(413));
+    }
+    Ok(bytes)
+}
+
+fn has_media_type(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(expected))
+}
+
+/// The form body of a POST, refusing any other method or content type.
+pub fn form(req: &Request) -> Result<Form, OAuthError> {
+    if req.method() != http::Method::POST {
+        return Err(OAuthError::invalid_request("use POST").with_status(405));
+    }
+    if !has_media_type(req.headers(), FORM) {
+        return Err(OAuthError::invalid_request(format!(
+            "the body must be {FORM}"
+        )));
+    }
+    Form::parse(body_bytes(req)?)
+}
+
+/// The JSON body of a POST, as `T`.
+pub fn json<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, OAuthError> {
+    if req.method() != http::Method::POST {
+        return Err(OAuthError::invalid_request("use POST").with_status(405));
+    }
+    if !has_media_type(req.headers(), JSON) {
+        return Err(OAuthError::invalid_request(format!(
+            "the body must be {JSON}"
+        )));
+    }
+    serde_json::from_slice(body_bytes(req)?).map_err(|e| {
+        OAuthError::invalid_request(format!("the JSON body does not fit: {}", e.classify_text()))
+    })
+}
+
+trait ClassifyText {
+    fn classify_text(&self) -> &'static str;
+}
+
+impl ClassifyText for serde_json::Error {
+    /// serde's messages can quote the input; say only what kind of problem it is.
+    fn classify_text(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "missing or mistyped field",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
+
+/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: id and secret are each
+/// form-urlencoded before being joined with `:`). `None` when the header is absent.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad =
+        || OAuthError::invalid_client("malformed Basic credentials").with_www_authenticate("Basic");
+    let value = value.to_str().map_err(|_| bad())?;
+    let Some(encoded) = strip_scheme(value, "Basic") else {
+        return Ok(None);
+    };
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        form_urlencoded_pairs(format!("v={s}").as_bytes())
+            .ok()
+            .and_then(|mut v| v.pop())
+            .map(|(_, v)| v)
+            .ok_or_else(bad)
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), if that is the scheme used.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    strip_scheme(value, "Bearer")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Auth schemes are case-insensitive (RFC 9110 §11.1).
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+/// A JSON response with `status`.
+pub fn json_response(status: u16, body: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = Response::new(Body::Binary(body));
+    *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// Responses carrying tokens or errors must not be cached (RFC 6749 §5.1).
+pub fn no_store(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// A public, cacheable JSON document (metadata, JWKS).
+pub fn cacheable_json(body: &impl Serialize, max_age_seconds: u64) -> Response {
+    let mut res = json_response(200, body);
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age_seconds}")) {
+        res.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    res
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// The RFC 6749 §5.2 error body, with its headers.
+pub fn error_response(e: &OAuthError) -> Response {
+    let mut res = no_store(json_response(
+        e.status,
+        &ErrorBody {
+            error: e.error,
+            error_description: &e.description,
+        },
+    ));
+    let headers = res.headers_mut();
+    if let Some(value) = e
+        .www_authenticate
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    if let Some(seconds) = e.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    res
+}
+
+/// Ends a handler: successes pass through, errors become their RFC 6749 response. Faults that
+/// are not the client's are logged here, once, with their cause chain.
+pub fn respond(result: Result<Response, Error>) -> Response {
+    match result {
+        Ok(res) => res,
+        Err(e) => {
+            match &e {
+                Error::OAuth(_) => {}
+                Error::Unavailable(cause) => {
+                    tracing::warn!(error = format!("{cause:#}"), "backend unavailable")
+                }
+                Error::BadGateway(cause) => {
+                    tracing::error!(error = format!("{cause:#}"), "bad upstream answer")
+                }
+                Error::Internal(cause) => {
+                    tracing::error!(error = format!("{cause:#}"), "internal error")
+                }
+            }
+            error_response(&e.to_oauth())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = http::Request::builder().method(method).uri("/oauth/token");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.into())).expect("request")
+    }
+
+    #[test]
+    fn form_parses_and_drops_empty_values() {
+        let form = Form::parse(b"grant_type=x&code=a%2Bb&scope=").expect("form");
+        assert_eq!(form.get("code"), Some("a+b"));
+        assert_eq!(form.get("scope"), None);
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_invalid_request() {
+        let e = Form::parse(b"code=a&code=b").expect_err("repeated");
+        assert_eq!(e.error, "invalid_request");
+    }
+
+    #[test]
+    fn form_refuses_other_content_types_and_methods() {
+        assert_eq!(
+            form(&request("POST", Some("application/json"), "{}"))
+                .expect_err("json")
+                .status,
+            400
+        );
+        assert_eq!(
+            form(&request("POST", None, "a=b"))
+                .expect_err("none")
+                .status,
+            400
+        );
+        assert_eq!(
+            form(&request("GET", Some(FORM), "a=b"))
+                .expect_err("get")
+                .status,
+            405
+        );
+        let ok = form(&request(
+            "POST",
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            "a=b",
+        ));
+        assert_eq!(ok.expect("form").get("a"), Some("b"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_trusted() {
+        // Percent-decoding is lossy (WHATWG URL): the value can only match nothing we issued.
+        assert_eq!(
+            Form::parse(b"a=%FF%FE").expect("form").get("a"),
+            Some("\u{FFFD}\u{FFFD}")
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let encoded = STANDARD.encode("my%20client:p%3Ass+word");
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("basic {encoded}")).expect("header"),
+        );
+        let (id, secret) = basic_credentials(&headers).expect("ok").expect("some");
+        assert_eq!((id.as_str(), secret.as_str()), ("my client", "p:ss word"));
+    }
+
+    #[test]
+    fn malformed_basic_credentials_ask_for_basic_again() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        let e = basic_credentials(&headers).expect_err("malformed");
+        assert_eq!(
+            (e.status, e.www_authenticate.as_deref()),
+            (401, Some("Basic"))
+        );
+    }
+
+    #[test]
+    fn bearer_token_is_read_case_insensitively() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc.def"),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc.def"));
+    }
+
+    #[test]
+    fn error_responses_carry_the_rfc_body_and_no_store() {
+        let res = error_response(&OAuthError::invalid_grant("expired").with_retry_after(3));
+        assert_eq!(res.status(), 400);
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(res.headers()[header::RETRY_AFTER], "3");
+        let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "invalid_grant", "error_description": "expired"})
+        );
+    }
+}

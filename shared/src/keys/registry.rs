@@ -1,0 +1,120 @@
+//! The signing-key registry as one container sees it: read from the table, cached for
+//! `KEY_CACHE_TTL`, so signing and verifying never wait on KMS `GetPublicKey`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::jwks::Jwk;
+use crate::oauth::error::Error;
+use crate::store::Store;
+use crate::store::signing_keys::SigningKey;
+
+/// A per-container cache of the registry.
+#[derive(Debug)]
+pub struct KeyRing {
+    store: Store,
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<Vec<SigningKey>>)>>,
+}
+
+impl KeyRing {
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// Every published key, from the cache while it is fresh.
+    pub async fn published(&self, now: i64) -> Result<Arc<Vec<SigningKey>>, Error> {
+        if let Some(keys) = self.fresh() {
+            return Ok(keys);
+        }
+        self.reload(now).await
+    }
+
+    /// The key that signs now: the newest whose `active_from` has come.
+    pub async fn active(&self, now: i64) -> Result<SigningKey, Error> {
+        let keys = self.published(now).await?;
+        keys.iter()
+            .filter(|k| k.active_from <= now && k.expires_at.is_none())
+            .max_by_key(|k| (k.active_from, k.created_at))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "no active signing key is registered (run `wxauth-admin init`)"
+                ))
+            })
+    }
+
+    /// The published key `kid`. An unknown kid reloads the registry once, in case a key was
+    /// registered since the cache was filled.
+    pub async fn find(&self, kid: &str, now: i64) -> Result<Option<SigningKey>, Error> {
+        let find = |keys: &[SigningKey]| {
+            keys.iter()
+                .find(|k| k.kid == kid && k.expires_at.is_none_or(|at| at > now))
+                .cloned()
+        };
+        if let Some(key) = find(&self.published(now).await?) {
+            return Ok(Some(key));
+        }
+        let loaded_recently = self
+            .cached
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(at, _)| at.elapsed()))
+            .is_some_and(|age| age < Duration::from_secs(5));
+        if loaded_recently {
+            return Ok(None); // a flood of made-up kids must not become a flood of reads
+        }
+        Ok(find(&self.reload(now).await?))
+    }
+
+    fn fresh(&self) -> Option<Arc<Vec<SigningKey>>> {
+        let cached = self.cached.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, keys)| keys.clone())
+    }
+
+    async fn reload(&self, now: i64) -> Result<Arc<Vec<SigningKey>>, Error> {
+        let keys = Arc::new(self.store.signing_keys(now).await?);
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((Instant::now(), keys.clone()));
+        }
+        Ok(keys)
+    }
+}
+
+/// Registers the KMS key `kms_key_id` (asymmetric, ECC_NIST_P256, SIGN_VERIFY): reads its
+/// public key once and stores it with `active_from`. Idempotent per key.
+pub async fn register_kms_key(
+    kms: &aws_sdk_kms::Client,
+    store: &Store,
+    kms_key_id: &str,
+    now: i64,
+    active_from: i64,
+) -> anyhow::Result<SigningKey> {
+    let out = kms
+        .get_public_key()
+        .key_id(kms_key_id)
+        .send()
+        .await
+        .context("KMS GetPublicKey")?;
+    let der = out.public_key.context("KMS returned no public key")?;
+    let jwk = Jwk::from_spki_der(der.as_ref())?;
+    let key = SigningKey {
+        kid: jwk.kid.clone(),
+        kms_key_id: out.key_id.unwrap_or_else(|| kms_key_id.to_string()),
+        jwk,
+        created_at: now,
+        active_from,
+        expires_at: None,
+    };
+    store.register_signing_key(&key).await?;
+    Ok(key)
+}

@@ -1,0 +1,89 @@
+//! # wxauth
+//!
+//! An OAuth 2.0 authorization server for WeChat mini programs, run as small AWS Lambda
+//! functions. This crate is everything but the functions' `main`s.
+//!
+//! ## Layers
+//! A request flows one way:
+//!
+//! 1. `functions/<name>`: parses the HTTP request with [`http`], authenticates the client with
+//!    [`oauth::client_auth`], and answers with one response builder.
+//! 2. [`oauth`]: the protocol rules. [`oauth::grants`] dispatches the token endpoint to one
+//!    module per grant; errors are [`oauth::error::OAuthError`] (the client's) or
+//!    [`oauth::error::Error`] (backend faults, answered 503/502, and the unexpected).
+//! 3. The effects: [`tokens`] (JWT access tokens, rotating refresh tokens), [`keys`] (KMS
+//!    signing, JWKs, the key registry), [`store`] (DynamoDB, one module per item kind) and
+//!    [`wechat`] (the WeChat server API).
+//!
+//! Nothing below the handlers knows about HTTP; nothing above [`store`] knows about DynamoDB
+//! attribute maps.
+//!
+//! ## The app
+//! [`App`] is built once per cold start from [`config::Config`] and the AWS SDK configuration,
+//! and shared by every request the container serves.
+
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod provision;
+pub mod store;
+pub mod tokens;
+pub mod wechat;
+
+use config::Config;
+use keys::data_key::DataKey;
+use keys::registry::KeyRing;
+use keys::signer::Signer;
+use store::Store;
+use wechat::api::WechatClient;
+use wechat::secrets::AppSecrets;
+
+/// Configuration plus every client and cache a request needs.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub keys: KeyRing,
+    pub signer: Signer,
+    pub data_key: DataKey,
+    pub wechat: WechatClient,
+    pub app_secrets: AppSecrets,
+}
+
+impl App {
+    /// The app as a Lambda container builds it: environment variables and the SDK's defaults.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let config = Config::from_env()?;
+        Self::new(config, &aws::sdk_config().await)
+    }
+
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let kms = aws_sdk_kms::Client::new(sdk);
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        Ok(Self {
+            keys: KeyRing::new(store.clone(), config.key_cache_ttl),
+            signer: Signer::new(kms.clone()),
+            data_key: DataKey::new(kms, config.kms_data_key_id.clone()),
+            wechat: WechatClient::new(config.wechat_api_base.clone(), config.wechat_timeout)?,
+            app_secrets: AppSecrets::default(),
+            store,
+            config,
+        })
+    }
+}
+
+/// Seconds since the Unix epoch: the unit of every stored time and every JWT claim.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Logging for a function's `main`: the Lambda runtime's subscriber (JSON or text as the
+/// function is configured, `RUST_LOG` / `AWS_LAMBDA_LOG_LEVEL` for the level).
+pub fn init_logging() {
+    lambda_http::tracing::init_default_subscriber();
+}

@@ -1,0 +1,56 @@
+//! The token endpoint's grants: one module each, each declaring its `GRANT_TYPE` and the
+//! `PARAMETERS` it reads. The dispatcher checks that the client may use the grant, drops every
+//! parameter the grant did not declare, and runs it.
+
+pub mod refresh_token;
+pub mod wechat;
+
+use serde::Serialize;
+
+use super::error::{Error, OAuthError};
+use crate::App;
+use crate::http::Form;
+use crate::store::clients::Client;
+
+/// The successful token response (RFC 6749 §5.1), plus the WeChat grant's `openid`/`unionid`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+}
+
+/// Every grant type this server knows, for the metadata document.
+pub const GRANT_TYPES: &[&str] = &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE];
+
+/// Runs the grant named by `grant_type` for an authenticated `client`.
+pub async fn exchange(
+    app: &App,
+    client: &Client,
+    form: &Form,
+    now: i64,
+) -> Result<TokenResponse, Error> {
+    let grant_type = form.require("grant_type")?;
+    if !GRANT_TYPES.contains(&grant_type) {
+        return Err(OAuthError::unsupported_grant_type("this grant type is not supported").into());
+    }
+    if !client.allows_grant(grant_type) {
+        return Err(
+            OAuthError::unauthorized_client("this client may not use this grant type").into(),
+        );
+    }
+    match grant_type {
+        wechat::GRANT_TYPE => wechat::grant(app, client, &form.only(wechat::PARAMETERS), now).await,
+        refresh_token::GRANT_TYPE => {
+            refresh_token::grant(app, client, &form.only(refresh_token::PARAMETERS), now).await
+        }
+        _ => Err(OAuthError::unsupported_grant_type("this grant type is not supported").into()),
+    }
+}

@@ -1,0 +1,170 @@
+//! `urn:wxauth:grant-type:wechat-code`: a mini program's `wx.login()` code for tokens.
+//!
+//! The code goes to WeChat's `jscode2session` with the client's appid and app secret (held here,
+//! never in the mini program). The user is found or created from the openid (linked by unionid),
+//! the session key is stored KMS-encrypted, and an access token plus a new refresh-token family
+//! are issued. WeChat's codes are single use on WeChat's side: a replay is answered by WeChat
+//! with 40163 and becomes `invalid_grant` here.
+
+use super::TokenResponse;
+use crate::App;
+use crate::http::Form;
+use crate::oauth::error::{Error, OAuthError};
+use crate::oauth::scope::Scope;
+use crate::store::clients::Client;
+use crate::store::users::WechatIdentity;
+use crate::tokens::{access, refresh};
+use crate::wechat::api::WechatError;
+use crate::wechat::secrets::session_key_context;
+
+pub const GRANT_TYPE: &str = "urn:wxauth:grant-type:wechat-code";
+pub const PARAMETERS: &[&str] = &["code", "scope"];
+
+/// How long a 45011 (per-user minute quota) asks the client to wait.
+const MINUTE_QUOTA_RETRY_AFTER: u64 = 60;
+
+pub async fn grant(
+    app: &App,
+    client: &Client,
+    form: &Form,
+    now: i64,
+) -> Result<TokenResponse, Error> {
+    let Some(wechat_app) = &client.wechat else {
+        return Err(
+            OAuthError::unauthorized_client("this client is not a WeChat mini program").into(),
+        );
+    };
+    let code = form.require("code")?;
+    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+    let secret = app.app_secrets.secret(&app.data_key, wechat_app).await?;
+    let session = app
+        .wechat
+        .jscode2session(&wechat_app.appid, &secret, code)
+        .await
+        .map_err(to_error)?;
+    let identity = WechatIdentity {
+        appid: wechat_app.appid.clone(),
+        openid: session.openid.clone(),
+        unionid: session.unionid.clone(),
+    };
+    let user_id = app.store.wechat_user(&identity, now).await?;
+
+    let store_session_key = async {
+        let context = session_key_context(&identity.appid, &identity.openid);
+        let ciphertext = app
+            .data_key
+            .encrypt(session.session_key.0.as_bytes(), &context)
+            .await?;
+        let previous_until = now + app.config.previous_session_key_ttl.as_secs() as i64;
+        let expires_at = now + app.config.session_key_ttl.as_secs() as i64;
+        app.store
+            .put_session_key(
+                &identity.appid,
+                &identity.openid,
+                ciphertext,
+                now,
+                previous_until,
+                expires_at,
+            )
+            .await
+    };
+    let (access, refresh, ()) = tokio::try_join!(
+        access::issue(app, &user_id, client, &scope, now),
+        refresh::issue(app, client, &user_id, &scope, now),
+        store_session_key,
+    )?;
+    Ok(TokenResponse {
+        access_token: access.jwt,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token: Some(refresh.token),
+        scope: scope.to_string(),
+        openid: Some(session.openid),
+        unionid: session.unionid,
+    })
+}
+
+/// WeChat's answer as the client sees it (API.md, token endpoint rules).
+pub fn to_error(e: WechatError) -> Error {
+    match e {
+        WechatError::Api { errcode: 40029, .. } => {
+            OAuthError::invalid_grant("the WeChat login code is invalid or expired").into()
+        }
+        WechatError::Api { errcode: 40163, .. } => {
+            OAuthError::invalid_grant("the WeChat login code has been used").into()
+        }
+        WechatError::Api { errcode: 45011, .. } => OAuthError::temporarily_unavailable(
+            "WeChat's per-user login quota is exhausted; retry in a minute",
+        )
+        .with_status(429)
+        .with_retry_after(MINUTE_QUOTA_RETRY_AFTER)
+        .into(),
+        WechatError::Api { errcode: 40226, .. } => {
+            OAuthError::access_denied("WeChat refused this user (high-risk account)").into()
+        }
+        WechatError::Api { errcode: -1, .. } => {
+            Error::Unavailable(anyhow::anyhow!("WeChat is busy (-1), also after a retry"))
+        }
+        e @ WechatError::Unreachable(_) => Error::Unavailable(e.into()),
+        // Anything else (40125 invalid secret, 40013 invalid appid, ...) is our configuration.
+        e => Error::BadGateway(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(errcode: i64) -> Error {
+        to_error(WechatError::Api {
+            errcode,
+            errmsg: "x".into(),
+        })
+    }
+
+    fn shown(e: Error) -> OAuthError {
+        e.to_oauth()
+    }
+
+    #[test]
+    fn invalid_and_used_codes_are_invalid_grant() {
+        for code in [40029, 40163] {
+            let e = shown(api(code));
+            assert_eq!((e.status, e.error), (400, "invalid_grant"), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_minute_quota_is_429_with_retry_after() {
+        let e = shown(api(45011));
+        assert_eq!(
+            (e.status, e.error, e.retry_after),
+            (429, "temporarily_unavailable", Some(60))
+        );
+    }
+
+    #[test]
+    fn a_high_risk_user_is_access_denied() {
+        let e = shown(api(40226));
+        assert_eq!((e.status, e.error), (403, "access_denied"));
+    }
+
+    #[test]
+    fn busy_and_unreachable_are_503() {
+        assert_eq!(shown(api(-1)).status, 503);
+        assert_eq!(
+            shown(to_error(WechatError::Unreachable("timeout".into()))).status,
+            503
+        );
+    }
+
+    #[test]
+    fn configuration_errors_and_nonsense_are_502() {
+        assert_eq!(shown(api(40125)).status, 502);
+        assert_eq!(shown(api(40013)).status, 502);
+        assert_eq!(
+            shown(to_error(WechatError::Malformed("x".into()))).status,
+            502
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Setting a deployment up: the table, the KMS keys, clients. What `wxauth-admin` does, as a
+//! library, so that tests prepare their own tables exactly the same way.
+
+use anyhow::Context as _;
+use aws_sdk_kms::error::ProvideErrorMetadata as _;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+
+use crate::keys::data_key::DataKey;
+use crate::keys::registry::register_kms_key;
+use crate::oauth::scope::Scope;
+use crate::store::Store;
+use crate::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
+use crate::store::signing_keys::SigningKey;
+use crate::tokens::secret::{hash, random_token};
+use crate::wechat::secrets::app_secret_context;
+
+/// The signing key: the active one in the registry, or a new KMS key (ECC_NIST_P256,
+/// SIGN_VERIFY) registered as active now. Idempotent.
+pub async fn ensure_signing_key(
+    kms: &aws_sdk_kms::Client,
+    store: &Store,
+    now: i64,
+) -> anyhow::Result<SigningKey> {
+    let keys = store.signing_keys(now).await?;
+    if let Some(active) = keys.iter().rev().find(|k| k.expires_at.is_none()) {
+        return Ok(active.clone());
+    }
+    let key_id = create_signing_key(kms, store.table()).await?;
+    register_kms_key(kms, store, &key_id, now, now).await
+}
+
+/// A new asymmetric KMS key for ES256 signatures.
+pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str) -> anyhow::Result<String> {
+    let out = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .description(format!("wxauth access-token signing key ({table})"))
+        .send()
+        .await
+        .context("KMS CreateKey (signing)")?;
+    out.key_metadata
+        .map(|m| m.key_id)
+        .context("KMS CreateKey returned no key id")
+}
+
+/// The symmetric data key behind `alias`, created with that alias if there is none. Returns the
+/// key id.
+pub async fn ensure_data_key(kms: &aws_sdk_kms::Client, alias: &str) -> anyhow::Result<String> {
+    match kms.describe_key().key_id(alias).send().await {
+        Ok(out) => {
+            return out
+                .key_metadata
+                .map(|m| m.key_id)
+                .context("KMS DescribeKey returned no key");
+        }
+        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("NotFoundException") => {}
+        Err(e) => return Err(e).context("KMS DescribeKey"),
+    }
+    let key_id = kms
+        .create_key()
+        .key_spec(KeySpec::SymmetricDefault)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .description("wxauth data key: WeChat session keys and app secrets")
+        .send()
+        .await
+        .context("KMS CreateKey (data)")?
+        .key_metadata
+        .map(|m| m.key_id)
+        .context("KMS CreateKey returned no key id")?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .context("KMS CreateAlias")?;
+    Ok(key_id)
+}
+
+/// What a new client is to be.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    /// Empty: the kind's defaults ([`default_grants`]).
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Scope,
+    pub audience: Option<String>,
+    /// For mini programs: appid and app secret (plaintext here, encrypted before storing).
+    pub wechat: Option<(String, String)>,
+}
+
+/// The grants a client of `kind` gets unless told otherwise.
+pub fn default_grants(kind: ClientKind) -> Vec<String> {
+    use crate::oauth::grants::{refresh_token, wechat};
+    match kind {
+        ClientKind::MiniProgram => {
+            vec![wechat::GRANT_TYPE.into(), refresh_token::GRANT_TYPE.into()]
+        }
+        ClientKind::Public | ClientKind::Confidential => vec![refresh_token::GRANT_TYPE.into()],
+    }
+}
+
+/// Registers a client. A confidential client's secret is generated here and returned: it is
+/// shown once and stored only as a hash.
+pub async fn create_client(
+    store: &Store,
+    data_key: &DataKey,
+    new: NewClient,
+    now: i64,
+) -> anyhow::Result<(Client, Option<String>)> {
+    if new.kind == ClientKind::MiniProgram && new.wechat.is_none() {
+        anyhow::bail!("a mini-program client needs its WeChat appid and app secret");
+    }
+    if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
+        anyhow::bail!("only mini-program clients hold WeChat credentials");
+    }
+    let secret = (new.kind == ClientKind::Confidential).then(random_token);
+    let wechat = match new.wechat {
+        Some((appid, app_secret)) => {
+            let encrypted_secret = data_key
+                .encrypt(app_secret.as_bytes(), &app_secret_context(&appid))
+                .await?;
+            Some(WechatApp {
+                appid,
+                encrypted_secret,
+            })
+        }
+        None => None,
+    };
+    let client = Client {
+        id: new.id,
+        name: new.name,
+        kind: new.kind,
+        secret_hash: secret.as_deref().map(hash),
+        grant_types: if new.grant_types.is_empty() {
+            default_grants(new.kind)
+        } else {
+            new.grant_types
+        },
+        redirect_uris: new.redirect_uris,
+        scope: new.scope,
+        audience: new.audience,
+        wechat,
+        created_at: now,
+    };
+    match store.create_client(&client).await {
+        Ok(()) => Ok((client, secret)),
+        Err(CreateClientError::Exists) => {
+            anyhow::bail!("a client with id {:?} exists already", client.id)
+        }
+        Err(CreateClientError::Store(e)) => Err(e.into()),
+    }
+}

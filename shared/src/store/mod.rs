@@ -1,0 +1,177 @@
+//! DynamoDB: one table, one module per item kind.
+//!
+//! # Schema
+//! Keys `pk` and `sk` (strings); TTL on `expires_at` (epoch seconds). DynamoDB deletes expired
+//! items late (up to days), so **every read checks `expires_at` itself**. One GSI, `gsi1`
+//! (`gsi1pk`/`gsi1sk`), lists a user's token families for "revoke everything of this user".
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | client | `CLIENT#<client_id>` | `CLIENT` | secret only as a hash; WeChat app secret KMS-encrypted |
+//! | user | `USER#<user_id>` | `USER` | `openids` map appid -> openid, `unionid` |
+//! | openid -> user | `OPENID#<appid>#<openid>` | `MAP` | created with the user in one transaction |
+//! | unionid -> user | `UNIONID#<unionid>` | `MAP` | " |
+//! | refresh token | `RT#<sha256(token)>` | `RT` | family, client, subject, scope, `used_at` once rotated |
+//! | token family | `FAMILY#<family_id>` | `FAMILY` | `revoked`; `gsi1pk = USER#<sub>` |
+//! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | current and previous key, KMS-encrypted |
+//! | signing key | `SIGNKEY` | `<kid>` | public JWK, KMS key id, `active_from` |
+//!
+//! Items are written with conditions (`attribute_not_exists(pk)`) or in transactions, so two
+//! concurrent requests can never both win a race (first login, rotation, single use).
+
+pub mod clients;
+pub mod refresh_tokens;
+pub mod session_keys;
+pub mod signing_keys;
+pub mod table;
+pub mod users;
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, anyhow};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::oauth::error::Error;
+
+/// The table and the client that reaches it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    ddb: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(ddb: Client, table: impl Into<String>) -> Self {
+        Self {
+            ddb,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client, for administration and tests.
+    pub fn dynamodb(&self) -> &Client {
+        &self.ddb
+    }
+
+    /// One item by key, `None` when absent or expired.
+    async fn get(&self, pk: String, sk: &str, now: i64) -> Result<Option<Item>, Error> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        Ok(out.item.map(Item).filter(|item| !item.is_expired(now)))
+    }
+}
+
+/// Shorthand for a string attribute.
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// Shorthand for a number attribute.
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// An item read back, with typed getters that fail loudly on a malformed item.
+#[derive(Debug, Clone)]
+pub(crate) struct Item(HashMap<String, AttributeValue>);
+
+impl Item {
+    pub(crate) fn string(&self, name: &str) -> anyhow::Result<String> {
+        self.opt_string(name)
+            .ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a string"))
+    }
+
+    pub(crate) fn opt_string(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(|v| v.as_s().ok()).cloned()
+    }
+
+    pub(crate) fn number(&self, name: &str) -> anyhow::Result<i64> {
+        self.opt_number(name)
+            .ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a number"))
+    }
+
+    pub(crate) fn opt_number(&self, name: &str) -> Option<i64> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    pub(crate) fn opt_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec())
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> bool {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn string_list(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn string_map(&self, name: &str) -> HashMap<String, String> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_m().ok())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// TTL deletes late: an item past `expires_at` is treated as gone.
+    pub(crate) fn is_expired(&self, now: i64) -> bool {
+        self.opt_number("expires_at").is_some_and(|at| at <= now)
+    }
+}
+
+/// Maps a DynamoDB SDK failure (see [`crate::aws::classify`]).
+pub(crate) fn backend<E, R>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |err| crate::aws::classify("DynamoDB", operation, err)
+}
+
+pub(crate) use crate::aws::is_condition_failure;
+
+/// Wraps a context for errors from our own parsing of items.
+pub(crate) trait ItemContext<T> {
+    fn item(self, kind: &'static str) -> Result<T, Error>;
+}
+
+impl<T> ItemContext<T> for anyhow::Result<T> {
+    fn item(self, kind: &'static str) -> Result<T, Error> {
+        self.with_context(|| format!("reading a {kind} item"))
+            .map_err(Error::Internal)
+    }
+}

@@ -1,0 +1,242 @@
+//! Refresh tokens and their families (ory/fosite's "token family" rotation, RFC 9700 §4.14.2).
+//!
+//! Rules:
+//! - A token is stored under the SHA-256 of its value, never the value.
+//! - A family is one grant: every token rotated from the first shares its id, client, subject
+//!   and scope. Revoking the family (`revoked = true`) ends every token in it.
+//! - Rotation is one transaction: mark the old token used (only if it was not, and has not
+//!   expired), put the new one, and extend the family (only if it is not revoked). Two
+//!   concurrent rotations of one token cannot both succeed.
+//! - Reads check `expires_at` themselves: TTL deletes late.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use super::{Item, ItemContext as _, Store, backend, is_condition_failure, n, s};
+use crate::oauth::error::Error;
+use crate::oauth::scope::Scope;
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// [`crate::tokens::secret::hash`] of the token.
+    pub hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: Scope,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// When it was rotated; a token presented after this is reused.
+    pub used_at: Option<i64>,
+}
+
+/// A token family: one grant and everything rotated from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    pub id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub revoked: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// How a conditional rotation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    /// A condition failed: the old token was used meanwhile, or the family was revoked.
+    LostRace,
+}
+
+fn token_key(hash: &str) -> String {
+    format!("RT#{hash}")
+}
+fn family_key(id: &str) -> String {
+    format!("FAMILY#{id}")
+}
+
+impl Store {
+    /// Starts a family with its first token.
+    pub async fn create_family(&self, family: &Family, first: &RefreshToken) -> Result<(), Error> {
+        let family_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(family_key(&family.id)))
+            .item("sk", s("FAMILY"))
+            .item("family_id", s(&family.id))
+            .item("client_id", s(&family.client_id))
+            .item("subject", s(&family.subject))
+            .item(
+                "revoked",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+            )
+            .item("created_at", n(family.created_at))
+            .item("expires_at", n(family.expires_at))
+            .item("gsi1pk", s(format!("USER#{}", family.subject)))
+            .item(
+                "gsi1sk",
+                s(format!("FAMILY#{}#{}", family.created_at, family.id)),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Error::Internal(e.into()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(family_put).build(),
+            self.put_token(first)?,
+        ];
+        self.ddb
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(backend("TransactWriteItems"))?;
+        Ok(())
+    }
+
+    /// The token stored under `hash`, unless absent or expired.
+    pub async fn refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshToken>, Error> {
+        let Some(item) = self.get(token_key(hash), "RT", now).await? else {
+            return Ok(None);
+        };
+        parse_token(&item).item("refresh token").map(Some)
+    }
+
+    pub async fn family(&self, id: &str, now: i64) -> Result<Option<Family>, Error> {
+        let Some(item) = self.get(family_key(id), "FAMILY", now).await? else {
+            return Ok(None);
+        };
+        parse_family(&item).item("token family").map(Some)
+    }
+
+    /// Replaces `old` by `new` in one transaction (see the module rules).
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &RefreshToken,
+        new: &RefreshToken,
+        now: i64,
+    ) -> Result<Written, Error> {
+        let mark_used = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(token_key(&old.hash)))
+            .key("sk", s("RT"))
+            .update_expression("SET used_at = :now, replaced_by = :new")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":new", s(&new.hash))
+            .build()
+            .map_err(|e| Error::Internal(e.into()))?;
+        self.write_into_family(Some(mark_used), new).await
+    }
+
+    /// Adds `new` to its family without retiring another token: the reuse-grace path, where the
+    /// token presented was rotated moments ago and the client is retrying.
+    pub async fn add_refresh_token(&self, new: &RefreshToken) -> Result<Written, Error> {
+        self.write_into_family(None, new).await
+    }
+
+    async fn write_into_family(
+        &self,
+        mark_used: Option<Update>,
+        new: &RefreshToken,
+    ) -> Result<Written, Error> {
+        let extend_family = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(family_key(&new.family_id)))
+            .key("sk", s("FAMILY"))
+            .update_expression("SET expires_at = :exp")
+            .condition_expression("attribute_exists(pk) AND revoked = :false")
+            .expression_attribute_values(":exp", n(new.expires_at))
+            .expression_attribute_values(
+                ":false",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+            )
+            .build()
+            .map_err(|e| Error::Internal(e.into()))?;
+        let mut items: Vec<TransactWriteItem> = mark_used
+            .into_iter()
+            .map(|u| TransactWriteItem::builder().update(u).build())
+            .collect();
+        items.push(self.put_token(new)?);
+        items.push(TransactWriteItem::builder().update(extend_family).build());
+        match self
+            .ddb
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
+            Err(e) => Err(backend("TransactWriteItems")(e)),
+        }
+    }
+
+    /// Revokes every token of the family. Idempotent.
+    pub async fn revoke_family(&self, id: &str, now: i64) -> Result<(), Error> {
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(family_key(id)))
+            .key("sk", s("FAMILY"))
+            .update_expression("SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":true",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            )
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()), // gone already: nothing left to revoke
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+
+    fn put_token(&self, token: &RefreshToken) -> Result<TransactWriteItem, Error> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(token_key(&token.hash)))
+            .item("sk", s("RT"))
+            .item("family_id", s(&token.family_id))
+            .item("client_id", s(&token.client_id))
+            .item("subject", s(&token.subject))
+            .item("scope", s(token.scope.to_string()))
+            .item("issued_at", n(token.issued_at))
+            .item("expires_at", n(token.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
+    let pk = item.string("pk")?;
+    Ok(RefreshToken {
+        hash: pk.trim_start_matches("RT#").to_string(),
+        family_id: item.string("family_id")?,
+        client_id: item.string("client_id")?,
+        subject: item.string("subject")?,
+        scope: Scope::parse(&item.string("scope")?)
+            .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
+        issued_at: item.number("issued_at")?,
+        expires_at: item.number("expires_at")?,
+        used_at: item.opt_number("used_at"),
+    })
+}
+
+fn parse_family(item: &Item) -> anyhow::Result<Family> {
+    Ok(Family {
+        id: item.string("family_id")?,
+        client_id: item.string("client_id")?,
+        subject: item.string("subject")?,
+        revoked: item.bool("revoked"),
+        created_at: item.number("created_at")?,
+        expires_at: item.number("expires_at")?,
+    })
+}

@@ -1,0 +1,85 @@
+//! WeChat session keys, KMS-encrypted (encryption context: appid and openid).
+//!
+//! Rules: a login replaces the current key and keeps the replaced one as `previous` for a short
+//! while, in one update (concurrent `wx.login` calls each replace the key, and data the mini
+//! program encrypted under the older one may still be on its way). Nothing here ever holds a
+//! session key in plaintext.
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{Store, backend, n, s};
+use crate::oauth::error::Error;
+
+/// The stored ciphertexts of one user's session keys in one mini program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSessionKeys {
+    pub current: Vec<u8>,
+    pub current_at: i64,
+    /// The key replaced by `current`, while it is still usable.
+    pub previous: Option<Vec<u8>>,
+}
+
+fn key(appid: &str, openid: &str) -> String {
+    format!("WXSK#{appid}#{openid}")
+}
+
+impl Store {
+    /// Stores `ciphertext` as the current key; the replaced key stays usable until
+    /// `previous_until`, the whole item until `expires_at`.
+    pub async fn put_session_key(
+        &self,
+        appid: &str,
+        openid: &str,
+        ciphertext: Vec<u8>,
+        now: i64,
+        previous_until: i64,
+        expires_at: i64,
+    ) -> Result<(), Error> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key(appid, openid)))
+            .key("sk", s("WXSK"))
+            // Right-hand sides see the item as it was, so `previous` gets the replaced key.
+            .update_expression(
+                "SET previous = if_not_exists(#current, :key), previous_until = :previous_until, \
+                 #current = :key, current_at = :now, expires_at = :expires_at",
+            )
+            .expression_attribute_names("#current", "current")
+            .expression_attribute_values(":key", AttributeValue::B(Blob::new(ciphertext)))
+            .expression_attribute_values(":previous_until", n(previous_until))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":expires_at", n(expires_at))
+            .send()
+            .await
+            .map_err(backend("UpdateItem"))?;
+        Ok(())
+    }
+
+    /// The keys usable at `now`, if any.
+    pub async fn session_keys(
+        &self,
+        appid: &str,
+        openid: &str,
+        now: i64,
+    ) -> Result<Option<StoredSessionKeys>, Error> {
+        let Some(item) = self.get(key(appid, openid), "WXSK", now).await? else {
+            return Ok(None);
+        };
+        let Some(current) = item.opt_bytes("current") else {
+            return Ok(None);
+        };
+        let previous_live = item
+            .opt_number("previous_until")
+            .is_some_and(|until| until > now);
+        let previous = item
+            .opt_bytes("previous")
+            .filter(|p| previous_live && *p != current);
+        Ok(Some(StoredSessionKeys {
+            current,
+            current_at: item.opt_number("current_at").unwrap_or_default(),
+            previous,
+        }))
+    }
+}

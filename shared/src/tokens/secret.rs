@@ -1,0 +1,66 @@
+//! Opaque secrets: refresh tokens, authorization codes, client secrets, ids.
+//!
+//! 256 bits from the OS generator, base64url without padding. Only [`hash`]es are stored, so a
+//! leaked table holds nothing a client could present. The inputs have full entropy, so one
+//! SHA-256 is enough (a slow password hash would add nothing but latency).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A fresh secret of 32 random bytes.
+pub fn random_token() -> String {
+    random_base64url::<32>()
+}
+
+/// A fresh identifier of 16 random bytes (user ids, token family ids, `jti`).
+pub fn random_id() -> String {
+    random_base64url::<16>()
+}
+
+fn random_base64url<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    // The OS generator failing means the machine cannot do cryptography at all.
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stored form of a secret: base64url(SHA-256(secret)).
+pub fn hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares two secrets (or hashes) in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_256_bits_and_are_url_safe() {
+        let t = random_token();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&t).expect("base64url").len(), 32);
+        assert!(
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(t, random_token());
+    }
+
+    #[test]
+    fn hash_is_sha256_base64url() {
+        // printf abc | sha256sum -> ba7816bf...; base64url of those bytes:
+        assert_eq!(hash("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

@@ -1,0 +1,63 @@
+//! WeChat secrets at rest: app secrets (decrypted through KMS once per container and kept in
+//! memory, since every login needs one) and the KMS encryption contexts of both kinds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::keys::data_key::DataKey;
+use crate::oauth::error::Error;
+use crate::store::clients::WechatApp;
+
+/// How long a decrypted secret is trusted: a rotated secret (new ciphertext) is picked up at
+/// once anyway, since the cache is keyed by ciphertext.
+const TTL: Duration = Duration::from_secs(600);
+
+#[derive(Default, Debug)]
+pub struct AppSecrets {
+    cache: Mutex<HashMap<Vec<u8>, (Instant, String)>>,
+}
+
+impl AppSecrets {
+    /// The plaintext app secret of `app`.
+    pub async fn secret(&self, data_key: &DataKey, app: &WechatApp) -> Result<String, Error> {
+        if let Some(secret) = self.cached(&app.encrypted_secret) {
+            return Ok(secret);
+        }
+        let plain = data_key
+            .decrypt(&app.encrypted_secret, &app_secret_context(&app.appid))
+            .await?;
+        let secret = String::from_utf8(plain).map_err(|_| {
+            Error::Internal(anyhow::anyhow!("app secret of {} is not UTF-8", app.appid))
+        })?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                app.encrypted_secret.clone(),
+                (Instant::now(), secret.clone()),
+            );
+        }
+        Ok(secret)
+    }
+
+    fn cached(&self, ciphertext: &[u8]) -> Option<String> {
+        let cache = self.cache.lock().ok()?;
+        cache
+            .get(ciphertext)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// The KMS encryption context binding an app secret to its appid.
+pub fn app_secret_context(appid: &str) -> [(&'static str, &str); 2] {
+    [("purpose", "wechat-app-secret"), ("appid", appid)]
+}
+
+/// The KMS encryption context binding a session key to its user in one mini program.
+pub fn session_key_context<'a>(appid: &'a str, openid: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("purpose", "wechat-session-key"),
+        ("appid", appid),
+        ("openid", openid),
+    ]
+}

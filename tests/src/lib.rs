@@ -1,0 +1,310 @@
+//! The integration-test harness: each test gets its own table and KMS keys on moto, its own
+//! mini-program clients (with their own WeChat appids on the mock WeChat), and calls the
+//! functions' handlers in-process. `scripts/test` starts moto and the mock WeChat and exports
+//! `AWS_ENDPOINT_URL` and `WECHAT_API_BASE`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use lambda_http::{Body, Request};
+use serde_json::Value;
+use wxauth::App;
+use wxauth::config::Config;
+use wxauth::keys::data_key::DataKey;
+use wxauth::oauth::scope::Scope;
+use wxauth::provision::{self, NewClient};
+use wxauth::store::clients::ClientKind;
+use wxauth::tokens::secret::random_id;
+
+pub const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
+pub const ISSUER: &str = "https://auth.wxauth.test";
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests through scripts/test")
+    })
+}
+
+/// A test's own deployment: table, keys, app.
+pub struct TestEnv {
+    pub app: Arc<App>,
+    pub kms: aws_sdk_kms::Client,
+    pub mock_wechat: String,
+    http: reqwest::Client,
+}
+
+/// An HTTP answer, parsed.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or_default()
+    }
+
+    pub fn str(&self, field: &str) -> &str {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{field}` in {}", self.json))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A registered mini-program client.
+pub struct MiniProgram {
+    pub client_id: String,
+    pub appid: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// A fresh deployment, with `adjust` applied to its configuration.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        required_env("AWS_ENDPOINT_URL");
+        let mock_wechat = required_env("WECHAT_API_BASE");
+        let sdk = wxauth::aws::sdk_config().await;
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = format!("test-{}", random_id());
+        wxauth::store::table::ensure_table(&ddb, &table)
+            .await
+            .expect("table");
+        let data_key = kms
+            .create_key()
+            .send()
+            .await
+            .expect("data key")
+            .key_metadata
+            .expect("metadata")
+            .key_id;
+        let mut config = Config::from_lookup(|name| match name {
+            "WXAUTH_TABLE" => Some(table.clone()),
+            "ISSUER" => Some(ISSUER.into()),
+            "KMS_DATA_KEY_ID" => Some(data_key.clone()),
+            "WECHAT_API_BASE" => Some(mock_wechat.clone()),
+            _ => None,
+        })
+        .expect("config");
+        adjust(&mut config);
+        let app = App::new(config, &sdk).expect("app");
+        provision::ensure_signing_key(&kms, &app.store, wxauth::unix_now())
+            .await
+            .expect("signing key");
+        Self {
+            app: Arc::new(app),
+            kms,
+            mock_wechat,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Registers a mini program with a fresh appid, its app secret known to the mock WeChat.
+    pub async fn miniprogram(&self) -> MiniProgram {
+        self.miniprogram_with_appid(&format!("wx{}", random_id()))
+            .await
+    }
+
+    pub async fn miniprogram_with_appid(&self, appid: &str) -> MiniProgram {
+        let secret = format!("secret-{appid}");
+        self.mock_post(
+            "/mock/apps",
+            serde_json::json!({"appid": appid, "secret": secret}),
+        )
+        .await;
+        let client_id = format!("mp-{}", random_id());
+        self.create_client(NewClient {
+            id: client_id.clone(),
+            name: "test mini program".into(),
+            kind: ClientKind::MiniProgram,
+            grant_types: vec![],
+            redirect_uris: vec![],
+            scope: Scope::parse("openid profile phone").expect("scope"),
+            audience: None,
+            wechat: Some((appid.to_string(), secret)),
+        })
+        .await;
+        MiniProgram {
+            client_id,
+            appid: appid.to_string(),
+        }
+    }
+
+    /// Registers a client; returns its secret when it has one.
+    pub async fn create_client(&self, new: NewClient) -> Option<String> {
+        let data_key = DataKey::new(self.kms.clone(), self.app.config.kms_data_key_id.clone());
+        provision::create_client(&self.app.store, &data_key, new, wxauth::unix_now())
+            .await
+            .expect("client")
+            .1
+    }
+
+    /// `POST /oauth/token` with a form body.
+    pub async fn token(&self, params: &[(&str, &str)]) -> Reply {
+        self.token_request(form_request("/oauth/token", params))
+            .await
+    }
+
+    pub async fn token_request(&self, req: Request) -> Reply {
+        reply(token::handle(&self.app, req).await)
+    }
+
+    /// Logs `code` in through `mp`; panics unless it succeeds.
+    pub async fn login(&self, mp: &MiniProgram, code: &str) -> Reply {
+        let reply = self
+            .token(&[
+                ("grant_type", WECHAT_GRANT),
+                ("client_id", &mp.client_id),
+                ("code", code),
+            ])
+            .await;
+        assert_eq!(reply.status, 200, "login with {code}: {}", reply.json);
+        reply
+    }
+
+    pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> Reply {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let req = http::Request::builder()
+            .method("GET")
+            .uri(path)
+            .body(Body::Empty)
+            .expect("request");
+        let res = match path {
+            "/.well-known/jwks.json" => jwks::handle(&self.app, req).await,
+            "/.well-known/oauth-authorization-server" => metadata::handle(&self.app, req).await,
+            other => panic!("no route {other}"),
+        };
+        reply(res)
+    }
+
+    /// The access token's claims after verifying it against this deployment's JWKS document,
+    /// the way a resource server would.
+    pub async fn verify_with_jwks(&self, jwt: &str) -> (jsonwebtoken::Header, Value) {
+        let jwks = self.get("/.well-known/jwks.json").await;
+        let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
+        let kid = header.kid.clone().expect("kid");
+        let jwk = jwks.json["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["kid"] == kid.as_str())
+            .expect("kid published");
+        let key = jsonwebtoken::DecodingKey::from_ec_components(
+            jwk["x"].as_str().expect("x"),
+            jwk["y"].as_str().expect("y"),
+        )
+        .expect("key");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+            .expect("the JWT verifies against the JWKS");
+        (data.header, data.claims)
+    }
+
+    /// A control call on the mock WeChat.
+    pub async fn mock_post(&self, path: &str, body: Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.mock_wechat))
+            .json(&body)
+            .send()
+            .await
+            .expect("mock WeChat reachable");
+        assert!(
+            res.status().is_success(),
+            "mock WeChat {path}: {}",
+            res.status()
+        );
+    }
+
+    /// The raw item, as DynamoDB holds it.
+    pub async fn raw_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.app
+            .store
+            .dynamodb()
+            .get_item()
+            .table_name(self.app.store.table())
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .expect("GetItem")
+            .item
+    }
+
+    /// Moves an item's `expires_at` into the past, as if time had passed (the item stays, as it
+    /// does in DynamoDB until TTL gets to it).
+    pub async fn expire_item(&self, pk: &str, sk: &str) {
+        self.app
+            .store
+            .dynamodb()
+            .update_item()
+            .table_name(self.app.store.table())
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .update_expression("SET expires_at = :past")
+            .expression_attribute_values(
+                ":past",
+                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::unix_now() - 1).to_string()),
+            )
+            .send()
+            .await
+            .expect("UpdateItem");
+    }
+}
+
+/// A POST with a form-urlencoded body.
+pub fn form_request(path: &str, params: &[(&str, &str)]) -> Request {
+    let body = serde_urlencoded::to_string(params).expect("form");
+    raw_request(
+        "POST",
+        path,
+        Some("application/x-www-form-urlencoded"),
+        Body::Text(body),
+    )
+}
+
+pub fn raw_request(method: &str, path: &str, content_type: Option<&str>, body: Body) -> Request {
+    let mut builder = http::Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        builder = builder.header("content-type", ct);
+    }
+    builder.body(body).expect("request")
+}
+
+/// A handler's response, parsed.
+pub fn reply(res: wxauth::http::Response) -> Reply {
+    let json = serde_json::from_slice(res.body().as_ref()).unwrap_or(Value::Null);
+    Reply {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        json,
+    }
+}
+
+/// Long enough for anything the tests wait on.
+pub const PATIENCE: Duration = Duration::from_secs(30);

@@ -1,0 +1,189 @@
+//! Client mistakes: every one a 4xx with an RFC 6749 error body, never a 5xx.
+
+use lambda_http::Body;
+use wxauth_tests::{TestEnv, WECHAT_GRANT, form_request, raw_request};
+
+fn assert_rfc6749_error(reply: &wxauth_tests::Reply, status: u16, error: &str) {
+    assert_eq!(
+        (reply.status, reply.error()),
+        (status, error),
+        "{}",
+        reply.json
+    );
+    assert!(
+        reply.json["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
+async fn an_unknown_client_is_invalid_client() {
+    let env = TestEnv::new().await;
+    let reply = env
+        .token(&[
+            ("grant_type", WECHAT_GRANT),
+            ("client_id", "nobody"),
+            ("code", "ok-x"),
+        ])
+        .await;
+    assert_rfc6749_error(&reply, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn missing_parameters_are_invalid_request() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let no_code = env
+        .token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id)])
+        .await;
+    assert_rfc6749_error(&no_code, 400, "invalid_request");
+    let no_grant = env
+        .token(&[("client_id", &mp.client_id), ("code", "ok-x")])
+        .await;
+    assert_rfc6749_error(&no_grant, 400, "invalid_request");
+    let no_refresh_token = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &mp.client_id),
+        ])
+        .await;
+    assert_rfc6749_error(&no_refresh_token, 400, "invalid_request");
+    let no_client = env
+        .token(&[("grant_type", WECHAT_GRANT), ("code", "ok-x")])
+        .await;
+    assert_rfc6749_error(&no_client, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn unknown_and_disallowed_grants_are_refused() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let unknown = env
+        .token(&[
+            ("grant_type", "urn:example:made-up"),
+            ("client_id", &mp.client_id),
+        ])
+        .await;
+    assert_rfc6749_error(&unknown, 400, "unsupported_grant_type");
+
+    let web = format!("web-{}", wxauth::tokens::secret::random_id());
+    env.create_client(wxauth::provision::NewClient {
+        id: web.clone(),
+        name: String::new(),
+        kind: wxauth::store::clients::ClientKind::Public,
+        grant_types: vec![],
+        redirect_uris: vec![],
+        scope: wxauth::oauth::scope::Scope::default(),
+        audience: None,
+        wechat: None,
+    })
+    .await;
+    let not_allowed = env
+        .token(&[
+            ("grant_type", WECHAT_GRANT),
+            ("client_id", &web),
+            ("code", "ok-x"),
+        ])
+        .await;
+    assert_rfc6749_error(&not_allowed, 400, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn a_scope_beyond_the_clients_is_invalid_scope() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let reply = env
+        .token(&[
+            ("grant_type", WECHAT_GRANT),
+            ("client_id", &mp.client_id),
+            ("code", "ok-x"),
+            ("scope", "openid admin"),
+        ])
+        .await;
+    assert_rfc6749_error(&reply, 400, "invalid_scope");
+}
+
+#[tokio::test]
+async fn wrong_content_types_methods_and_garbage_bodies_are_4xx() {
+    let env = TestEnv::new().await;
+    let json = raw_request(
+        "POST",
+        "/oauth/token",
+        Some("application/json"),
+        Body::Text(r#"{"grant_type":"refresh_token"}"#.into()),
+    );
+    assert_rfc6749_error(&env.token_request(json).await, 400, "invalid_request");
+    let none = raw_request(
+        "POST",
+        "/oauth/token",
+        None,
+        Body::Text("grant_type=refresh_token".into()),
+    );
+    assert_rfc6749_error(&env.token_request(none).await, 400, "invalid_request");
+    let get = raw_request("GET", "/oauth/token", None, Body::Empty);
+    assert_rfc6749_error(&env.token_request(get).await, 405, "invalid_request");
+    let garbage = raw_request(
+        "POST",
+        "/oauth/token",
+        Some("application/x-www-form-urlencoded"),
+        Body::Binary(vec![0xff, 0x00, 0x26, 0x3d, 0x3d, 0xfe, 0x80]),
+    );
+    let reply = env.token_request(garbage).await;
+    assert!((400..500).contains(&reply.status), "{}", reply.json);
+    let huge = raw_request(
+        "POST",
+        "/oauth/token",
+        Some("application/x-www-form-urlencoded"),
+        Body::Text(format!("code={}", "a".repeat(100_000))),
+    );
+    assert_eq!(env.token_request(huge).await.status, 413);
+    let repeated = form_request(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("grant_type", "refresh_token"),
+        ],
+    );
+    assert_rfc6749_error(&env.token_request(repeated).await, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn basic_and_post_credentials_together_are_invalid_request() {
+    use base64::Engine as _;
+    let env = TestEnv::new().await;
+    let mut req = form_request(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_secret", "x"),
+            ("refresh_token", "y"),
+        ],
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("someone:secret");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Basic {basic}").parse().expect("header"),
+    );
+    assert_rfc6749_error(&env.token_request(req).await, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn a_failed_basic_authentication_asks_for_basic() {
+    use base64::Engine as _;
+    let env = TestEnv::new().await;
+    let mut req = form_request(
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", "y")],
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("nobody:secret");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Basic {basic}").parse().expect("header"),
+    );
+    let reply = env.token_request(req).await;
+    assert_rfc6749_error(&reply, 401, "invalid_client");
+    assert_eq!(reply.header("www-authenticate"), Some("Basic"));
+}

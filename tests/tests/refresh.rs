@@ -1,0 +1,197 @@
+//! Refresh tokens: rotation, reuse detection, races, expiry, scope, and clients.
+
+use wxauth_tests::{MiniProgram, Reply, TestEnv};
+
+async fn logged_in(env: &TestEnv) -> (MiniProgram, Reply) {
+    let mp = env.miniprogram().await;
+    let login = env.login(&mp, "ok-rita").await;
+    (mp, login)
+}
+
+fn sub(reply: &Reply) -> String {
+    let claims =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(reply.str("access_token"))
+            .expect("jwt")
+            .claims;
+    claims["sub"].as_str().expect("sub").to_string()
+}
+
+#[tokio::test]
+async fn a_refresh_rotates_the_token_and_keeps_the_subject() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    let refreshed = env.refresh(&mp.client_id, login.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.json);
+    assert_ne!(refreshed.str("refresh_token"), login.str("refresh_token"));
+    assert_eq!(sub(&refreshed), sub(&login));
+    assert_eq!(refreshed.str("scope"), login.str("scope"));
+    assert_eq!(refreshed.header("cache-control"), Some("no-store"));
+    env.verify_with_jwks(refreshed.str("access_token")).await;
+
+    let next = env
+        .refresh(&mp.client_id, refreshed.str("refresh_token"))
+        .await;
+    assert_eq!(next.status, 200, "the rotated token works in turn");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_revokes_the_family() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    let first = login.str("refresh_token");
+    let rotated = env.refresh(&mp.client_id, first).await;
+    assert_eq!(rotated.status, 200);
+
+    let replay = env.refresh(&mp.client_id, first).await;
+    assert_eq!((replay.status, replay.error()), (400, "invalid_grant"));
+    let legit = env
+        .refresh(&mp.client_id, rotated.str("refresh_token"))
+        .await;
+    assert_eq!(
+        (legit.status, legit.error()),
+        (400, "invalid_grant"),
+        "the whole family is revoked"
+    );
+}
+
+#[tokio::test]
+async fn of_twenty_concurrent_refreshes_of_one_token_exactly_one_succeeds() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    let token = login.str("refresh_token");
+    let attempts = (0..20).map(|_| env.refresh(&mp.client_id, token));
+    let replies = futures::future::join_all(attempts).await;
+    let won: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "statuses: {:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status != 200)
+            .all(|r| (r.status, r.error()) == (400, "invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn within_the_reuse_grace_a_retry_gets_a_sibling_instead_of_revoking() {
+    let env =
+        TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
+    let (mp, login) = logged_in(&env).await;
+    let first = login.str("refresh_token");
+    let rotated = env.refresh(&mp.client_id, first).await;
+    let retried = env.refresh(&mp.client_id, first).await;
+    assert_eq!(retried.status, 200, "{}", retried.json);
+    assert_eq!(
+        env.refresh(&mp.client_id, rotated.str("refresh_token"))
+            .await
+            .status,
+        200,
+        "the family lives on"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    let token = login.str("refresh_token");
+    let pk = format!("RT#{}", wxauth::tokens::secret::hash(token));
+    env.expire_item(&pk, "RT").await;
+    assert!(
+        env.raw_item(&pk, "RT").await.is_some(),
+        "TTL has not deleted it"
+    );
+    let reply = env.refresh(&mp.client_id, token).await;
+    assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_as_hashes() {
+    let env = TestEnv::new().await;
+    let (_, login) = logged_in(&env).await;
+    let token = login.str("refresh_token");
+    let item = env
+        .raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT")
+        .await
+        .expect("stored by hash");
+    assert!(!format!("{item:?}").contains(token));
+}
+
+#[tokio::test]
+async fn another_client_cannot_use_the_refresh_token() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    let thief = env.miniprogram().await;
+    let stolen = env
+        .refresh(&thief.client_id, login.str("refresh_token"))
+        .await;
+    assert_eq!((stolen.status, stolen.error()), (400, "invalid_grant"));
+    assert_eq!(
+        env.refresh(&mp.client_id, login.str("refresh_token"))
+            .await
+            .status,
+        200,
+        "the owner still can"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let login = env
+        .token(&[
+            ("grant_type", wxauth_tests::WECHAT_GRANT),
+            ("client_id", &mp.client_id),
+            ("code", "ok-sam"),
+            ("scope", "openid profile"),
+        ])
+        .await;
+    assert_eq!(login.str("scope"), "openid profile");
+
+    let wider = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &mp.client_id),
+            ("refresh_token", login.str("refresh_token")),
+            ("scope", "openid phone"),
+        ])
+        .await;
+    assert_eq!((wider.status, wider.error()), (400, "invalid_scope"));
+
+    let narrower = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &mp.client_id),
+            ("refresh_token", login.str("refresh_token")),
+            ("scope", "openid"),
+        ])
+        .await;
+    assert_eq!(
+        narrower.status, 200,
+        "a refused widening did not spend the token: {}",
+        narrower.json
+    );
+    assert_eq!(narrower.str("scope"), "openid");
+
+    let after = env
+        .refresh(&mp.client_id, narrower.str("refresh_token"))
+        .await;
+    assert_eq!(
+        after.str("scope"),
+        "openid profile",
+        "the refresh token keeps the original grant"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_refresh_token_is_invalid_grant() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let reply = env.refresh(&mp.client_id, "not-a-token-we-issued").await;
+    assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
+}

@@ -1,0 +1,230 @@
+//! `wxauth-admin`: sets up and administers a wxauth deployment.
+//!
+//! Reads the same environment as the functions (`WXAUTH_TABLE`, `KMS_DATA_KEY_ID`, and the AWS
+//! SDK's `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials); flags override. Human-readable output,
+//! `--json` for scripts.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use wxauth::keys::data_key::DataKey;
+use wxauth::oauth::scope::Scope;
+use wxauth::provision::{self, NewClient};
+use wxauth::store::Store;
+use wxauth::store::clients::{Client, ClientKind};
+
+#[derive(Parser)]
+#[command(
+    name = "wxauth-admin",
+    version,
+    about = "Administers a wxauth deployment: table, keys, clients"
+)]
+struct Cli {
+    /// The DynamoDB table.
+    #[arg(long, env = "WXAUTH_TABLE", global = true, default_value = "wxauth")]
+    table: String,
+    /// The symmetric KMS key (id, ARN or alias) for session keys and app secrets.
+    #[arg(
+        long,
+        env = "KMS_DATA_KEY_ID",
+        global = true,
+        default_value = "alias/wxauth-data"
+    )]
+    data_key: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the table (keys, GSI, TTL), the data key and the signing key, unless they exist.
+    Init {
+        /// Register this existing KMS signing key instead of creating one.
+        #[arg(long)]
+        signing_key: Option<String>,
+    },
+    /// Registered clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Registers a client; a confidential client's secret is printed once.
+    Create(CreateClient),
+    List,
+    Show {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct CreateClient {
+    /// The client id.
+    #[arg(long)]
+    id: String,
+    #[arg(long, default_value = "")]
+    name: String,
+    /// confidential, public or miniprogram.
+    #[arg(long, value_parser = parse_kind)]
+    kind: ClientKind,
+    /// A grant type it may use (repeatable); default: those of its kind.
+    #[arg(long = "grant")]
+    grants: Vec<String>,
+    /// A redirect URI, matched exactly (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// The most it may ask for, space-separated.
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// `aud` of its access tokens (default: the deployment's).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Mini programs: the WeChat appid.
+    #[arg(long)]
+    wechat_appid: Option<String>,
+    /// Mini programs: the WeChat app secret (stored KMS-encrypted).
+    #[arg(long, env = "WECHAT_APP_SECRET", hide_env_values = true)]
+    wechat_secret: Option<String>,
+}
+
+fn parse_kind(text: &str) -> Result<ClientKind, String> {
+    ClientKind::parse(text)
+        .ok_or_else(|| "expected confidential, public or miniprogram".to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let sdk = wxauth::aws::sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
+    let now = wxauth::unix_now();
+    match cli.command {
+        Command::Init { signing_key } => {
+            wxauth::store::table::ensure_table(store.dynamodb(), &cli.table).await?;
+            let data_key = if cli.data_key.starts_with("alias/") {
+                provision::ensure_data_key(&kms, &cli.data_key).await?
+            } else {
+                cli.data_key.clone()
+            };
+            let signing = match signing_key {
+                Some(id) => {
+                    wxauth::keys::registry::register_kms_key(&kms, &store, &id, now, now).await?
+                }
+                None => provision::ensure_signing_key(&kms, &store, now).await?,
+            };
+            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_kms_key_id": signing.kms_key_id});
+            print(cli.json, &out, || {
+                format!(
+                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {} (KMS {})",
+                    cli.table, cli.data_key, signing.kid, signing.kms_key_id
+                )
+            });
+        }
+        Command::Client(ClientCommand::Create(c)) => {
+            let wechat = match (c.wechat_appid, c.wechat_secret) {
+                (Some(appid), Some(secret)) => Some((appid, secret)),
+                (None, None) => None,
+                _ => anyhow::bail!("--wechat-appid and --wechat-secret go together"),
+            };
+            let new = NewClient {
+                id: c.id,
+                name: c.name,
+                kind: c.kind,
+                grant_types: c.grants,
+                redirect_uris: c.redirect_uris,
+                scope: Scope::parse(&c.scope)
+                    .map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?,
+                audience: c.audience,
+                wechat,
+            };
+            let data_key = DataKey::new(kms, &cli.data_key);
+            let (client, secret) = provision::create_client(&store, &data_key, new, now).await?;
+            let mut out = describe(&client);
+            if let Some(secret) = &secret {
+                out["client_secret"] = json!(secret);
+            }
+            print(cli.json, &out, || {
+                let mut text = format!("created {}", text(&client));
+                if let Some(secret) = &secret {
+                    text.push_str(&format!(
+                        "\nclient_secret: {secret}\n(shown once: only its hash is stored)"
+                    ));
+                }
+                text
+            });
+        }
+        Command::Client(ClientCommand::List) => {
+            let clients = store.clients().await?;
+            let out = json!(clients.iter().map(describe).collect::<Vec<_>>());
+            print(cli.json, &out, || {
+                clients.iter().map(text).collect::<Vec<_>>().join("\n")
+            });
+        }
+        Command::Client(ClientCommand::Show { id }) => {
+            let client = store
+                .client(&id)
+                .await?
+                .with_context(|| format!("no client {id:?}"))?;
+            print(cli.json, &describe(&client), || text(&client));
+        }
+        Command::Client(ClientCommand::Delete { id }) => {
+            let deleted = store.delete_client(&id).await?;
+            if !deleted {
+                anyhow::bail!("no client {id:?}");
+            }
+            print(cli.json, &json!({"deleted": id}), || {
+                format!("deleted {id}")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn describe(c: &Client) -> serde_json::Value {
+    json!({
+        "client_id": c.id,
+        "name": c.name,
+        "kind": c.kind.as_str(),
+        "grant_types": c.grant_types,
+        "redirect_uris": c.redirect_uris,
+        "scope": c.scope.to_string(),
+        "audience": c.audience,
+        "wechat_appid": c.wechat.as_ref().map(|w| &w.appid),
+        "created_at": c.created_at,
+    })
+}
+
+fn text(c: &Client) -> String {
+    let mut line = format!(
+        "{} ({}) grants: {}",
+        c.id,
+        c.kind.as_str(),
+        c.grant_types.join(", ")
+    );
+    if let Some(w) = &c.wechat {
+        line.push_str(&format!("; WeChat appid {}", w.appid));
+    }
+    if !c.scope.is_empty() {
+        line.push_str(&format!("; scope: {}", c.scope));
+    }
+    if !c.redirect_uris.is_empty() {
+        line.push_str(&format!("; redirect URIs: {}", c.redirect_uris.join(" ")));
+    }
+    line
+}
+
+fn print(as_json: bool, value: &serde_json::Value, text: impl FnOnce() -> String) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}

@@ -1,0 +1,36 @@
+//! The local server: every route of `template.yaml` on one port (`PORT`, default 3000), calling
+//! the same `handle` functions as the Lambda binaries. For development and tests, not production.
+
+mod routes;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let app = Arc::new(wxauth::App::from_env().await?);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse())
+        .transpose()
+        .context("PORT")?
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    println!("wxauth local server listening on http://{address}");
+    axum::serve(listener, routes::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

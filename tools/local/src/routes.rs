@@ -1,0 +1,44 @@
+//! HTTP to the functions' handlers: axum request in, `lambda_http` request to the handler,
+//! response back out. The route table mirrors `template.yaml`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use wxauth::App;
+
+/// Requests above this are refused before a handler sees them (handlers refuse far smaller).
+const MAX_BODY: usize = 1024 * 1024;
+
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(app)
+}
+
+async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let path = parts.uri.path().to_string();
+    let req = lambda_http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
+    let res = match path.as_str() {
+        "/oauth/token" => token::handle(&app, req).await,
+        "/.well-known/jwks.json" => jwks::handle(&app, req).await,
+        "/.well-known/oauth-authorization-server" => metadata::handle(&app, req).await,
+        _ => return not_found(),
+    };
+    let (parts, body) = res.into_parts();
+    Response::from_parts(parts, Body::from(body.as_ref().to_vec()))
+}
+
+fn not_found() -> Response {
+    let body = r#"{"error":"not_found","error_description":"no such route"}"#;
+    (
+        StatusCode::NOT_FOUND,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
