@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local"            # logs and pids, git-ignored
 mkdir -p "$STATE"
 PIDS=()
+BIN_DIR=${BIN_DIR:-$ROOT/target/debug}   # scripts/bench points this at target/release
 
 # Credentials and region for the emulator; nothing here can reach AWS.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}
@@ -39,21 +40,21 @@ wait_for_http() { # url, name, pid
 }
 
 start_moto() { # port
-  "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$1" >"$STATE/moto.log" 2>&1 &
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/moto_server.py" "$1" >"$STATE/moto.log" 2>&1 &
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/moto-api/data.json" moto $!
   export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
 }
 
 start_mock_wechat() { # port
-  MOCK_WECHAT_PORT="$1" "$ROOT/target/debug/mock-wechat" >"$STATE/mock-wechat.log" 2>&1 &
+  MOCK_WECHAT_PORT="$1" "$BIN_DIR/mock-wechat" >"$STATE/mock-wechat.log" 2>&1 &
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/mock/health" mock-wechat $!
   export WECHAT_API_BASE="http://127.0.0.1:$1"
 }
 
 start_local_server() { # port
-  PORT="$1" "$ROOT/target/debug/wxauth-local" >"$STATE/local.log" 2>&1 &
+  PORT="$1" "$BIN_DIR/wxauth-local" >"$STATE/local.log" 2>&1 &
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/.well-known/oauth-authorization-server" local-server $!
 }
@@ -65,7 +66,7 @@ stop_services() {
 trap stop_services EXIT
 trap 'exit 130' INT TERM
 
-admin() { "$ROOT/target/debug/wxauth-admin" "$@"; }
+admin() { "$BIN_DIR/wxauth-admin" "$@"; }
 
 # The demo mini program of API.md's local-stack section.
 create_demo_clients() {

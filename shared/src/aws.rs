@@ -2,6 +2,7 @@
 //! fault from our own mistake.
 
 // The SDK crates re-export one `SdkError` and one `ProvideErrorMetadata`: these serve KMS too.
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::oauth::error::Error;
@@ -15,22 +16,22 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// Maps an SDK failure: throttling, timeouts, dispatch failures and 5xx are `Unavailable` (the
 /// SDK has already retried them with backoff); anything else means our request was wrong, or a
 /// key or table is missing: `Internal`.
-pub(crate) fn classify<E, R>(
+pub(crate) fn classify<E>(
     service: &'static str,
     operation: &'static str,
-    err: SdkError<E, R>,
+    err: SdkError<E, HttpResponse>,
 ) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let transient = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
-        SdkError::ServiceError(service_err) => {
-            is_transient_code(service_err.err().code().unwrap_or_default())
-        }
+        SdkError::ServiceError(service_err) => is_transient_service_error(
+            service_err.raw().status().as_u16(),
+            service_err.err().code().unwrap_or_default(),
+        ),
         _ => false,
     };
     let cause = anyhow::Error::new(err).context(format!("{service} {operation}"));
@@ -41,8 +42,11 @@ where
     }
 }
 
-fn is_transient_code(code: &str) -> bool {
-    code.contains("Throttl")
+/// A 5xx is the service's fault whatever its body says (an overloaded front end may not even
+/// answer JSON); among 4xx, throttling and quota codes are worth a retry.
+fn is_transient_service_error(status: u16, code: &str) -> bool {
+    (500..600).contains(&status)
+        || code.contains("Throttl")
         || matches!(
             code,
             "ProvisionedThroughputExceededException"
@@ -77,7 +81,7 @@ mod tests {
             "ProvisionedThroughputExceededException",
             "KMSInternalException",
         ] {
-            assert!(is_transient_code(code), "{code}");
+            assert!(is_transient_service_error(400, code), "{code}");
         }
         for code in [
             "ValidationException",
@@ -85,7 +89,14 @@ mod tests {
             "NotFoundException",
             "AccessDeniedException",
         ] {
-            assert!(!is_transient_code(code), "{code}");
+            assert!(!is_transient_service_error(400, code), "{code}");
         }
+    }
+
+    #[test]
+    fn any_5xx_is_transient_even_without_an_error_code() {
+        // moto answered a crash with an HTML 500: that became a 500 to our clients.
+        assert!(is_transient_service_error(500, ""));
+        assert!(is_transient_service_error(503, "ServiceUnavailable"));
     }
 }

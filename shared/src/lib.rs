@@ -60,8 +60,20 @@ impl App {
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let kms = aws_sdk_kms::Client::new(sdk);
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        Self::from_clients(
+            config,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_kms::Client::new(sdk),
+        )
+    }
+
+    /// With clients configured by the caller (tests point them at an outage, for instance).
+    pub fn from_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        kms: aws_sdk_kms::Client,
+    ) -> anyhow::Result<Self> {
+        let store = Store::new(dynamodb, config.table.clone());
         Ok(Self {
             keys: KeyRing::new(store.clone(), config.key_cache_ttl),
             signer: Signer::new(kms.clone()),

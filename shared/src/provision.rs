@@ -22,11 +22,45 @@ pub async fn ensure_signing_key(
     now: i64,
 ) -> anyhow::Result<SigningKey> {
     let keys = store.signing_keys(now).await?;
-    if let Some(active) = keys.iter().rev().find(|k| k.expires_at.is_none()) {
-        return Ok(active.clone());
+    if let Some(newest) = keys.last() {
+        return Ok(newest.clone());
     }
     let key_id = create_signing_key(kms, store.table()).await?;
     register_kms_key(kms, store, &key_id, now, now).await
+}
+
+/// Rotates the signing key: registers `kms_key_id` (or a new KMS key) to sign from
+/// `now + publish_ahead` on, so every container's cached JWKS shows it before a token signed by
+/// it exists; the keys it replaces stay published until `token_ttl` after that. Returns the new
+/// key.
+pub async fn rotate_signing_key(
+    kms: &aws_sdk_kms::Client,
+    store: &Store,
+    kms_key_id: Option<String>,
+    now: i64,
+    publish_ahead: i64,
+    token_ttl: i64,
+) -> anyhow::Result<SigningKey> {
+    let current = store.signing_keys(now).await?;
+    let kms_key_id = match kms_key_id {
+        Some(id) => id,
+        None => create_signing_key(kms, store.table()).await?,
+    };
+    // Strictly after every earlier key: the newest active key signs, and a tie would be a coin toss.
+    let active_from = current
+        .iter()
+        .map(|k| k.active_from + 1)
+        .fold(now + publish_ahead, i64::max);
+    let new = register_kms_key(kms, store, &kms_key_id, now, active_from).await?;
+    // Clock skew between containers: keep the old keys a minute longer than strictly needed.
+    let retire_at = active_from + token_ttl + 60;
+    for old in current
+        .iter()
+        .filter(|k| k.kid != new.kid && k.expires_at.is_none_or(|at| at > retire_at))
+    {
+        store.retire_signing_key(&old.kid, retire_at).await?;
+    }
+    Ok(new)
 }
 
 /// A new asymmetric KMS key for ES256 signatures.

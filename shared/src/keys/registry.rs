@@ -36,11 +36,12 @@ impl KeyRing {
         self.reload(now).await
     }
 
-    /// The key that signs now: the newest whose `active_from` has come.
+    /// The key that signs now: the newest whose `active_from` has come. (A retired key is
+    /// still the newest until its successor's time comes.)
     pub async fn active(&self, now: i64) -> Result<SigningKey, Error> {
         let keys = self.published(now).await?;
         keys.iter()
-            .filter(|k| k.active_from <= now && k.expires_at.is_none())
+            .filter(|k| k.active_from <= now)
             .max_by_key(|k| (k.active_from, k.created_at))
             .cloned()
             .ok_or_else(|| {

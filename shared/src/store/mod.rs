@@ -152,12 +152,13 @@ impl Item {
 }
 
 /// Maps a DynamoDB SDK failure (see [`crate::aws::classify`]).
-pub(crate) fn backend<E, R>(
+pub(crate) fn backend<E>(
     operation: &'static str,
-) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+) -> impl FnOnce(
+    aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Error
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     move |err| crate::aws::classify("DynamoDB", operation, err)
 }

@@ -49,6 +49,28 @@ enum Command {
     /// Registered clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Every published key: kid, KMS key, when it signs from, until when it stays published.
+    List,
+    /// Publishes a new signing key now; it signs once every container has it in its cached
+    /// JWKS (`--publish-ahead`), and the old key stays published until its tokens have expired.
+    Rotate {
+        /// Use this existing KMS key (ECC_NIST_P256, SIGN_VERIFY) instead of creating one.
+        #[arg(long)]
+        kms_key_id: Option<String>,
+        /// Seconds between publishing and signing: at least the functions' KEY_CACHE_TTL.
+        #[arg(long, default_value_t = 600)]
+        publish_ahead: i64,
+        /// The functions' ACCESS_TOKEN_TTL: how long the old key must stay published.
+        #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
+        access_token_ttl: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +147,47 @@ async fn main() -> anyhow::Result<()> {
                 format!(
                     "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {} (KMS {})",
                     cli.table, cli.data_key, signing.kid, signing.kms_key_id
+                )
+            });
+        }
+        Command::Key(KeyCommand::List) => {
+            let keys = store.signing_keys(now).await?;
+            let out = json!(keys.iter().map(|k| json!({"kid": k.kid, "kms_key_id": k.kms_key_id, "active_from": k.active_from, "expires_at": k.expires_at})).collect::<Vec<_>>());
+            print(cli.json, &out, || {
+                keys.iter()
+                    .map(|k| {
+                        let until = k
+                            .expires_at
+                            .map(|at| format!(", published until {at}"))
+                            .unwrap_or_default();
+                        format!(
+                            "{} (KMS {}) signs from {}{until}",
+                            k.kid, k.kms_key_id, k.active_from
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Key(KeyCommand::Rotate {
+            kms_key_id,
+            publish_ahead,
+            access_token_ttl,
+        }) => {
+            let key = provision::rotate_signing_key(
+                &kms,
+                &store,
+                kms_key_id,
+                now,
+                publish_ahead,
+                access_token_ttl,
+            )
+            .await?;
+            let out = json!({"kid": key.kid, "kms_key_id": key.kms_key_id, "active_from": key.active_from});
+            print(cli.json, &out, || {
+                format!(
+                    "published {} (KMS {}); it signs from {} on",
+                    key.kid, key.kms_key_id, key.active_from
                 )
             });
         }

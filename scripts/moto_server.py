@@ -1,0 +1,29 @@
+"""moto's server with its requests serialized.
+
+moto 5.2's DynamoDB TransactWriteItems deep-copies the table without a lock, so a concurrent
+write to the same table crashes it ("RuntimeError: dictionary changed size during iteration",
+an HTML 500 to the client). moto is CPU-bound Python under the GIL anyway: one request at a time
+costs little throughput and makes concurrency tests (races on one table) deterministic.
+Usage: python scripts/moto_server.py PORT
+"""
+
+import sys
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+
+class Serialized:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            # Consume the whole body inside the lock: a streamed response would escape it.
+            return list(self.app(environ, start_response))
+
+
+if __name__ == "__main__":
+    run_simple("127.0.0.1", int(sys.argv[1]), Serialized(DomainDispatcherApplication(create_backend_app)), threaded=True)

@@ -1,0 +1,131 @@
+//! JWKS and metadata, and signing-key rotation as the JWKS shows it.
+
+use wxauth_tests::{ISSUER, TestEnv};
+
+#[tokio::test]
+async fn the_jwks_publishes_the_signing_key_with_its_thumbprint_as_kid() {
+    let env = TestEnv::new().await;
+    let jwks = env.get("/.well-known/jwks.json").await;
+    assert_eq!(jwks.status, 200);
+    let keys = jwks.json["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str(),
+            key["use"].as_str()
+        ),
+        (Some("EC"), Some("P-256"), Some("ES256"), Some("sig"))
+    );
+    let jwk: wxauth::keys::jwks::Jwk = serde_json::from_value(key.clone()).expect("jwk");
+    assert_eq!(jwk.kid, jwk.thumbprint());
+    assert!(key.get("d").is_none(), "never a private part");
+}
+
+#[tokio::test]
+async fn the_metadata_names_the_endpoints_and_grants() {
+    let env = TestEnv::new().await;
+    let m = env.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(m.status, 200);
+    assert_eq!(m.json["issuer"], ISSUER);
+    assert_eq!(m.json["token_endpoint"], format!("{ISSUER}/oauth/token"));
+    assert_eq!(
+        m.json["jwks_uri"],
+        format!("{ISSUER}/.well-known/jwks.json")
+    );
+    let grants: Vec<&str> = m.json["grant_types_supported"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .filter_map(|g| g.as_str())
+        .collect();
+    assert!(
+        grants.contains(&"urn:wxauth:grant-type:wechat-code") && grants.contains(&"refresh_token")
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_published() {
+    let env = TestEnv::with_config(|c| c.key_cache_ttl = std::time::Duration::ZERO).await;
+    let mp = env.miniprogram().await;
+    let old_kid = jsonwebtoken::decode_header(env.login(&mp, "ok-una").await.str("access_token"))
+        .expect("header")
+        .kid
+        .expect("kid");
+
+    let now = wxauth::unix_now();
+    let upcoming =
+        wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, now, 3600, 900)
+            .await
+            .expect("rotate");
+    let old = env
+        .app
+        .store
+        .signing_keys(now)
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.kid == old_kid)
+        .expect("old key still published");
+    assert_eq!(
+        old.expires_at,
+        Some(now + 3600 + 900 + 60),
+        "retired once its last token has expired"
+    );
+    let kids = |r: &wxauth_tests::Reply| {
+        r.json["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let published = kids(&env.get("/.well-known/jwks.json").await);
+    assert!(
+        published.contains(&upcoming.kid) && published.contains(&old_kid),
+        "both published: {published:?}"
+    );
+    let still_old = env.login(&mp, "ok-una~2").await;
+    assert_eq!(
+        jsonwebtoken::decode_header(still_old.str("access_token"))
+            .expect("header")
+            .kid
+            .as_deref(),
+        Some(old_kid.as_str()),
+        "not signing yet"
+    );
+
+    // An hour passes: the new key's time comes (and the old key is an hour older).
+    let set_active_from = |kid: String, at: i64| {
+        let env = &env;
+        async move {
+            env.app
+                .store
+                .dynamodb()
+                .update_item()
+                .table_name(env.app.store.table())
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S("SIGNKEY".into()),
+                )
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(kid))
+                .update_expression("SET active_from = :at")
+                .expression_attribute_values(
+                    ":at",
+                    aws_sdk_dynamodb::types::AttributeValue::N(at.to_string()),
+                )
+                .send()
+                .await
+                .expect("update active_from");
+        }
+    };
+    set_active_from(old_kid.clone(), now - 3600).await;
+    set_active_from(upcoming.kid.clone(), now).await;
+    let new_token = env.login(&mp, "ok-una~3").await;
+    let (header, _) = env.verify_with_jwks(new_token.str("access_token")).await;
+    assert_eq!(header.kid.as_deref(), Some(upcoming.kid.as_str()));
+    env.verify_with_jwks(still_old.str("access_token")).await;
+}

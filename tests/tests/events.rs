@@ -1,0 +1,94 @@
+//! Each `events/*.json` (what `sam local invoke -e` and `cargo lambda invoke --data-file` send)
+//! through `lambda_http::request::from_str` into its handler: the samples stay valid.
+
+use wxauth::oauth::scope::Scope;
+use wxauth::store::refresh_tokens::{Family, RefreshToken};
+use wxauth_tests::{TestEnv, reply};
+
+fn event(name: &str) -> lambda_http::Request {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path} is not an API Gateway event: {e}"))
+}
+
+fn form_value(req: &lambda_http::Request, name: &str) -> String {
+    let form = wxauth::http::Form::parse(req.body().as_ref()).expect("form body");
+    form.get(name)
+        .unwrap_or_else(|| panic!("no {name} in the event"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_wechat_login_event_logs_in() {
+    let env = TestEnv::new().await;
+    let req = event("token-wechat.json");
+    // The event names the demo client: register it here, on this test's own appid.
+    let mp = env.miniprogram().await;
+    let client_id = form_value(&req, "client_id");
+    assert_eq!(client_id, "demo-miniprogram");
+    let body = String::from_utf8(req.body().as_ref().to_vec())
+        .expect("utf8")
+        .replace("demo-miniprogram", &mp.client_id);
+    let (parts, _) = req.into_parts();
+    let req = lambda_http::Request::from_parts(parts, lambda_http::Body::Text(body));
+    let reply = env.token_request(req).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.str("openid"), "openid-event-demo");
+}
+
+#[tokio::test]
+async fn the_refresh_event_rotates_its_sample_token() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let req = event("token-refresh.json");
+    let sample = form_value(&req, "refresh_token");
+    let now = wxauth::unix_now();
+    // Store the sample token as if it had been issued to this test's client.
+    let record = RefreshToken {
+        hash: wxauth::tokens::secret::hash(&sample),
+        family_id: "event-family".into(),
+        client_id: mp.client_id.clone(),
+        subject: "event-user".into(),
+        scope: Scope::parse("openid").expect("scope"),
+        issued_at: now,
+        expires_at: now + 600,
+        used_at: None,
+    };
+    let family = Family {
+        id: "event-family".into(),
+        client_id: mp.client_id.clone(),
+        subject: "event-user".into(),
+        revoked: false,
+        created_at: now,
+        expires_at: now + 600,
+    };
+    env.app
+        .store
+        .create_family(&family, &record)
+        .await
+        .expect("store the sample token");
+    let body = String::from_utf8(req.body().as_ref().to_vec())
+        .expect("utf8")
+        .replace("demo-miniprogram", &mp.client_id);
+    let (parts, _) = req.into_parts();
+    let reply = env
+        .token_request(lambda_http::Request::from_parts(
+            parts,
+            lambda_http::Body::Text(body),
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.str("scope"), "openid");
+}
+
+#[tokio::test]
+async fn the_discovery_events_are_answered() {
+    let env = TestEnv::new().await;
+    let jwks = reply(jwks::handle(&env.app, event("jwks.json")).await);
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.json["keys"].as_array().map(Vec::len), Some(1));
+    let metadata = reply(metadata::handle(&env.app, event("metadata.json")).await);
+    assert_eq!(metadata.status, 200);
+    assert_eq!(metadata.json["issuer"], wxauth_tests::ISSUER);
+}
