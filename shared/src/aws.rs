@@ -16,18 +16,12 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// Maps an SDK failure: throttling, timeouts, dispatch failures and 5xx are `Unavailable` (the
 /// SDK has already retried them with backoff); anything else means our request was wrong, or a
 /// key or table is missing: `Internal`.
-pub(crate) fn classify<E>(
-    service: &'static str,
-    operation: &'static str,
-    err: SdkError<E, HttpResponse>,
-) -> Error
+pub(crate) fn classify<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(service_err) => is_transient_service_error(
             service_err.raw().status().as_u16(),
             service_err.err().code().unwrap_or_default(),
@@ -35,11 +29,7 @@ where
         _ => false,
     };
     let cause = anyhow::Error::new(err).context(format!("{service} {operation}"));
-    if transient {
-        Error::Unavailable(cause)
-    } else {
-        Error::Internal(cause)
-    }
+    if transient { Error::Unavailable(cause) } else { Error::Internal(cause) }
 }
 
 /// A 5xx is the service's fault whatever its body says (an overloaded front end may not even
@@ -76,19 +66,10 @@ mod tests {
 
     #[test]
     fn throttling_and_internal_failures_are_transient() {
-        for code in [
-            "ThrottlingException",
-            "ProvisionedThroughputExceededException",
-            "KMSInternalException",
-        ] {
+        for code in ["ThrottlingException", "ProvisionedThroughputExceededException", "KMSInternalException"] {
             assert!(is_transient_service_error(400, code), "{code}");
         }
-        for code in [
-            "ValidationException",
-            "ResourceNotFoundException",
-            "NotFoundException",
-            "AccessDeniedException",
-        ] {
+        for code in ["ValidationException", "ResourceNotFoundException", "NotFoundException", "AccessDeniedException"] {
             assert!(!is_transient_service_error(400, code), "{code}");
         }
     }

@@ -17,7 +17,8 @@ pub struct Config {
     pub audience: String,
     /// `ACCESS_TOKEN_TTL` seconds (default 900).
     pub access_token_ttl: Duration,
-    /// `REFRESH_TOKEN_TTL` seconds (default 30 days): the lifetime of a whole token family.
+    /// `REFRESH_TOKEN_TTL` seconds (default 30 days): the lifetime of a refresh token. Each
+    /// rotation issues a new one, so a user who comes back within this time stays signed in.
     pub refresh_token_ttl: Duration,
     /// `REFRESH_REUSE_GRACE` seconds (default 0): how long a rotated refresh token may be presented
     /// again (a client retrying after a lost response) before it counts as reuse.
@@ -82,9 +83,7 @@ struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn optional(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -94,10 +93,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn url(&self, name: &'static str) -> Result<String, ConfigError> {
         let value = self.required(name)?;
         if !(value.starts_with("https://") || value.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name,
-                reason: "must be an http(s) URL".into(),
-            });
+            return Err(ConfigError::Invalid { name, reason: "must be an http(s) URL".into() });
         }
         Ok(value.trim_end_matches('/').to_string())
     }
@@ -105,10 +101,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
         match self.optional(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                name,
-                reason: format!("expected a whole number, got {v:?}"),
-            }),
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::Invalid { name, reason: format!("expected a whole number, got {v:?}") }),
         }
     }
 
@@ -123,18 +118,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
-    const REQUIRED: [(&str, &str); 3] = [
-        ("WXAUTH_TABLE", "wxauth"),
-        ("ISSUER", "https://auth.example.com/"),
-        ("KMS_DATA_KEY_ID", "alias/wxauth-data"),
-    ];
+    const REQUIRED: [(&str, &str); 3] =
+        [("WXAUTH_TABLE", "wxauth"), ("ISSUER", "https://auth.example.com/"), ("KMS_DATA_KEY_ID", "alias/wxauth-data")];
 
     #[test]
     fn defaults_apply_when_only_required_variables_are_set() {
@@ -151,11 +140,7 @@ mod tests {
     #[test]
     fn each_missing_required_variable_is_named() {
         for (missing, _) in REQUIRED {
-            let vars: Vec<_> = REQUIRED
-                .iter()
-                .copied()
-                .filter(|(k, _)| *k != missing)
-                .collect();
+            let vars: Vec<_> = REQUIRED.iter().copied().filter(|(k, _)| *k != missing).collect();
             assert_eq!(config(&vars), Err(ConfigError::Missing(missing)));
         }
     }
@@ -187,22 +172,13 @@ mod tests {
     fn a_malformed_number_is_rejected_with_its_name() {
         let mut vars = REQUIRED.to_vec();
         vars.push(("ACCESS_TOKEN_TTL", "15m"));
-        assert!(matches!(
-            config(&vars),
-            Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_TTL",
-                ..
-            })
-        ));
+        assert!(matches!(config(&vars), Err(ConfigError::Invalid { name: "ACCESS_TOKEN_TTL", .. })));
     }
 
     #[test]
     fn an_issuer_that_is_not_a_url_is_rejected() {
         let mut vars = REQUIRED.to_vec();
         vars[1].1 = "auth.example.com";
-        assert!(matches!(
-            config(&vars),
-            Err(ConfigError::Invalid { name: "ISSUER", .. })
-        ));
+        assert!(matches!(config(&vars), Err(ConfigError::Invalid { name: "ISSUER", .. })));
     }
 }

@@ -21,8 +21,17 @@ const JSON: &str = "application/json";
 const MAX_BODY: usize = 64 * 1024;
 
 /// The parameters of an `application/x-www-form-urlencoded` body.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Default, Clone, PartialEq)]
 pub struct Form(HashMap<String, String>);
+
+/// Forms carry codes, tokens and secrets: only the parameter names are ever printed.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        write!(f, "Form{names:?}")
+    }
+}
 
 impl Form {
     /// RFC 6749 §3.1/§3.2: "Parameters sent without a value MUST be treated as if they were
@@ -35,10 +44,7 @@ impl Form {
                 continue;
             }
             if params.insert(name.clone(), value).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter `{}` is repeated",
-                    printable(&name)
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter `{}` is repeated", printable(&name))));
             }
         }
         Ok(Self(params))
@@ -49,19 +55,12 @@ impl Form {
     }
 
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
     }
 
     /// Keeps only `names`: a grant sees no parameter it did not declare.
     pub fn only(&self, names: &[&str]) -> Form {
-        Form(
-            self.0
-                .iter()
-                .filter(|(k, _)| names.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Form(self.0.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
 
@@ -72,10 +71,7 @@ fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthErro
 
 /// Parameter names come from the client: keep what we echo short and plain.
 fn printable(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(40)
-        .collect()
+    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()
 }
 
 fn body_bytes(req: &Request) -> Result<&[u8], OAuthError> {
@@ -94,15 +90,18 @@ fn has_media_type(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(expected))
 }
 
+/// `405` with the `Allow` header RFC 9110 §15.5.6 asks for.
+pub fn method_not_allowed(allowed: &'static str) -> OAuthError {
+    OAuthError::invalid_request(format!("use {allowed}")).with_status(405).with_allow(allowed)
+}
+
 /// The form body of a POST, refusing any other method or content type.
 pub fn form(req: &Request) -> Result<Form, OAuthError> {
     if req.method() != http::Method::POST {
-        return Err(OAuthError::invalid_request("use POST").with_status(405));
+        return Err(method_not_allowed("POST"));
     }
     if !has_media_type(req.headers(), FORM) {
-        return Err(OAuthError::invalid_request(format!(
-            "the body must be {FORM}"
-        )));
+        return Err(OAuthError::invalid_request(format!("the body must be {FORM}")));
     }
     Form::parse(body_bytes(req)?)
 }
@@ -110,16 +109,13 @@ pub fn form(req: &Request) -> Result<Form, OAuthError> {
 /// The JSON body of a POST, as `T`.
 pub fn json<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, OAuthError> {
     if req.method() != http::Method::POST {
-        return Err(OAuthError::invalid_request("use POST").with_status(405));
+        return Err(method_not_allowed("POST"));
     }
     if !has_media_type(req.headers(), JSON) {
-        return Err(OAuthError::invalid_request(format!(
-            "the body must be {JSON}"
-        )));
+        return Err(OAuthError::invalid_request(format!("the body must be {JSON}")));
     }
-    serde_json::from_slice(body_bytes(req)?).map_err(|e| {
-        OAuthError::invalid_request(format!("the JSON body does not fit: {}", e.classify_text()))
-    })
+    serde_json::from_slice(body_bytes(req)?)
+        .map_err(|e| OAuthError::invalid_request(format!("the JSON body does not fit: {}", e.classify_text())))
 }
 
 trait ClassifyText {
@@ -144,8 +140,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad =
-        || OAuthError::invalid_client("malformed Basic credentials").with_www_authenticate("Basic");
+    let bad = || OAuthError::invalid_client("malformed Basic credentials").with_www_authenticate("Basic");
     let value = value.to_str().map_err(|_| bad())?;
     let Some(encoded) = strip_scheme(value, "Basic") else {
         return Ok(None);
@@ -166,9 +161,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), if that is the scheme used.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    strip_scheme(value, "Bearer")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    strip_scheme(value, "Bearer").map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Auth schemes are case-insensitive (RFC 9110 §11.1).
@@ -182,10 +175,7 @@ pub fn json_response(status: u16, body: &impl Serialize) -> Response {
     let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = Response::new(Body::Binary(body));
     *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -214,23 +204,16 @@ struct ErrorBody<'a> {
 
 /// The RFC 6749 §5.2 error body, with its headers.
 pub fn error_response(e: &OAuthError) -> Response {
-    let mut res = no_store(json_response(
-        e.status,
-        &ErrorBody {
-            error: e.error,
-            error_description: &e.description,
-        },
-    ));
+    let mut res = no_store(json_response(e.status, &ErrorBody { error: e.error, error_description: &e.description }));
     let headers = res.headers_mut();
-    if let Some(value) = e
-        .www_authenticate
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
+    if let Some(value) = e.www_authenticate.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
         headers.insert(header::WWW_AUTHENTICATE, value);
     }
     if let Some(seconds) = e.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let Some(allow) = e.allow {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     res
 }
@@ -285,49 +268,24 @@ mod tests {
 
     #[test]
     fn form_refuses_other_content_types_and_methods() {
-        assert_eq!(
-            form(&request("POST", Some("application/json"), "{}"))
-                .expect_err("json")
-                .status,
-            400
-        );
-        assert_eq!(
-            form(&request("POST", None, "a=b"))
-                .expect_err("none")
-                .status,
-            400
-        );
-        assert_eq!(
-            form(&request("GET", Some(FORM), "a=b"))
-                .expect_err("get")
-                .status,
-            405
-        );
-        let ok = form(&request(
-            "POST",
-            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
-            "a=b",
-        ));
+        assert_eq!(form(&request("POST", Some("application/json"), "{}")).expect_err("json").status, 400);
+        assert_eq!(form(&request("POST", None, "a=b")).expect_err("none").status, 400);
+        assert_eq!(form(&request("GET", Some(FORM), "a=b")).expect_err("get").status, 405);
+        let ok = form(&request("POST", Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"), "a=b"));
         assert_eq!(ok.expect("form").get("a"), Some("b"));
     }
 
     #[test]
     fn invalid_utf8_is_replaced_not_trusted() {
         // Percent-decoding is lossy (WHATWG URL): the value can only match nothing we issued.
-        assert_eq!(
-            Form::parse(b"a=%FF%FE").expect("form").get("a"),
-            Some("\u{FFFD}\u{FFFD}")
-        );
+        assert_eq!(Form::parse(b"a=%FF%FE").expect("form").get("a"), Some("\u{FFFD}\u{FFFD}"));
     }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
         let mut headers = HeaderMap::new();
         let encoded = STANDARD.encode("my%20client:p%3Ass+word");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("basic {encoded}")).expect("header"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("basic {encoded}")).expect("header"));
         let (id, secret) = basic_credentials(&headers).expect("ok").expect("some");
         assert_eq!((id.as_str(), secret.as_str()), ("my client", "p:ss word"));
     }
@@ -337,19 +295,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         let e = basic_credentials(&headers).expect_err("malformed");
-        assert_eq!(
-            (e.status, e.www_authenticate.as_deref()),
-            (401, Some("Basic"))
-        );
+        assert_eq!((e.status, e.www_authenticate.as_deref()), (401, Some("Basic")));
     }
 
     #[test]
     fn bearer_token_is_read_case_insensitively() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer abc.def"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc.def"));
         assert_eq!(bearer_token(&headers), Some("abc.def"));
     }
 
@@ -360,9 +312,6 @@ mod tests {
         assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
         assert_eq!(res.headers()[header::RETRY_AFTER], "3");
         let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).expect("json");
-        assert_eq!(
-            body,
-            serde_json::json!({"error": "invalid_grant", "error_description": "expired"})
-        );
+        assert_eq!(body, serde_json::json!({"error": "invalid_grant", "error_description": "expired"}));
     }
 }

@@ -39,6 +39,7 @@ use keys::signer::Signer;
 use store::Store;
 use wechat::api::WechatClient;
 use wechat::secrets::AppSecrets;
+use wechat::server_token::ServerTokens;
 
 /// Configuration plus every client and cache a request needs.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ pub struct App {
     pub data_key: DataKey,
     pub wechat: WechatClient,
     pub app_secrets: AppSecrets,
+    pub server_tokens: ServerTokens,
 }
 
 impl App {
@@ -60,11 +62,7 @@ impl App {
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        Self::from_clients(
-            config,
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_kms::Client::new(sdk),
-        )
+        Self::from_clients(config, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_kms::Client::new(sdk))
     }
 
     /// With clients configured by the caller (tests point them at an outage, for instance).
@@ -80,6 +78,7 @@ impl App {
             data_key: DataKey::new(kms, config.kms_data_key_id.clone()),
             wechat: WechatClient::new(config.wechat_api_base.clone(), config.wechat_timeout)?,
             app_secrets: AppSecrets::default(),
+            server_tokens: ServerTokens::default(),
             store,
             config,
         })
@@ -88,10 +87,7 @@ impl App {
 
 /// Seconds since the Unix epoch: the unit of every stored time and every JWT claim.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
 /// Logging for a function's `main`: the Lambda runtime's subscriber (JSON or text as the

@@ -16,11 +16,7 @@ use crate::wechat::secrets::app_secret_context;
 
 /// The signing key: the active one in the registry, or a new KMS key (ECC_NIST_P256,
 /// SIGN_VERIFY) registered as active now. Idempotent.
-pub async fn ensure_signing_key(
-    kms: &aws_sdk_kms::Client,
-    store: &Store,
-    now: i64,
-) -> anyhow::Result<SigningKey> {
+pub async fn ensure_signing_key(kms: &aws_sdk_kms::Client, store: &Store, now: i64) -> anyhow::Result<SigningKey> {
     let keys = store.signing_keys(now).await?;
     if let Some(newest) = keys.last() {
         return Ok(newest.clone());
@@ -47,17 +43,11 @@ pub async fn rotate_signing_key(
         None => create_signing_key(kms, store.table()).await?,
     };
     // Strictly after every earlier key: the newest active key signs, and a tie would be a coin toss.
-    let active_from = current
-        .iter()
-        .map(|k| k.active_from + 1)
-        .fold(now + publish_ahead, i64::max);
+    let active_from = current.iter().map(|k| k.active_from + 1).fold(now + publish_ahead, i64::max);
     let new = register_kms_key(kms, store, &kms_key_id, now, active_from).await?;
     // Clock skew between containers: keep the old keys a minute longer than strictly needed.
     let retire_at = active_from + token_ttl + 60;
-    for old in current
-        .iter()
-        .filter(|k| k.kid != new.kid && k.expires_at.is_none_or(|at| at > retire_at))
-    {
+    for old in current.iter().filter(|k| k.kid != new.kid && k.expires_at.is_none_or(|at| at > retire_at)) {
         store.retire_signing_key(&old.kid, retire_at).await?;
     }
     Ok(new)
@@ -73,9 +63,7 @@ pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str) -> anyho
         .send()
         .await
         .context("KMS CreateKey (signing)")?;
-    out.key_metadata
-        .map(|m| m.key_id)
-        .context("KMS CreateKey returned no key id")
+    out.key_metadata.map(|m| m.key_id).context("KMS CreateKey returned no key id")
 }
 
 /// The symmetric data key behind `alias`, created with that alias if there is none. Returns the
@@ -83,10 +71,7 @@ pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str) -> anyho
 pub async fn ensure_data_key(kms: &aws_sdk_kms::Client, alias: &str) -> anyhow::Result<String> {
     match kms.describe_key().key_id(alias).send().await {
         Ok(out) => {
-            return out
-                .key_metadata
-                .map(|m| m.key_id)
-                .context("KMS DescribeKey returned no key");
+            return out.key_metadata.map(|m| m.key_id).context("KMS DescribeKey returned no key");
         }
         Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("NotFoundException") => {}
         Err(e) => return Err(e).context("KMS DescribeKey"),
@@ -102,12 +87,7 @@ pub async fn ensure_data_key(kms: &aws_sdk_kms::Client, alias: &str) -> anyhow::
         .key_metadata
         .map(|m| m.key_id)
         .context("KMS CreateKey returned no key id")?;
-    kms.create_alias()
-        .alias_name(alias)
-        .target_key_id(&key_id)
-        .send()
-        .await
-        .context("KMS CreateAlias")?;
+    kms.create_alias().alias_name(alias).target_key_id(&key_id).send().await.context("KMS CreateAlias")?;
     Ok(key_id)
 }
 
@@ -154,13 +134,8 @@ pub async fn create_client(
     let secret = (new.kind == ClientKind::Confidential).then(random_token);
     let wechat = match new.wechat {
         Some((appid, app_secret)) => {
-            let encrypted_secret = data_key
-                .encrypt(app_secret.as_bytes(), &app_secret_context(&appid))
-                .await?;
-            Some(WechatApp {
-                appid,
-                encrypted_secret,
-            })
+            let encrypted_secret = data_key.encrypt(app_secret.as_bytes(), &app_secret_context(&appid)).await?;
+            Some(WechatApp { appid, encrypted_secret })
         }
         None => None,
     };
@@ -169,11 +144,7 @@ pub async fn create_client(
         name: new.name,
         kind: new.kind,
         secret_hash: secret.as_deref().map(hash),
-        grant_types: if new.grant_types.is_empty() {
-            default_grants(new.kind)
-        } else {
-            new.grant_types
-        },
+        grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { new.grant_types },
         redirect_uris: new.redirect_uris,
         scope: new.scope,
         audience: new.audience,

@@ -21,9 +21,7 @@ pub const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
 pub const ISSUER: &str = "https://auth.wxauth.test";
 
 fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the integration tests through scripts/test")
-    })
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the integration tests through scripts/test"))
 }
 
 /// A test's own deployment: table, keys, app.
@@ -48,9 +46,7 @@ impl Reply {
     }
 
     pub fn str(&self, field: &str) -> &str {
-        self.json[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string `{field}` in {}", self.json))
+        self.json[field].as_str().unwrap_or_else(|| panic!("no string `{field}` in {}", self.json))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -77,17 +73,8 @@ impl TestEnv {
         let kms = aws_sdk_kms::Client::new(&sdk);
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = format!("test-{}", random_id());
-        wxauth::store::table::ensure_table(&ddb, &table)
-            .await
-            .expect("table");
-        let data_key = kms
-            .create_key()
-            .send()
-            .await
-            .expect("data key")
-            .key_metadata
-            .expect("metadata")
-            .key_id;
+        wxauth::store::table::ensure_table(&ddb, &table).await.expect("table");
+        let data_key = kms.create_key().send().await.expect("data key").key_metadata.expect("metadata").key_id;
         let mut config = Config::from_lookup(|name| match name {
             "WXAUTH_TABLE" => Some(table.clone()),
             "ISSUER" => Some(ISSUER.into()),
@@ -98,30 +85,18 @@ impl TestEnv {
         .expect("config");
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
-        provision::ensure_signing_key(&kms, &app.store, wxauth::unix_now())
-            .await
-            .expect("signing key");
-        Self {
-            app: Arc::new(app),
-            kms,
-            mock_wechat,
-            http: reqwest::Client::new(),
-        }
+        provision::ensure_signing_key(&kms, &app.store, wxauth::unix_now()).await.expect("signing key");
+        Self { app: Arc::new(app), kms, mock_wechat, http: reqwest::Client::new() }
     }
 
     /// Registers a mini program with a fresh appid, its app secret known to the mock WeChat.
     pub async fn miniprogram(&self) -> MiniProgram {
-        self.miniprogram_with_appid(&format!("wx{}", random_id()))
-            .await
+        self.miniprogram_with_appid(&format!("wx{}", random_id())).await
     }
 
     pub async fn miniprogram_with_appid(&self, appid: &str) -> MiniProgram {
         let secret = format!("secret-{appid}");
-        self.mock_post(
-            "/mock/apps",
-            serde_json::json!({"appid": appid, "secret": secret}),
-        )
-        .await;
+        self.mock_post("/mock/apps", serde_json::json!({"appid": appid, "secret": secret})).await;
         let client_id = format!("mp-{}", random_id());
         self.create_client(NewClient {
             id: client_id.clone(),
@@ -134,25 +109,18 @@ impl TestEnv {
             wechat: Some((appid.to_string(), secret)),
         })
         .await;
-        MiniProgram {
-            client_id,
-            appid: appid.to_string(),
-        }
+        MiniProgram { client_id, appid: appid.to_string() }
     }
 
     /// Registers a client; returns its secret when it has one.
     pub async fn create_client(&self, new: NewClient) -> Option<String> {
         let data_key = DataKey::new(self.kms.clone(), self.app.config.kms_data_key_id.clone());
-        provision::create_client(&self.app.store, &data_key, new, wxauth::unix_now())
-            .await
-            .expect("client")
-            .1
+        provision::create_client(&self.app.store, &data_key, new, wxauth::unix_now()).await.expect("client").1
     }
 
     /// `POST /oauth/token` with a form body.
     pub async fn token(&self, params: &[(&str, &str)]) -> Reply {
-        self.token_request(form_request("/oauth/token", params))
-            .await
+        self.token_request(form_request("/oauth/token", params)).await
     }
 
     pub async fn token_request(&self, req: Request) -> Reply {
@@ -161,32 +129,17 @@ impl TestEnv {
 
     /// Logs `code` in through `mp`; panics unless it succeeds.
     pub async fn login(&self, mp: &MiniProgram, code: &str) -> Reply {
-        let reply = self
-            .token(&[
-                ("grant_type", WECHAT_GRANT),
-                ("client_id", &mp.client_id),
-                ("code", code),
-            ])
-            .await;
+        let reply = self.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", code)]).await;
         assert_eq!(reply.status, 200, "login with {code}: {}", reply.json);
         reply
     }
 
     pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> Reply {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", client_id),
-            ("refresh_token", refresh_token),
-        ])
-        .await
+        self.token(&[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token)]).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        let req = http::Request::builder()
-            .method("GET")
-            .uri(path)
-            .body(Body::Empty)
-            .expect("request");
+        let req = http::Request::builder().method("GET").uri(path).body(Body::Empty).expect("request");
         let res = match path {
             "/.well-known/jwks.json" => jwks::handle(&self.app, req).await,
             "/.well-known/oauth-authorization-server" => metadata::handle(&self.app, req).await,
@@ -207,17 +160,14 @@ impl TestEnv {
             .iter()
             .find(|k| k["kid"] == kid.as_str())
             .expect("kid published");
-        let key = jsonwebtoken::DecodingKey::from_ec_components(
-            jwk["x"].as_str().expect("x"),
-            jwk["y"].as_str().expect("y"),
-        )
-        .expect("key");
+        let key =
+            jsonwebtoken::DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"))
+                .expect("key");
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
-            .expect("the JWT verifies against the JWKS");
+        let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation).expect("the JWT verifies against the JWKS");
         (data.header, data.claims)
     }
 
@@ -230,11 +180,7 @@ impl TestEnv {
             .send()
             .await
             .expect("mock WeChat reachable");
-        assert!(
-            res.status().is_success(),
-            "mock WeChat {path}: {}",
-            res.status()
-        );
+        assert!(res.status().is_success(), "mock WeChat {path}: {}", res.status());
     }
 
     /// The raw item, as DynamoDB holds it.
@@ -280,12 +226,7 @@ impl TestEnv {
 /// A POST with a form-urlencoded body.
 pub fn form_request(path: &str, params: &[(&str, &str)]) -> Request {
     let body = serde_urlencoded::to_string(params).expect("form");
-    raw_request(
-        "POST",
-        path,
-        Some("application/x-www-form-urlencoded"),
-        Body::Text(body),
-    )
+    raw_request("POST", path, Some("application/x-www-form-urlencoded"), Body::Text(body))
 }
 
 pub fn raw_request(method: &str, path: &str, content_type: Option<&str>, body: Body) -> Request {
@@ -299,11 +240,7 @@ pub fn raw_request(method: &str, path: &str, content_type: Option<&str>, body: B
 /// A handler's response, parsed.
 pub fn reply(res: wxauth::http::Response) -> Reply {
     let json = serde_json::from_slice(res.body().as_ref()).unwrap_or(Value::Null);
-    Reply {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        json,
-    }
+    Reply { status: res.status().as_u16(), headers: res.headers().clone(), json }
 }
 
 /// Long enough for anything the tests wait on.

@@ -4,17 +4,8 @@ use lambda_http::Body;
 use wxauth_tests::{TestEnv, WECHAT_GRANT, form_request, raw_request};
 
 fn assert_rfc6749_error(reply: &wxauth_tests::Reply, status: u16, error: &str) {
-    assert_eq!(
-        (reply.status, reply.error()),
-        (status, error),
-        "{}",
-        reply.json
-    );
-    assert!(
-        reply.json["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty())
-    );
+    assert_eq!((reply.status, reply.error()), (status, error), "{}", reply.json);
+    assert!(reply.json["error_description"].as_str().is_some_and(|d| !d.is_empty()));
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
@@ -22,13 +13,7 @@ fn assert_rfc6749_error(reply: &wxauth_tests::Reply, status: u16, error: &str) {
 #[tokio::test]
 async fn an_unknown_client_is_invalid_client() {
     let env = TestEnv::new().await;
-    let reply = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", "nobody"),
-            ("code", "ok-x"),
-        ])
-        .await;
+    let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", "nobody"), ("code", "ok-x")]).await;
     assert_rfc6749_error(&reply, 401, "invalid_client");
 }
 
@@ -36,24 +21,13 @@ async fn an_unknown_client_is_invalid_client() {
 async fn missing_parameters_are_invalid_request() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    let no_code = env
-        .token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id)])
-        .await;
+    let no_code = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id)]).await;
     assert_rfc6749_error(&no_code, 400, "invalid_request");
-    let no_grant = env
-        .token(&[("client_id", &mp.client_id), ("code", "ok-x")])
-        .await;
+    let no_grant = env.token(&[("client_id", &mp.client_id), ("code", "ok-x")]).await;
     assert_rfc6749_error(&no_grant, 400, "invalid_request");
-    let no_refresh_token = env
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &mp.client_id),
-        ])
-        .await;
+    let no_refresh_token = env.token(&[("grant_type", "refresh_token"), ("client_id", &mp.client_id)]).await;
     assert_rfc6749_error(&no_refresh_token, 400, "invalid_request");
-    let no_client = env
-        .token(&[("grant_type", WECHAT_GRANT), ("code", "ok-x")])
-        .await;
+    let no_client = env.token(&[("grant_type", WECHAT_GRANT), ("code", "ok-x")]).await;
     assert_rfc6749_error(&no_client, 401, "invalid_client");
 }
 
@@ -61,12 +35,7 @@ async fn missing_parameters_are_invalid_request() {
 async fn unknown_and_disallowed_grants_are_refused() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    let unknown = env
-        .token(&[
-            ("grant_type", "urn:example:made-up"),
-            ("client_id", &mp.client_id),
-        ])
-        .await;
+    let unknown = env.token(&[("grant_type", "urn:example:made-up"), ("client_id", &mp.client_id)]).await;
     assert_rfc6749_error(&unknown, 400, "unsupported_grant_type");
 
     let web = format!("web-{}", wxauth::tokens::secret::random_id());
@@ -81,13 +50,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
         wechat: None,
     })
     .await;
-    let not_allowed = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &web),
-            ("code", "ok-x"),
-        ])
-        .await;
+    let not_allowed = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &web), ("code", "ok-x")]).await;
     assert_rfc6749_error(&not_allowed, 400, "unauthorized_client");
 }
 
@@ -116,12 +79,7 @@ async fn wrong_content_types_methods_and_garbage_bodies_are_4xx() {
         Body::Text(r#"{"grant_type":"refresh_token"}"#.into()),
     );
     assert_rfc6749_error(&env.token_request(json).await, 400, "invalid_request");
-    let none = raw_request(
-        "POST",
-        "/oauth/token",
-        None,
-        Body::Text("grant_type=refresh_token".into()),
-    );
+    let none = raw_request("POST", "/oauth/token", None, Body::Text("grant_type=refresh_token".into()));
     assert_rfc6749_error(&env.token_request(none).await, 400, "invalid_request");
     let get = raw_request("GET", "/oauth/token", None, Body::Empty);
     assert_rfc6749_error(&env.token_request(get).await, 405, "invalid_request");
@@ -140,13 +98,7 @@ async fn wrong_content_types_methods_and_garbage_bodies_are_4xx() {
         Body::Text(format!("code={}", "a".repeat(100_000))),
     );
     assert_eq!(env.token_request(huge).await.status, 413);
-    let repeated = form_request(
-        "/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("grant_type", "refresh_token"),
-        ],
-    );
+    let repeated = form_request("/oauth/token", &[("grant_type", "refresh_token"), ("grant_type", "refresh_token")]);
     assert_rfc6749_error(&env.token_request(repeated).await, 400, "invalid_request");
 }
 
@@ -156,17 +108,10 @@ async fn basic_and_post_credentials_together_are_invalid_request() {
     let env = TestEnv::new().await;
     let mut req = form_request(
         "/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_secret", "x"),
-            ("refresh_token", "y"),
-        ],
+        &[("grant_type", "refresh_token"), ("client_secret", "x"), ("refresh_token", "y")],
     );
     let basic = base64::engine::general_purpose::STANDARD.encode("someone:secret");
-    req.headers_mut().insert(
-        "authorization",
-        format!("Basic {basic}").parse().expect("header"),
-    );
+    req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
     assert_rfc6749_error(&env.token_request(req).await, 400, "invalid_request");
 }
 
@@ -174,16 +119,27 @@ async fn basic_and_post_credentials_together_are_invalid_request() {
 async fn a_failed_basic_authentication_asks_for_basic() {
     use base64::Engine as _;
     let env = TestEnv::new().await;
-    let mut req = form_request(
-        "/oauth/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", "y")],
-    );
+    let mut req = form_request("/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", "y")]);
     let basic = base64::engine::general_purpose::STANDARD.encode("nobody:secret");
-    req.headers_mut().insert(
-        "authorization",
-        format!("Basic {basic}").parse().expect("header"),
-    );
+    req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
     let reply = env.token_request(req).await;
     assert_rfc6749_error(&reply, 401, "invalid_client");
     assert_eq!(reply.header("www-authenticate"), Some("Basic"));
+}
+
+#[tokio::test]
+async fn an_oversized_or_unprintable_client_id_is_invalid_client_not_a_500() {
+    let env = TestEnv::new().await;
+    for id in ["x".repeat(5000), "line\nbreak".to_string()] {
+        let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &id), ("code", "ok-x")]).await;
+        assert_rfc6749_error(&reply, 401, "invalid_client");
+    }
+}
+
+#[tokio::test]
+async fn a_405_names_the_allowed_method() {
+    let env = TestEnv::new().await;
+    let reply = env.token_request(raw_request("PUT", "/oauth/token", None, Body::Empty)).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("POST"));
 }

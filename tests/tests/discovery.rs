@@ -11,12 +11,7 @@ async fn the_jwks_publishes_the_signing_key_with_its_thumbprint_as_kid() {
     assert_eq!(keys.len(), 1);
     let key = &keys[0];
     assert_eq!(
-        (
-            key["kty"].as_str(),
-            key["crv"].as_str(),
-            key["alg"].as_str(),
-            key["use"].as_str()
-        ),
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str(), key["use"].as_str()),
         (Some("EC"), Some("P-256"), Some("ES256"), Some("sig"))
     );
     let jwk: wxauth::keys::jwks::Jwk = serde_json::from_value(key.clone()).expect("jwk");
@@ -31,19 +26,10 @@ async fn the_metadata_names_the_endpoints_and_grants() {
     assert_eq!(m.status, 200);
     assert_eq!(m.json["issuer"], ISSUER);
     assert_eq!(m.json["token_endpoint"], format!("{ISSUER}/oauth/token"));
-    assert_eq!(
-        m.json["jwks_uri"],
-        format!("{ISSUER}/.well-known/jwks.json")
-    );
-    let grants: Vec<&str> = m.json["grant_types_supported"]
-        .as_array()
-        .expect("grants")
-        .iter()
-        .filter_map(|g| g.as_str())
-        .collect();
-    assert!(
-        grants.contains(&"urn:wxauth:grant-type:wechat-code") && grants.contains(&"refresh_token")
-    );
+    assert_eq!(m.json["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
+    let grants: Vec<&str> =
+        m.json["grant_types_supported"].as_array().expect("grants").iter().filter_map(|g| g.as_str()).collect();
+    assert!(grants.contains(&"urn:wxauth:grant-type:wechat-code") && grants.contains(&"refresh_token"));
 }
 
 #[tokio::test]
@@ -57,9 +43,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
 
     let now = wxauth::unix_now();
     let upcoming =
-        wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, now, 3600, 900)
-            .await
-            .expect("rotate");
+        wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, now, 3600, 900).await.expect("rotate");
     let old = env
         .app
         .store
@@ -69,11 +53,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
         .into_iter()
         .find(|k| k.kid == old_kid)
         .expect("old key still published");
-    assert_eq!(
-        old.expires_at,
-        Some(now + 3600 + 900 + 60),
-        "retired once its last token has expired"
-    );
+    assert_eq!(old.expires_at, Some(now + 3600 + 900 + 60), "retired once its last token has expired");
     let kids = |r: &wxauth_tests::Reply| {
         r.json["keys"]
             .as_array()
@@ -84,16 +64,10 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
     };
 
     let published = kids(&env.get("/.well-known/jwks.json").await);
-    assert!(
-        published.contains(&upcoming.kid) && published.contains(&old_kid),
-        "both published: {published:?}"
-    );
+    assert!(published.contains(&upcoming.kid) && published.contains(&old_kid), "both published: {published:?}");
     let still_old = env.login(&mp, "ok-una~2").await;
     assert_eq!(
-        jsonwebtoken::decode_header(still_old.str("access_token"))
-            .expect("header")
-            .kid
-            .as_deref(),
+        jsonwebtoken::decode_header(still_old.str("access_token")).expect("header").kid.as_deref(),
         Some(old_kid.as_str()),
         "not signing yet"
     );
@@ -107,16 +81,10 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
                 .dynamodb()
                 .update_item()
                 .table_name(env.app.store.table())
-                .key(
-                    "pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S("SIGNKEY".into()),
-                )
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("SIGNKEY".into()))
                 .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(kid))
                 .update_expression("SET active_from = :at")
-                .expression_attribute_values(
-                    ":at",
-                    aws_sdk_dynamodb::types::AttributeValue::N(at.to_string()),
-                )
+                .expression_attribute_values(":at", aws_sdk_dynamodb::types::AttributeValue::N(at.to_string()))
                 .send()
                 .await
                 .expect("update active_from");

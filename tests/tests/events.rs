@@ -8,15 +8,12 @@ use wxauth_tests::{TestEnv, reply};
 fn event(name: &str) -> lambda_http::Request {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path} is not an API Gateway event: {e}"))
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path} is not an API Gateway event: {e}"))
 }
 
 fn form_value(req: &lambda_http::Request, name: &str) -> String {
     let form = wxauth::http::Form::parse(req.body().as_ref()).expect("form body");
-    form.get(name)
-        .unwrap_or_else(|| panic!("no {name} in the event"))
-        .to_string()
+    form.get(name).unwrap_or_else(|| panic!("no {name} in the event")).to_string()
 }
 
 #[tokio::test]
@@ -27,9 +24,8 @@ async fn the_wechat_login_event_logs_in() {
     let mp = env.miniprogram().await;
     let client_id = form_value(&req, "client_id");
     assert_eq!(client_id, "demo-miniprogram");
-    let body = String::from_utf8(req.body().as_ref().to_vec())
-        .expect("utf8")
-        .replace("demo-miniprogram", &mp.client_id);
+    let body =
+        String::from_utf8(req.body().as_ref().to_vec()).expect("utf8").replace("demo-miniprogram", &mp.client_id);
     let (parts, _) = req.into_parts();
     let req = lambda_http::Request::from_parts(parts, lambda_http::Body::Text(body));
     let reply = env.token_request(req).await;
@@ -54,6 +50,8 @@ async fn the_refresh_event_rotates_its_sample_token() {
         issued_at: now,
         expires_at: now + 600,
         used_at: None,
+        replaced_by: None,
+        superseded: false,
     };
     let family = Family {
         id: "event-family".into(),
@@ -63,21 +61,11 @@ async fn the_refresh_event_rotates_its_sample_token() {
         created_at: now,
         expires_at: now + 600,
     };
-    env.app
-        .store
-        .create_family(&family, &record)
-        .await
-        .expect("store the sample token");
-    let body = String::from_utf8(req.body().as_ref().to_vec())
-        .expect("utf8")
-        .replace("demo-miniprogram", &mp.client_id);
+    env.app.store.create_family(&family, &record).await.expect("store the sample token");
+    let body =
+        String::from_utf8(req.body().as_ref().to_vec()).expect("utf8").replace("demo-miniprogram", &mp.client_id);
     let (parts, _) = req.into_parts();
-    let reply = env
-        .token_request(lambda_http::Request::from_parts(
-            parts,
-            lambda_http::Body::Text(body),
-        ))
-        .await;
+    let reply = env.token_request(lambda_http::Request::from_parts(parts, lambda_http::Body::Text(body))).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.str("scope"), "openid");
 }

@@ -8,16 +8,9 @@ use wxauth_tests::{TestEnv, WECHAT_GRANT, reply};
 async fn with_aws_down(env: &TestEnv) -> App {
     let sdk = wxauth::aws::sdk_config().await;
     let dead = "http://127.0.0.1:9";
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(dead)
-            .build(),
-    );
-    let kms = aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&sdk)
-            .endpoint_url(dead)
-            .build(),
-    );
+    let dynamodb =
+        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(dead).build());
+    let kms = aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&sdk).endpoint_url(dead).build());
     App::from_clients(env.app.config.clone(), dynamodb, kms).expect("app")
 }
 
@@ -28,39 +21,19 @@ async fn an_unreachable_dynamodb_is_503_temporarily_unavailable() {
     let down = with_aws_down(&env).await;
     let req = wxauth_tests::form_request(
         "/oauth/token",
-        &[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-olga"),
-        ],
+        &[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-olga")],
     );
     let reply = reply(token::handle(&down, req).await);
-    assert_eq!(
-        (reply.status, reply.error()),
-        (503, "temporarily_unavailable"),
-        "{}",
-        reply.json
-    );
+    assert_eq!((reply.status, reply.error()), (503, "temporarily_unavailable"), "{}", reply.json);
     assert!(reply.header("retry-after").is_some());
-    assert!(
-        !reply.json.to_string().contains("127.0.0.1"),
-        "no infrastructure detail in the body"
-    );
+    assert!(!reply.json.to_string().contains("127.0.0.1"), "no infrastructure detail in the body");
 }
 
 #[tokio::test]
 async fn the_jwks_is_503_when_its_table_cannot_be_read() {
     let env = TestEnv::new().await;
     let down = with_aws_down(&env).await;
-    let req = wxauth_tests::raw_request(
-        "GET",
-        "/.well-known/jwks.json",
-        None,
-        lambda_http::Body::Empty,
-    );
+    let req = wxauth_tests::raw_request("GET", "/.well-known/jwks.json", None, lambda_http::Body::Empty);
     let reply = reply(jwks::handle(&down, req).await);
-    assert_eq!(
-        (reply.status, reply.error()),
-        (503, "temporarily_unavailable")
-    );
+    assert_eq!((reply.status, reply.error()), (503, "temporarily_unavailable"));
 }

@@ -10,9 +10,7 @@ async fn logged_in(env: &TestEnv) -> (MiniProgram, Reply) {
 
 fn sub(reply: &Reply) -> String {
     let claims =
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(reply.str("access_token"))
-            .expect("jwt")
-            .claims;
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(reply.str("access_token")).expect("jwt").claims;
     claims["sub"].as_str().expect("sub").to_string()
 }
 
@@ -28,9 +26,7 @@ async fn a_refresh_rotates_the_token_and_keeps_the_subject() {
     assert_eq!(refreshed.header("cache-control"), Some("no-store"));
     env.verify_with_jwks(refreshed.str("access_token")).await;
 
-    let next = env
-        .refresh(&mp.client_id, refreshed.str("refresh_token"))
-        .await;
+    let next = env.refresh(&mp.client_id, refreshed.str("refresh_token")).await;
     assert_eq!(next.status, 200, "the rotated token works in turn");
 }
 
@@ -44,14 +40,8 @@ async fn a_reused_refresh_token_revokes_the_family() {
 
     let replay = env.refresh(&mp.client_id, first).await;
     assert_eq!((replay.status, replay.error()), (400, "invalid_grant"));
-    let legit = env
-        .refresh(&mp.client_id, rotated.str("refresh_token"))
-        .await;
-    assert_eq!(
-        (legit.status, legit.error()),
-        (400, "invalid_grant"),
-        "the whole family is revoked"
-    );
+    let legit = env.refresh(&mp.client_id, rotated.str("refresh_token")).await;
+    assert_eq!((legit.status, legit.error()), (400, "invalid_grant"), "the whole family is revoked");
 }
 
 #[tokio::test]
@@ -62,36 +52,79 @@ async fn of_twenty_concurrent_refreshes_of_one_token_exactly_one_succeeds() {
     let attempts = (0..20).map(|_| env.refresh(&mp.client_id, token));
     let replies = futures::future::join_all(attempts).await;
     let won: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(won.len(), 1, "statuses: {:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(replies.iter().filter(|r| r.status != 200).all(|r| (r.status, r.error()) == (400, "invalid_grant")));
+    // Without a grace period the losers are reuse: the family, the winner's token included, is revoked.
+    let winner = env.refresh(&mp.client_id, won[0].str("refresh_token")).await;
+    assert_eq!((winner.status, winner.error()), (400, "invalid_grant"));
+}
+
+#[tokio::test]
+async fn within_the_reuse_grace_a_retry_replaces_the_lost_successor() {
+    let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
+    let (mp, login) = logged_in(&env).await;
+    let first = login.str("refresh_token");
+    let lost = env.refresh(&mp.client_id, first).await; // its response never reached the client
+    assert_eq!(lost.status, 200);
+    let retried = env.refresh(&mp.client_id, first).await;
+    assert_eq!(retried.status, 200, "{}", retried.json);
     assert_eq!(
-        won.len(),
-        1,
-        "statuses: {:?}",
-        replies.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
-    assert!(
-        replies
-            .iter()
-            .filter(|r| r.status != 200)
-            .all(|r| (r.status, r.error()) == (400, "invalid_grant"))
+        env.refresh(&mp.client_id, retried.str("refresh_token")).await.status,
+        200,
+        "the retry's token lives on"
     );
 }
 
 #[tokio::test]
-async fn within_the_reuse_grace_a_retry_gets_a_sibling_instead_of_revoking() {
-    let env =
-        TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
+async fn within_the_reuse_grace_the_family_still_has_one_live_token() {
+    let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
     let (mp, login) = logged_in(&env).await;
     let first = login.str("refresh_token");
-    let rotated = env.refresh(&mp.client_id, first).await;
+    let successor = env.refresh(&mp.client_id, first).await;
     let retried = env.refresh(&mp.client_id, first).await;
-    assert_eq!(retried.status, 200, "{}", retried.json);
-    assert_eq!(
-        env.refresh(&mp.client_id, rotated.str("refresh_token"))
-            .await
-            .status,
-        200,
-        "the family lives on"
-    );
+    assert_eq!(retried.status, 200);
+    // The replaced successor is retired: presenting it is reuse, and ends the family.
+    let stale = env.refresh(&mp.client_id, successor.str("refresh_token")).await;
+    assert_eq!((stale.status, stale.error()), (400, "invalid_grant"));
+    let after = env.refresh(&mp.client_id, retried.str("refresh_token")).await;
+    assert_eq!((after.status, after.error()), (400, "invalid_grant"), "no second chain survives");
+}
+
+#[tokio::test]
+async fn a_replay_within_the_grace_after_the_successor_was_used_revokes_the_family() {
+    let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
+    let (mp, login) = logged_in(&env).await;
+    let first = login.str("refresh_token");
+    let successor = env.refresh(&mp.client_id, first).await;
+    let next = env.refresh(&mp.client_id, successor.str("refresh_token")).await;
+    assert_eq!(next.status, 200);
+    let replay = env.refresh(&mp.client_id, first).await; // a thief with the first token
+    assert_eq!((replay.status, replay.error()), (400, "invalid_grant"));
+    let legit = env.refresh(&mp.client_id, next.str("refresh_token")).await;
+    assert_eq!((legit.status, legit.error()), (400, "invalid_grant"), "the family is revoked");
+}
+
+#[tokio::test]
+async fn a_refresh_is_limited_to_what_the_client_may_still_have() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env).await;
+    // An administrator narrows the client after the grant.
+    env.app
+        .store
+        .dynamodb()
+        .update_item()
+        .table_name(env.app.store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("CLIENT#{}", mp.client_id)))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("CLIENT".into()))
+        .update_expression("SET #scope = :s")
+        .expression_attribute_names("#scope", "scope")
+        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S("openid".into()))
+        .send()
+        .await
+        .expect("narrow the client");
+    let refreshed = env.refresh(&mp.client_id, login.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200);
+    assert_eq!(refreshed.str("scope"), "openid");
 }
 
 #[tokio::test]
@@ -101,10 +134,7 @@ async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
     let token = login.str("refresh_token");
     let pk = format!("RT#{}", wxauth::tokens::secret::hash(token));
     env.expire_item(&pk, "RT").await;
-    assert!(
-        env.raw_item(&pk, "RT").await.is_some(),
-        "TTL has not deleted it"
-    );
+    assert!(env.raw_item(&pk, "RT").await.is_some(), "TTL has not deleted it");
     let reply = env.refresh(&mp.client_id, token).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
 }
@@ -114,10 +144,8 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     let env = TestEnv::new().await;
     let (_, login) = logged_in(&env).await;
     let token = login.str("refresh_token");
-    let item = env
-        .raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT")
-        .await
-        .expect("stored by hash");
+    let item =
+        env.raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT").await.expect("stored by hash");
     assert!(!format!("{item:?}").contains(token));
 }
 
@@ -126,17 +154,9 @@ async fn another_client_cannot_use_the_refresh_token() {
     let env = TestEnv::new().await;
     let (mp, login) = logged_in(&env).await;
     let thief = env.miniprogram().await;
-    let stolen = env
-        .refresh(&thief.client_id, login.str("refresh_token"))
-        .await;
+    let stolen = env.refresh(&thief.client_id, login.str("refresh_token")).await;
     assert_eq!((stolen.status, stolen.error()), (400, "invalid_grant"));
-    assert_eq!(
-        env.refresh(&mp.client_id, login.str("refresh_token"))
-            .await
-            .status,
-        200,
-        "the owner still can"
-    );
+    assert_eq!(env.refresh(&mp.client_id, login.str("refresh_token")).await.status, 200, "the owner still can");
 }
 
 #[tokio::test]
@@ -171,21 +191,11 @@ async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
             ("scope", "openid"),
         ])
         .await;
-    assert_eq!(
-        narrower.status, 200,
-        "a refused widening did not spend the token: {}",
-        narrower.json
-    );
+    assert_eq!(narrower.status, 200, "a refused widening did not spend the token: {}", narrower.json);
     assert_eq!(narrower.str("scope"), "openid");
 
-    let after = env
-        .refresh(&mp.client_id, narrower.str("refresh_token"))
-        .await;
-    assert_eq!(
-        after.str("scope"),
-        "openid profile",
-        "the refresh token keeps the original grant"
-    );
+    let after = env.refresh(&mp.client_id, narrower.str("refresh_token")).await;
+    assert_eq!(after.str("scope"), "openid profile", "the refresh token keeps the original grant");
 }
 
 #[tokio::test]

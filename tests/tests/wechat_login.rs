@@ -22,14 +22,8 @@ async fn login_returns_an_access_token_that_verifies_against_the_jwks() {
     assert_eq!(reply.str("token_type"), "Bearer");
     assert_eq!(reply.json["expires_in"], 900);
     assert_eq!(reply.str("openid"), "openid-alice");
-    assert!(
-        reply.json.get("unionid").is_none(),
-        "no unionid unless WeChat gave one"
-    );
-    assert!(
-        reply.str("refresh_token").len() >= 43,
-        "256 bits, base64url"
-    );
+    assert!(reply.json.get("unionid").is_none(), "no unionid unless WeChat gave one");
+    assert!(reply.str("refresh_token").len() >= 43, "256 bits, base64url");
     assert_eq!(reply.str("scope"), "openid phone profile");
 
     let (header, claims) = env.verify_with_jwks(reply.str("access_token")).await;
@@ -43,17 +37,9 @@ async fn login_returns_an_access_token_that_verifies_against_the_jwks() {
     let iat = claims["iat"].as_i64().expect("iat");
     assert_eq!(exp - iat, 900);
     assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 22));
-    let user = env
-        .app
-        .store
-        .user(claims["sub"].as_str().expect("sub"))
-        .await
-        .expect("read")
-        .expect("the subject is a user");
-    assert_eq!(
-        user.openids.get(&mp.appid).map(String::as_str),
-        Some("openid-alice")
-    );
+    let user =
+        env.app.store.user(claims["sub"].as_str().expect("sub")).await.expect("read").expect("the subject is a user");
+    assert_eq!(user.openids.get(&mp.appid).map(String::as_str), Some("openid-alice"));
 }
 
 #[tokio::test]
@@ -63,9 +49,7 @@ async fn the_same_openid_logs_in_as_the_same_user() {
     let first = env.login(&mp, "ok-dora").await;
     let second = env.login(&mp, "ok-dora~2").await;
     let sub = |r: &wxauth_tests::Reply| {
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(r.str("access_token"))
-            .expect("jwt")
-            .claims["sub"]
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(r.str("access_token")).expect("jwt").claims["sub"]
             .clone()
     };
     assert_eq!(sub(&first), sub(&second));
@@ -82,13 +66,7 @@ async fn a_unionid_links_the_same_person_across_mini_programs() {
     let (_, shop_claims) = env.verify_with_jwks(in_shop.str("access_token")).await;
     let (_, game_claims) = env.verify_with_jwks(in_game.str("access_token")).await;
     assert_eq!(shop_claims["sub"], game_claims["sub"]);
-    let user = env
-        .app
-        .store
-        .user(shop_claims["sub"].as_str().expect("sub"))
-        .await
-        .expect("read")
-        .expect("user");
+    let user = env.app.store.user(shop_claims["sub"].as_str().expect("sub")).await.expect("read").expect("user");
     assert_eq!(user.openids.len(), 2, "both openids belong to one user");
     assert_eq!(user.unionid.as_deref(), Some("unionid-erin"));
 }
@@ -122,13 +100,7 @@ async fn a_reused_wechat_code_is_invalid_grant() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.login(&mp, "ok-gina").await;
-    let again = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-gina"),
-        ])
-        .await;
+    let again = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-gina")]).await;
     assert_eq!((again.status, again.error()), (400, "invalid_grant"));
     assert!(again.json["error_description"].is_string());
 }
@@ -145,28 +117,11 @@ async fn wechat_errors_get_their_documented_responses() {
         ("err--1", 503, "temporarily_unavailable"),
     ];
     for (code, status, error) in cases {
-        let reply = env
-            .token(&[
-                ("grant_type", WECHAT_GRANT),
-                ("client_id", &mp.client_id),
-                ("code", code),
-            ])
-            .await;
-        assert_eq!(
-            (reply.status, reply.error()),
-            (status, error),
-            "{code}: {}",
-            reply.json
-        );
+        let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", code)]).await;
+        assert_eq!((reply.status, reply.error()), (status, error), "{code}: {}", reply.json);
         assert_eq!(reply.header("cache-control"), Some("no-store"));
     }
-    let quota = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "err-45011"),
-        ])
-        .await;
+    let quota = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "err-45011")]).await;
     assert_eq!(quota.header("retry-after"), Some("60"));
 }
 
@@ -182,23 +137,10 @@ async fn a_busy_wechat_is_retried_once() {
 async fn a_wrong_app_secret_is_a_bad_gateway_not_the_clients_fault() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    env.mock_post(
-        "/mock/apps",
-        serde_json::json!({"appid": mp.appid, "secret": "rotated-on-the-wechat-side"}),
-    )
-    .await;
-    let reply = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-ivan"),
-        ])
-        .await;
+    env.mock_post("/mock/apps", serde_json::json!({"appid": mp.appid, "secret": "rotated-on-the-wechat-side"})).await;
+    let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-ivan")]).await;
     assert_eq!((reply.status, reply.error()), (502, "server_error"));
-    assert!(
-        !reply.json.to_string().contains("secret-"),
-        "no secret in the body"
-    );
+    assert!(!reply.json.to_string().contains("secret-"), "no secret in the body");
 }
 
 #[tokio::test]
@@ -208,17 +150,8 @@ async fn an_unreachable_wechat_is_503() {
     })
     .await;
     let mp = env.miniprogram().await;
-    let reply = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-jack"),
-        ])
-        .await;
-    assert_eq!(
-        (reply.status, reply.error()),
-        (503, "temporarily_unavailable")
-    );
+    let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-jack")]).await;
+    assert_eq!((reply.status, reply.error()), (503, "temporarily_unavailable"));
     assert!(reply.header("retry-after").is_some());
 }
 
@@ -235,50 +168,27 @@ async fn the_session_key_is_stored_encrypted_and_the_previous_one_is_kept() {
     let second = mock_session_key("kate~2");
     let raw = format!("{item:?}");
     for key in [&first, &second] {
+        assert!(!raw.contains(key.as_str()), "the session key is not stored in plaintext");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(key).expect("b64");
         assert!(
-            !raw.contains(key.as_str()),
-            "the session key is not stored in plaintext"
+            !item
+                .values()
+                .any(|v| v.as_b().is_ok_and(|b| { b.as_ref().windows(bytes.len()).any(|w| w == bytes.as_slice()) }))
         );
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key)
-            .expect("b64");
-        assert!(!item.values().any(|v| v.as_b().is_ok_and(|b| {
-            b.as_ref()
-                .windows(bytes.len())
-                .any(|w| w == bytes.as_slice())
-        })));
     }
 
-    let keys = env
-        .app
-        .store
-        .session_keys(&mp.appid, "openid-kate", wxauth::unix_now())
-        .await
-        .expect("read")
-        .expect("keys");
+    let keys =
+        env.app.store.session_keys(&mp.appid, "openid-kate", wxauth::unix_now()).await.expect("read").expect("keys");
     let context = session_key_context(&mp.appid, "openid-kate");
-    let current = env
-        .app
-        .data_key
-        .decrypt(&keys.current, &context)
-        .await
-        .expect("decrypt current");
-    let previous = env
-        .app
-        .data_key
-        .decrypt(&keys.previous.expect("previous kept"), &context)
-        .await
-        .expect("decrypt previous");
+    let current = env.app.data_key.decrypt(&keys.current, &context).await.expect("decrypt current");
+    let previous =
+        env.app.data_key.decrypt(&keys.previous.expect("previous kept"), &context).await.expect("decrypt previous");
     assert_eq!(String::from_utf8(current).expect("utf8"), second);
     assert_eq!(String::from_utf8(previous).expect("utf8"), first);
 
     let other_user = session_key_context(&mp.appid, "openid-somebody-else");
     assert!(
-        env.app
-            .data_key
-            .decrypt(&keys.current, &other_user)
-            .await
-            .is_err(),
+        env.app.data_key.decrypt(&keys.current, &other_user).await.is_err(),
         "bound to its user by the encryption context"
     );
 }
@@ -288,19 +198,7 @@ async fn an_expired_session_key_is_not_returned_although_the_item_exists() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.login(&mp, "ok-liam").await;
-    env.expire_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK")
-        .await;
-    assert!(
-        env.raw_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK")
-            .await
-            .is_some()
-    );
-    assert!(
-        env.app
-            .store
-            .session_keys(&mp.appid, "openid-liam", wxauth::unix_now())
-            .await
-            .expect("read")
-            .is_none()
-    );
+    env.expire_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await;
+    assert!(env.raw_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await.is_some());
+    assert!(env.app.store.session_keys(&mp.appid, "openid-liam", wxauth::unix_now()).await.expect("read").is_none());
 }

@@ -4,7 +4,7 @@
 use wxauth::App;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::jwks::JwkSet;
-use wxauth::oauth::error::{Error, OAuthError};
+use wxauth::oauth::error::Error;
 
 pub async fn handle(app: &App, req: Request) -> Response {
     http::respond(jwks(app, &req).await)
@@ -12,16 +12,9 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn jwks(app: &App, req: &Request) -> Result<Response, Error> {
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        return Err(OAuthError::invalid_request("use GET")
-            .with_status(405)
-            .into());
+        return Err(http::method_not_allowed("GET").into());
     }
     let keys = app.keys.published(wxauth::unix_now()).await?;
-    let set = JwkSet {
-        keys: keys.iter().map(|k| k.jwk.clone()).collect(),
-    };
-    Ok(http::cacheable_json(
-        &set,
-        app.config.key_cache_ttl.as_secs(),
-    ))
+    let set = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
+    Ok(http::cacheable_json(&set, app.config.key_cache_ttl.as_secs()))
 }

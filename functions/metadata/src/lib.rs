@@ -4,7 +4,7 @@
 use serde::Serialize;
 use wxauth::App;
 use wxauth::http::{self, Request, Response};
-use wxauth::oauth::error::{Error, OAuthError};
+use wxauth::oauth::error::Error;
 use wxauth::oauth::{client_auth, grants};
 
 /// The metadata document; fields per RFC 8414 §2.
@@ -44,14 +44,9 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 fn metadata(app: &App, req: &Request) -> Result<Response, Error> {
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        return Err(OAuthError::invalid_request("use GET")
-            .with_status(405)
-            .into());
+        return Err(http::method_not_allowed("GET").into());
     }
-    Ok(http::cacheable_json(
-        &Metadata::new(&app.config.issuer),
-        MAX_AGE_SECONDS,
-    ))
+    Ok(http::cacheable_json(&Metadata::new(&app.config.issuer), MAX_AGE_SECONDS))
 }
 
 #[cfg(test)]
@@ -63,14 +58,8 @@ mod tests {
         let m = Metadata::new("https://auth.example.com");
         assert_eq!(m.token_endpoint, "https://auth.example.com/oauth/token");
         assert_eq!(m.jwks_uri, "https://auth.example.com/.well-known/jwks.json");
-        assert!(
-            m.grant_types_supported
-                .contains(&"urn:wxauth:grant-type:wechat-code")
-        );
+        assert!(m.grant_types_supported.contains(&"urn:wxauth:grant-type:wechat-code"));
         assert!(m.grant_types_supported.contains(&"refresh_token"));
-        assert_eq!(
-            m.token_endpoint_auth_methods_supported,
-            ["client_secret_basic", "client_secret_post", "none"]
-        );
+        assert_eq!(m.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "none"]);
     }
 }

@@ -6,8 +6,5 @@ use lambda_http::{Error, Request, run, service_fn};
 async fn main() -> Result<(), Error> {
     wxauth::init_logging();
     let app: &'static wxauth::App = Box::leak(Box::new(wxauth::App::from_env().await?));
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(metadata::handle(app, req).await)
-    }))
-    .await
+    run(service_fn(move |req: Request| async move { Ok::<_, Error>(metadata::handle(app, req).await) })).await
 }

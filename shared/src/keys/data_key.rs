@@ -16,61 +16,34 @@ pub struct DataKey {
 
 impl DataKey {
     pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
-        Self {
-            kms,
-            key_id: key_id.into(),
-        }
+        Self { kms, key_id: key_id.into() }
     }
 
-    pub async fn encrypt(
-        &self,
-        plaintext: &[u8],
-        context: &[(&str, &str)],
-    ) -> Result<Vec<u8>, Error> {
+    pub async fn encrypt(&self, plaintext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
         let out = self
             .kms
             .encrypt()
             .key_id(&self.key_id)
             .plaintext(Blob::new(plaintext))
-            .set_encryption_context(Some(
-                context
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ))
+            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
             .send()
             .await
             .map_err(|e| crate::aws::classify("KMS", "Encrypt", e))?;
-        let blob = out
-            .ciphertext_blob
-            .context("KMS Encrypt returned no ciphertext")
-            .map_err(Error::Internal)?;
+        let blob = out.ciphertext_blob.context("KMS Encrypt returned no ciphertext").map_err(Error::Internal)?;
         Ok(blob.into_inner())
     }
 
-    pub async fn decrypt(
-        &self,
-        ciphertext: &[u8],
-        context: &[(&str, &str)],
-    ) -> Result<Vec<u8>, Error> {
+    pub async fn decrypt(&self, ciphertext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
         let out = self
             .kms
             .decrypt()
             .key_id(&self.key_id)
             .ciphertext_blob(Blob::new(ciphertext))
-            .set_encryption_context(Some(
-                context
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ))
+            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
             .send()
             .await
             .map_err(|e| crate::aws::classify("KMS", "Decrypt", e))?;
-        let blob = out
-            .plaintext
-            .context("KMS Decrypt returned no plaintext")
-            .map_err(Error::Internal)?;
+        let blob = out.plaintext.context("KMS Decrypt returned no plaintext").map_err(Error::Internal)?;
         Ok(blob.into_inner())
     }
 }

@@ -24,17 +24,15 @@ impl Jwk {
     /// From the SubjectPublicKeyInfo DER that KMS `GetPublicKey` returns; `kid` is the
     /// thumbprint.
     pub fn from_spki_der(der: &[u8]) -> anyhow::Result<Self> {
-        let key = p256::PublicKey::from_public_key_der(der)
-            .context("not a P-256 SubjectPublicKeyInfo")?;
+        let key = p256::PublicKey::from_public_key_der(der).context("not a P-256 SubjectPublicKeyInfo")?;
         Ok(Self::from_public_key(&key))
     }
 
     pub fn from_public_key(key: &p256::PublicKey) -> Self {
         use p256::elliptic_curve::sec1::ToEncodedPoint as _;
         let point = key.to_encoded_point(false);
-        let coordinate = |c: Option<&p256::FieldBytes>| {
-            URL_SAFE_NO_PAD.encode(c.map(|b| b.to_vec()).unwrap_or_default())
-        };
+        let coordinate =
+            |c: Option<&p256::FieldBytes>| URL_SAFE_NO_PAD.encode(c.map(|b| b.to_vec()).unwrap_or_default());
         let mut jwk = Jwk {
             kty: "EC".into(),
             crv: "P-256".into(),
@@ -50,10 +48,7 @@ impl Jwk {
 
     /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
     pub fn thumbprint(&self) -> String {
-        let canonical = format!(
-            r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
-            self.crv, self.kty, self.x, self.y
-        );
+        let canonical = format!(r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#, self.crv, self.kty, self.x, self.y);
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
     }
 }
@@ -75,20 +70,13 @@ mod tests {
 
     #[test]
     fn jwk_from_spki_has_the_coordinates_and_rfc7638_thumbprint() {
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(SPKI_B64)
-            .expect("b64");
+        let der = base64::engine::general_purpose::STANDARD.decode(SPKI_B64).expect("b64");
         let jwk = Jwk::from_spki_der(&der).expect("jwk");
         assert_eq!(jwk.x, "mSTii6MmEXdDr8Xkkslp213okKQlF3Zul6e-pKK6tok");
         assert_eq!(jwk.y, "_Zorx193UwkgsPvSpy1FhfGAb0ghyIVr16QjuCCw3s0");
         assert_eq!(jwk.kid, THUMBPRINT);
         assert_eq!(
-            (
-                jwk.kty.as_str(),
-                jwk.crv.as_str(),
-                jwk.alg.as_str(),
-                jwk.use_.as_str()
-            ),
+            (jwk.kty.as_str(), jwk.crv.as_str(), jwk.alg.as_str(), jwk.use_.as_str()),
             ("EC", "P-256", "ES256", "sig")
         );
     }

@@ -21,11 +21,7 @@ pub struct KeyRing {
 
 impl KeyRing {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self {
-            store,
-            ttl,
-            cached: Mutex::new(None),
-        }
+        Self { store, ttl, cached: Mutex::new(None) }
     }
 
     /// Every published key, from the cache while it is fresh.
@@ -40,25 +36,16 @@ impl KeyRing {
     /// still the newest until its successor's time comes.)
     pub async fn active(&self, now: i64) -> Result<SigningKey, Error> {
         let keys = self.published(now).await?;
-        keys.iter()
-            .filter(|k| k.active_from <= now)
-            .max_by_key(|k| (k.active_from, k.created_at))
-            .cloned()
-            .ok_or_else(|| {
-                Error::Internal(anyhow::anyhow!(
-                    "no active signing key is registered (run `wxauth-admin init`)"
-                ))
-            })
+        keys.iter().filter(|k| k.active_from <= now).max_by_key(|k| (k.active_from, k.created_at)).cloned().ok_or_else(
+            || Error::Internal(anyhow::anyhow!("no active signing key is registered (run `wxauth-admin init`)")),
+        )
     }
 
     /// The published key `kid`. An unknown kid reloads the registry once, in case a key was
     /// registered since the cache was filled.
     pub async fn find(&self, kid: &str, now: i64) -> Result<Option<SigningKey>, Error> {
-        let find = |keys: &[SigningKey]| {
-            keys.iter()
-                .find(|k| k.kid == kid && k.expires_at.is_none_or(|at| at > now))
-                .cloned()
-        };
+        let find =
+            |keys: &[SigningKey]| keys.iter().find(|k| k.kid == kid && k.expires_at.is_none_or(|at| at > now)).cloned();
         if let Some(key) = find(&self.published(now).await?) {
             return Ok(Some(key));
         }
@@ -76,10 +63,7 @@ impl KeyRing {
 
     fn fresh(&self) -> Option<Arc<Vec<SigningKey>>> {
         let cached = self.cached.lock().ok()?;
-        cached
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, keys)| keys.clone())
+        cached.as_ref().filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, keys)| keys.clone())
     }
 
     async fn reload(&self, now: i64) -> Result<Arc<Vec<SigningKey>>, Error> {
@@ -100,12 +84,7 @@ pub async fn register_kms_key(
     now: i64,
     active_from: i64,
 ) -> anyhow::Result<SigningKey> {
-    let out = kms
-        .get_public_key()
-        .key_id(kms_key_id)
-        .send()
-        .await
-        .context("KMS GetPublicKey")?;
+    let out = kms.get_public_key().key_id(kms_key_id).send().await.context("KMS GetPublicKey")?;
     let der = out.public_key.context("KMS returned no public key")?;
     let jwk = Jwk::from_spki_der(der.as_ref())?;
     let key = SigningKey {

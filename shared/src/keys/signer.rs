@@ -33,10 +33,7 @@ impl Signer {
             .send()
             .await
             .map_err(|e| crate::aws::classify("KMS", "Sign", e))?;
-        let der = out
-            .signature
-            .context("KMS Sign returned no signature")
-            .map_err(Error::Internal)?;
+        let der = out.signature.context("KMS Sign returned no signature").map_err(Error::Internal)?;
         der_to_raw(der.as_ref()).map_err(Error::Internal)
     }
 }
@@ -44,8 +41,7 @@ impl Signer {
 /// DER `ECDSA-Sig-Value` to raw `r || s`, with `s` normalized to the lower half of the order
 /// (some verifiers reject high `s`).
 pub fn der_to_raw(der: &[u8]) -> anyhow::Result<[u8; 64]> {
-    let signature =
-        p256::ecdsa::Signature::from_der(der).context("not a DER P-256 ECDSA signature")?;
+    let signature = p256::ecdsa::Signature::from_der(der).context("not a DER P-256 ECDSA signature")?;
     let signature = signature.normalize_s().unwrap_or(signature);
     let mut raw = [0u8; 64];
     raw.copy_from_slice(&signature.to_bytes());
@@ -92,10 +88,7 @@ mod tests {
         let mut s = [0u8; 32];
         s[31] = 0x07;
         let encoded = der(&r, &s);
-        assert!(
-            encoded.len() < 70,
-            "the DER form is shorter than a full-length one"
-        );
+        assert!(encoded.len() < 70, "the DER form is shorter than a full-length one");
         let raw = der_to_raw(&encoded).expect("raw");
         assert_eq!(&raw[..32], &r);
         assert_eq!(&raw[32..], &s);
@@ -118,9 +111,6 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
     }
 }

@@ -6,6 +6,9 @@ use super::registry::KeyRing;
 use crate::oauth::error::Error;
 use crate::tokens::access::AccessClaims;
 
+/// Clock skew tolerated on `exp`.
+pub const LEEWAY_SECONDS: i64 = 30;
+
 /// Why a token is not acceptable. Callers answer all of these the same way (`invalid_token`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejected {
@@ -32,12 +35,11 @@ pub async fn verify_access_token(
         return Ok(Err(Rejected::Malformed));
     };
     // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt".
-    if header.alg != Algorithm::ES256
-        || !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
-    {
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
+    if header.alg != Algorithm::ES256 || !typ_ok {
         return Ok(Err(Rejected::WrongType));
     }
     let Some(kid) = header.kid else {
@@ -47,21 +49,17 @@ pub async fn verify_access_token(
         return Ok(Err(Rejected::UnknownKey));
     };
     let Ok(decoding_key) = DecodingKey::from_ec_components(&key.jwk.x, &key.jwk.y) else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "registered key {kid} has unusable coordinates"
-        )));
+        return Err(Error::Internal(anyhow::anyhow!("registered key {kid} has unusable coordinates")));
     };
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
-    validation.leeway = 30;
+    validation.leeway = LEEWAY_SECONDS as u64;
     match audience {
         Some(aud) => validation.set_audience(&[aud]),
         None => validation.validate_aud = false,
     }
-    Ok(
-        jsonwebtoken::decode::<AccessClaims>(token, &decoding_key, &validation)
-            .map(|data| data.claims)
-            .map_err(|_| Rejected::Invalid),
-    )
+    Ok(jsonwebtoken::decode::<AccessClaims>(token, &decoding_key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| Rejected::Invalid))
 }

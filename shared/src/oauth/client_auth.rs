@@ -15,11 +15,22 @@ use crate::tokens::secret::{constant_time_eq, hash};
 pub const METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// The credentials a request carries, before they are checked.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub enum Credentials {
     Basic { id: String, secret: String },
     Post { id: String, secret: String },
     None { id: String },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = match self {
+            Credentials::Basic { .. } => "client_secret_basic",
+            Credentials::Post { .. } => "client_secret_post",
+            Credentials::None { .. } => "none",
+        };
+        write!(f, "Credentials({method}, {:?})", self.client_id())
+    }
 }
 
 impl Credentials {
@@ -29,33 +40,28 @@ impl Credentials {
         let form_id = form.get("client_id");
         let form_secret = form.get("client_secret");
         match (basic, form_id, form_secret) {
-            (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            )),
+            (Some(_), _, Some(_)) => Err(OAuthError::invalid_request("use one client authentication method, not two")),
             (Some((id, secret)), form_id, None) => {
                 if form_id.is_some_and(|f| f != id) {
-                    return Err(OAuthError::invalid_request(
-                        "client_id differs from the authenticated client",
-                    ));
+                    return Err(OAuthError::invalid_request("client_id differs from the authenticated client"));
                 }
                 Ok(Credentials::Basic { id, secret })
             }
-            (None, Some(id), Some(secret)) => Ok(Credentials::Post {
-                id: id.into(),
-                secret: secret.into(),
-            }),
+            (None, Some(id), Some(secret)) => Ok(Credentials::Post { id: id.into(), secret: secret.into() }),
             (None, Some(id), None) => Ok(Credentials::None { id: id.into() }),
-            (None, None, _) => Err(OAuthError::invalid_client(
-                "client authentication is required (client_id)",
-            )),
+            (None, None, _) => Err(OAuthError::invalid_client("client authentication is required (client_id)")),
         }
+    }
+
+    /// Client ids are ours: short and printable. Anything else cannot name a client (and must
+    /// not reach DynamoDB's key-size limit as a 500).
+    fn is_plausible_id(id: &str) -> bool {
+        !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
     }
 
     pub fn client_id(&self) -> &str {
         match self {
-            Credentials::Basic { id, .. }
-            | Credentials::Post { id, .. }
-            | Credentials::None { id } => id,
+            Credentials::Basic { id, .. } | Credentials::Post { id, .. } | Credentials::None { id } => id,
         }
     }
 
@@ -79,12 +85,11 @@ impl Credentials {
 }
 
 /// The client making the request, authenticated.
-pub async fn authenticate(
-    app: &App,
-    headers: &http::HeaderMap,
-    form: &Form,
-) -> Result<Client, Error> {
+pub async fn authenticate(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
     let credentials = Credentials::from_request(headers, form)?;
+    if !Credentials::is_plausible_id(credentials.client_id()) {
+        return Err(credentials.refused().into());
+    }
     let client = app.store.client(credentials.client_id()).await?;
     check(client, &credentials).map_err(Error::from)
 }
@@ -96,17 +101,16 @@ pub fn check(client: Option<Client>, credentials: &Credentials) -> Result<Client
     let Some(client) = client else {
         return Err(credentials.refused());
     };
+    if client.is_confidential() && client.secret_hash.is_none() {
+        return Err(credentials.refused()); // a broken registration must not make it public
+    }
     let authenticated = match (&client.secret_hash, presented) {
         (Some(stored), Some(presented)) => constant_time_eq(stored, &presented),
         (Some(_), None) => false, // a confidential client must authenticate
         (None, None) => true,     // a public client names itself
         (None, Some(_)) => false, // a secret for a client that has none
     };
-    if authenticated {
-        Ok(client)
-    } else {
-        Err(credentials.refused())
-    }
+    if authenticated { Ok(client) } else { Err(credentials.refused()) }
 }
 
 #[cfg(test)]
@@ -121,11 +125,7 @@ mod tests {
         Client {
             id: "c1".into(),
             name: String::new(),
-            kind: if secret.is_some() {
-                ClientKind::Confidential
-            } else {
-                ClientKind::Public
-            },
+            kind: if secret.is_some() { ClientKind::Confidential } else { ClientKind::Public },
             secret_hash: secret.map(hash),
             grant_types: vec![],
             redirect_uris: vec![],
@@ -139,10 +139,7 @@ mod tests {
     fn basic(id: &str, secret: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {v}")).expect("header"),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {v}")).expect("header"));
         h
     }
 
@@ -154,18 +151,11 @@ mod tests {
     fn each_method_is_recognised() {
         assert_eq!(
             Credentials::from_request(&basic("c1", "s"), &form("")).expect("basic"),
-            Credentials::Basic {
-                id: "c1".into(),
-                secret: "s".into()
-            }
+            Credentials::Basic { id: "c1".into(), secret: "s".into() }
         );
         assert_eq!(
-            Credentials::from_request(&HeaderMap::new(), &form("client_id=c1&client_secret=s"))
-                .expect("post"),
-            Credentials::Post {
-                id: "c1".into(),
-                secret: "s".into()
-            }
+            Credentials::from_request(&HeaderMap::new(), &form("client_id=c1&client_secret=s")).expect("post"),
+            Credentials::Post { id: "c1".into(), secret: "s".into() }
         );
         assert_eq!(
             Credentials::from_request(&HeaderMap::new(), &form("client_id=c1")).expect("none"),
@@ -175,37 +165,22 @@ mod tests {
 
     #[test]
     fn two_methods_at_once_are_refused() {
-        let e = Credentials::from_request(&basic("c1", "s"), &form("client_secret=s"))
-            .expect_err("two");
+        let e = Credentials::from_request(&basic("c1", "s"), &form("client_secret=s")).expect_err("two");
         assert_eq!(e.error, "invalid_request");
     }
 
     #[test]
     fn no_client_id_is_invalid_client() {
-        assert_eq!(
-            Credentials::from_request(&HeaderMap::new(), &form(""))
-                .expect_err("none")
-                .status,
-            401
-        );
+        assert_eq!(Credentials::from_request(&HeaderMap::new(), &form("")).expect_err("none").status, 401);
     }
 
     #[test]
     fn confidential_clients_need_their_secret() {
-        let ok = Credentials::Post {
-            id: "c1".into(),
-            secret: "right".into(),
-        };
+        let ok = Credentials::Post { id: "c1".into(), secret: "right".into() };
         assert!(check(Some(client(Some("right"))), &ok).is_ok());
-        let wrong = Credentials::Basic {
-            id: "c1".into(),
-            secret: "wrong".into(),
-        };
+        let wrong = Credentials::Basic { id: "c1".into(), secret: "wrong".into() };
         let e = check(Some(client(Some("right"))), &wrong).expect_err("wrong");
-        assert_eq!(
-            (e.status, e.www_authenticate.as_deref()),
-            (401, Some("Basic"))
-        );
+        assert_eq!((e.status, e.www_authenticate.as_deref()), (401, Some("Basic")));
         let none = Credentials::None { id: "c1".into() };
         assert!(check(Some(client(Some("right"))), &none).is_err());
     }
@@ -213,39 +188,14 @@ mod tests {
     #[test]
     fn public_clients_name_themselves_and_may_not_bring_a_secret() {
         assert!(check(Some(client(None)), &Credentials::None { id: "c1".into() }).is_ok());
-        assert!(
-            check(
-                Some(client(None)),
-                &Credentials::Basic {
-                    id: "c1".into(),
-                    secret: String::new()
-                }
-            )
-            .is_ok()
-        );
-        assert!(
-            check(
-                Some(client(None)),
-                &Credentials::Post {
-                    id: "c1".into(),
-                    secret: "x".into()
-                }
-            )
-            .is_err()
-        );
+        assert!(check(Some(client(None)), &Credentials::Basic { id: "c1".into(), secret: String::new() }).is_ok());
+        assert!(check(Some(client(None)), &Credentials::Post { id: "c1".into(), secret: "x".into() }).is_err());
     }
 
     #[test]
     fn an_unknown_client_is_invalid_client() {
         assert_eq!(
-            check(
-                None,
-                &Credentials::None {
-                    id: "nobody".into()
-                }
-            )
-            .expect_err("unknown")
-            .error,
+            check(None, &Credentials::None { id: "nobody".into() }).expect_err("unknown").error,
             "invalid_client"
         );
     }

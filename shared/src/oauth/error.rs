@@ -19,6 +19,8 @@ pub struct OAuthError {
     pub www_authenticate: Option<Cow<'static, str>>,
     /// `Retry-After` seconds, for throttling.
     pub retry_after: Option<u64>,
+    /// `Allow`, with a 405.
+    pub allow: Option<&'static str>,
 }
 
 macro_rules! constructors {
@@ -60,18 +62,8 @@ constructors! {
 }
 
 impl OAuthError {
-    pub fn new(
-        status: u16,
-        error: &'static str,
-        description: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
-            status,
-            error,
-            description: description.into(),
-            www_authenticate: None,
-            retry_after: None,
-        }
+    pub fn new(status: u16, error: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, error, description: description.into(), www_authenticate: None, retry_after: None, allow: None }
     }
 
     pub fn with_www_authenticate(mut self, value: impl Into<Cow<'static, str>>) -> Self {
@@ -81,6 +73,11 @@ impl OAuthError {
 
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
+        self
+    }
+
+    pub fn with_allow(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
         self
     }
 
@@ -124,15 +121,11 @@ impl Error {
     pub fn to_oauth(&self) -> OAuthError {
         match self {
             Error::OAuth(e) => e.clone(),
-            Error::Unavailable(_) => OAuthError::temporarily_unavailable(
-                "a backend service is unavailable; retry shortly",
-            )
-            .with_retry_after(1),
-            Error::BadGateway(_) => OAuthError::new(
-                502,
-                "server_error",
-                "an upstream service gave an unusable answer",
-            ),
+            Error::Unavailable(_) => {
+                OAuthError::temporarily_unavailable("a backend service is unavailable; retry shortly")
+                    .with_retry_after(1)
+            }
+            Error::BadGateway(_) => OAuthError::new(502, "server_error", "an upstream service gave an unusable answer"),
             Error::Internal(_) => OAuthError::new(500, "server_error", "unexpected server error"),
         }
     }
@@ -149,10 +142,7 @@ mod tests {
     fn constructors_use_the_rfc_code_and_status() {
         let e = OAuthError::invalid_client("unknown client");
         assert_eq!((e.status, e.error), (401, "invalid_client"));
-        assert_eq!(
-            OAuthError::unsupported_grant_type("x").error,
-            "unsupported_grant_type"
-        );
+        assert_eq!(OAuthError::unsupported_grant_type("x").error, "unsupported_grant_type");
         assert_eq!(OAuthError::temporarily_unavailable("x").status, 503);
     }
 
@@ -160,10 +150,7 @@ mod tests {
     fn backend_faults_hide_their_cause_from_the_client() {
         let e = Error::Unavailable(anyhow::anyhow!("dynamodb at 10.0.0.1 throttled"));
         let shown = e.to_oauth();
-        assert_eq!(
-            (shown.status, shown.error),
-            (503, "temporarily_unavailable")
-        );
+        assert_eq!((shown.status, shown.error), (503, "temporarily_unavailable"));
         assert!(!shown.description.contains("10.0.0.1"));
         let e = Error::Internal(anyhow::anyhow!("secret=abc"));
         assert!(!e.to_oauth().description.contains("abc"));

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 protocol: errors, client authentication, scopes, and the grants.
 
+pub mod bearer;
 pub mod client_auth;
 pub mod error;
 pub mod grants;

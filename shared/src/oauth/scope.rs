@@ -12,19 +12,11 @@ pub struct Scope(BTreeSet<String>);
 impl Scope {
     /// `scope = scope-token *( SP scope-token )`, `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
     pub fn parse(text: &str) -> Result<Self, OAuthError> {
-        let well_formed = |t: &str| {
-            t.bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-        };
-        let tokens: BTreeSet<String> = text
-            .split(' ')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect();
+        let well_formed =
+            |t: &str| t.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        let tokens: BTreeSet<String> = text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect();
         if tokens.iter().any(|t| !well_formed(t)) {
-            return Err(OAuthError::invalid_scope(
-                "the scope holds a malformed token",
-            ));
+            return Err(OAuthError::invalid_scope("the scope holds a malformed token"));
         }
         Ok(Self(tokens))
     }
@@ -35,6 +27,11 @@ impl Scope {
 
     pub fn is_subset_of(&self, other: &Scope) -> bool {
         self.0.is_subset(&other.0)
+    }
+
+    /// The tokens in both.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
     }
 
     pub fn contains(&self, token: &str) -> bool {
@@ -51,9 +48,7 @@ impl Scope {
                 if scope.is_subset_of(allowed) {
                     Ok(scope)
                 } else {
-                    Err(OAuthError::invalid_scope(
-                        "the requested scope exceeds what this client or grant allows",
-                    ))
+                    Err(OAuthError::invalid_scope("the requested scope exceeds what this client or grant allows"))
                 }
             }
         }
@@ -98,15 +93,7 @@ mod tests {
     fn grant_defaults_to_allowed_and_refuses_widening() {
         let allowed = scope("openid profile");
         assert_eq!(Scope::grant(None, &allowed).expect("default"), allowed);
-        assert_eq!(
-            Scope::grant(Some("profile"), &allowed).expect("narrow"),
-            scope("profile")
-        );
-        assert_eq!(
-            Scope::grant(Some("profile admin"), &allowed)
-                .expect_err("wide")
-                .error,
-            "invalid_scope"
-        );
+        assert_eq!(Scope::grant(Some("profile"), &allowed).expect("narrow"), scope("profile"));
+        assert_eq!(Scope::grant(Some("profile admin"), &allowed).expect_err("wide").error, "invalid_scope");
     }
 }

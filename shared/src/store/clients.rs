@@ -90,8 +90,7 @@ pub enum CreateClientError {
 impl Store {
     /// Registers `client`; refuses to overwrite an existing id.
     pub async fn create_client(&self, client: &Client) -> Result<(), CreateClientError> {
-        let list =
-            |v: &[String]| AttributeValue::L(v.iter().cloned().map(AttributeValue::S).collect());
+        let list = |v: &[String]| AttributeValue::L(v.iter().cloned().map(AttributeValue::S).collect());
         let mut put = self
             .ddb
             .put_item()
@@ -113,10 +112,9 @@ impl Store {
             put = put.item("audience", s(aud));
         }
         if let Some(app) = &client.wechat {
-            put = put.item("wechat_appid", s(&app.appid)).item(
-                "wechat_secret",
-                AttributeValue::B(Blob::new(app.encrypted_secret.clone())),
-            );
+            put = put
+                .item("wechat_appid", s(&app.appid))
+                .item("wechat_secret", AttributeValue::B(Blob::new(app.encrypted_secret.clone())));
         }
         match put.send().await {
             Ok(_) => Ok(()),
@@ -126,7 +124,7 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, Error> {
-        let Some(item) = self.get(key(id), "CLIENT", 0).await? else {
+        let Some(item) = self.get_permanent(key(id), "CLIENT").await? else {
             return Ok(None);
         };
         parse(&item).item("client").map(Some)
@@ -174,8 +172,7 @@ fn parse(item: &Item) -> anyhow::Result<Client> {
     Ok(Client {
         id: item.string("client_id")?,
         name: item.opt_string("name").unwrap_or_default(),
-        kind: ClientKind::parse(&kind)
-            .ok_or_else(|| anyhow::anyhow!("unknown client kind {kind:?}"))?,
+        kind: ClientKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("unknown client kind {kind:?}"))?,
         secret_hash: item.opt_string("secret_hash"),
         grant_types: item.string_list("grant_types"),
         redirect_uris: item.string_list("redirect_uris"),

@@ -15,12 +15,16 @@
 //! | token family | `FAMILY#<family_id>` | `FAMILY` | `revoked`; `gsi1pk = USER#<sub>` |
 //! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | current and previous key, KMS-encrypted |
 //! | signing key | `SIGNKEY` | `<kid>` | public JWK, KMS key id, `active_from` |
+//! | revoked access token | `JTI#<jti>` | `JTI` | until the token's `exp` |
+//! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | KMS-encrypted, until 5 minutes before it expires |
 //!
 //! Items are written with conditions (`attribute_not_exists(pk)`) or in transactions, so two
 //! concurrent requests can never both win a race (first login, rotation, single use).
 
 pub mod clients;
 pub mod refresh_tokens;
+pub mod revoked_tokens;
+pub mod server_tokens;
 pub mod session_keys;
 pub mod signing_keys;
 pub mod table;
@@ -30,7 +34,8 @@ use std::collections::HashMap;
 
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::oauth::error::Error;
 
@@ -43,10 +48,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(ddb: Client, table: impl Into<String>) -> Self {
-        Self {
-            ddb,
-            table: table.into(),
-        }
+        Self { ddb, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -58,8 +60,17 @@ impl Store {
         &self.ddb
     }
 
-    /// One item by key, `None` when absent or expired.
+    /// An item that never expires (clients, users, mappings), `None` when absent.
+    async fn get_permanent(&self, pk: String, sk: &str) -> Result<Option<Item>, Error> {
+        self.get_raw(pk, sk).await
+    }
+
+    /// An item with a lifetime, `None` when absent or past its `expires_at`.
     async fn get(&self, pk: String, sk: &str, now: i64) -> Result<Option<Item>, Error> {
+        Ok(self.get_raw(pk, sk).await?.filter(|item| !item.is_expired(now)))
+    }
+
+    async fn get_raw(&self, pk: String, sk: &str) -> Result<Option<Item>, Error> {
         let out = self
             .ddb
             .get_item()
@@ -70,7 +81,7 @@ impl Store {
             .send()
             .await
             .map_err(backend("GetItem"))?;
-        Ok(out.item.map(Item).filter(|item| !item.is_expired(now)))
+        Ok(out.item.map(Item))
     }
 }
 
@@ -90,8 +101,7 @@ pub(crate) struct Item(HashMap<String, AttributeValue>);
 
 impl Item {
     pub(crate) fn string(&self, name: &str) -> anyhow::Result<String> {
-        self.opt_string(name)
-            .ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a string"))
+        self.opt_string(name).ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a string"))
     }
 
     pub(crate) fn opt_string(&self, name: &str) -> Option<String> {
@@ -99,30 +109,19 @@ impl Item {
     }
 
     pub(crate) fn number(&self, name: &str) -> anyhow::Result<i64> {
-        self.opt_number(name)
-            .ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a number"))
+        self.opt_number(name).ok_or_else(|| anyhow!("item attribute `{name}` is missing or not a number"))
     }
 
     pub(crate) fn opt_number(&self, name: &str) -> Option<i64> {
-        self.0
-            .get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
+        self.0.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
     }
 
     pub(crate) fn opt_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.0
-            .get(name)
-            .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec())
+        self.0.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec())
     }
 
     pub(crate) fn bool(&self, name: &str) -> bool {
-        self.0
-            .get(name)
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false)
+        self.0.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
     }
 
     pub(crate) fn string_list(&self, name: &str) -> Vec<String> {
@@ -137,11 +136,7 @@ impl Item {
         self.0
             .get(name)
             .and_then(|v| v.as_m().ok())
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
-                    .collect()
-            })
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
             .unwrap_or_default()
     }
 
@@ -154,9 +149,7 @@ impl Item {
 /// Maps a DynamoDB SDK failure (see [`crate::aws::classify`]).
 pub(crate) fn backend<E>(
     operation: &'static str,
-) -> impl FnOnce(
-    aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Error
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> Error
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -165,6 +158,82 @@ where
 
 pub(crate) use crate::aws::is_condition_failure;
 
+/// How a conditional write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    /// A condition failed: another request won the race, or a rule (single use, revoked) held.
+    LostRace,
+}
+
+impl Store {
+    /// Runs a transaction. Only a failed condition is a lost race: DynamoDB also cancels
+    /// transactions for conflicts with concurrent transactions and for throttling, and those are
+    /// backend faults (503, retry) — treating them as a lost race would refuse a valid token.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Written, Error> {
+        match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) => match e.as_service_error().map(cancellation) {
+                Some(Cancellation::ConditionFailed) => Ok(Written::LostRace),
+                Some(Cancellation::Transient) => {
+                    Err(Error::Unavailable(anyhow::Error::new(e).context("DynamoDB TransactWriteItems")))
+                }
+                _ => Err(backend("TransactWriteItems")(e)),
+            },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    ConditionFailed,
+    Transient,
+    Other,
+}
+
+/// Why DynamoDB cancelled a transaction, from its per-item cancellation reasons.
+fn cancellation(err: &TransactWriteItemsError) -> Cancellation {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = err else { return Cancellation::Other };
+    let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+    if codes.contains(&"ConditionalCheckFailed") {
+        Cancellation::ConditionFailed
+    } else if codes.iter().any(|c| {
+        matches!(
+            *c,
+            "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    }) {
+        Cancellation::Transient
+    } else {
+        Cancellation::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes.iter().map(|c| CancellationReason::builder().code(*c).build()).collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build(),
+        )
+    }
+
+    #[test]
+    fn only_a_failed_condition_is_a_lost_race() {
+        assert_eq!(
+            cancellation(&cancelled(&["None", "ConditionalCheckFailed", "None"])),
+            Cancellation::ConditionFailed
+        );
+        assert_eq!(cancellation(&cancelled(&["TransactionConflict", "None"])), Cancellation::Transient);
+        assert_eq!(cancellation(&cancelled(&["None", "ThrottlingError"])), Cancellation::Transient);
+        assert_eq!(cancellation(&cancelled(&["ValidationError"])), Cancellation::Other);
+    }
+}
+
 /// Wraps a context for errors from our own parsing of items.
 pub(crate) trait ItemContext<T> {
     fn item(self, kind: &'static str) -> Result<T, Error>;
@@ -172,7 +241,6 @@ pub(crate) trait ItemContext<T> {
 
 impl<T> ItemContext<T> for anyhow::Result<T> {
     fn item(self, kind: &'static str) -> Result<T, Error> {
-        self.with_context(|| format!("reading a {kind} item"))
-            .map_err(Error::Internal)
+        self.with_context(|| format!("reading a {kind} item")).map_err(Error::Internal)
     }
 }

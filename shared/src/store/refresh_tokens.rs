@@ -7,11 +7,14 @@
 //! - Rotation is one transaction: mark the old token used (only if it was not, and has not
 //!   expired), put the new one, and extend the family (only if it is not revoked). Two
 //!   concurrent rotations of one token cannot both succeed.
+//! - A family has at most one live token: the reuse-grace path retires the successor it
+//!   replaces in the same transaction.
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::{Item, ItemContext as _, Store, backend, is_condition_failure, n, s};
+use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
 
@@ -28,6 +31,11 @@ pub struct RefreshToken {
     pub expires_at: i64,
     /// When it was rotated; a token presented after this is reused.
     pub used_at: Option<i64>,
+    /// The hash of the token it was rotated into.
+    pub replaced_by: Option<String>,
+    /// Retired on the reuse-grace path before its holder ever used it: presenting it is reuse,
+    /// never a retry.
+    pub superseded: bool,
 }
 
 /// A token family: one grant and everything rotated from it.
@@ -39,14 +47,6 @@ pub struct Family {
     pub revoked: bool,
     pub created_at: i64,
     pub expires_at: i64,
-}
-
-/// How a conditional rotation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    Yes,
-    /// A condition failed: the old token was used meanwhile, or the family was revoked.
-    LostRace,
 }
 
 fn token_key(hash: &str) -> String {
@@ -66,45 +66,29 @@ impl Store {
             .item("family_id", s(&family.id))
             .item("client_id", s(&family.client_id))
             .item("subject", s(&family.subject))
-            .item(
-                "revoked",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
-            )
+            .item("revoked", AttributeValue::Bool(false))
             .item("created_at", n(family.created_at))
             .item("expires_at", n(family.expires_at))
             .item("gsi1pk", s(format!("USER#{}", family.subject)))
-            .item(
-                "gsi1sk",
-                s(format!("FAMILY#{}#{}", family.created_at, family.id)),
-            )
+            .item("gsi1sk", s(format!("FAMILY#{}#{}", family.created_at, family.id)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| Error::Internal(e.into()))?;
-        let items = vec![
-            TransactWriteItem::builder().put(family_put).build(),
-            self.put_token(first)?,
-        ];
-        self.ddb
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(backend("TransactWriteItems"))?;
-        Ok(())
+        let items = vec![TransactWriteItem::builder().put(family_put).build(), self.put_token(first)?];
+        match self.transact(items).await? {
+            Written::Yes => Ok(()),
+            Written::LostRace => Err(Error::Internal(anyhow::anyhow!("a new token family collided with a stored one"))),
+        }
     }
 
     /// The token stored under `hash`, unless absent or expired.
     pub async fn refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshToken>, Error> {
-        let Some(item) = self.get(token_key(hash), "RT", now).await? else {
-            return Ok(None);
-        };
+        let Some(item) = self.get(token_key(hash), "RT", now).await? else { return Ok(None) };
         parse_token(&item).item("refresh token").map(Some)
     }
 
     pub async fn family(&self, id: &str, now: i64) -> Result<Option<Family>, Error> {
-        let Some(item) = self.get(family_key(id), "FAMILY", now).await? else {
-            return Ok(None);
-        };
+        let Some(item) = self.get(family_key(id), "FAMILY", now).await? else { return Ok(None) };
         parse_family(&item).item("token family").map(Some)
     }
 
@@ -115,32 +99,48 @@ impl Store {
         new: &RefreshToken,
         now: i64,
     ) -> Result<Written, Error> {
-        let mark_used = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(token_key(&old.hash)))
-            .key("sk", s("RT"))
+        let mark_used = self
+            .update_token(&old.hash)
             .update_expression("SET used_at = :now, replaced_by = :new")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
-            )
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":new", s(&new.hash))
-            .build()
-            .map_err(|e| Error::Internal(e.into()))?;
-        self.write_into_family(Some(mark_used), new).await
+            .expression_attribute_values(":new", s(&new.hash));
+        self.write_into_family(vec![mark_used], new).await
     }
 
-    /// Adds `new` to its family without retiring another token: the reuse-grace path, where the
-    /// token presented was rotated moments ago and the client is retrying.
-    pub async fn add_refresh_token(&self, new: &RefreshToken) -> Result<Written, Error> {
-        self.write_into_family(None, new).await
-    }
-
-    async fn write_into_family(
+    /// The reuse-grace path: `old` was rotated into `successor` moments ago and is presented
+    /// again (a client retrying after a lost response). `new` takes `successor`'s place, which
+    /// is retired in the same transaction unless it was used meanwhile.
+    pub async fn replace_successor(
         &self,
-        mark_used: Option<Update>,
+        old: &RefreshToken,
+        successor: &str,
         new: &RefreshToken,
+        now: i64,
     ) -> Result<Written, Error> {
+        let repoint = self
+            .update_token(&old.hash)
+            .update_expression("SET replaced_by = :new")
+            .condition_expression("replaced_by = :successor")
+            .expression_attribute_values(":successor", s(successor))
+            .expression_attribute_values(":new", s(&new.hash));
+        let retire = self
+            .update_token(successor)
+            .update_expression("SET used_at = :now, replaced_by = :new, superseded = :true")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":new", s(&new.hash));
+        self.write_into_family(vec![repoint, retire], new).await
+    }
+
+    fn update_token(&self, hash: &str) -> UpdateBuilder {
+        Update::builder().table_name(&self.table).key("pk", s(token_key(hash))).key("sk", s("RT"))
+    }
+
+    /// `updates`, the put of `new`, and the family's extension, all or nothing; the family
+    /// must not be revoked.
+    async fn write_into_family(&self, updates: Vec<UpdateBuilder>, new: &RefreshToken) -> Result<Written, Error> {
         let extend_family = Update::builder()
             .table_name(&self.table)
             .key("pk", s(family_key(&new.family_id)))
@@ -148,29 +148,14 @@ impl Store {
             .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(pk) AND revoked = :false")
             .expression_attribute_values(":exp", n(new.expires_at))
-            .expression_attribute_values(
-                ":false",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
-            )
-            .build()
-            .map_err(|e| Error::Internal(e.into()))?;
-        let mut items: Vec<TransactWriteItem> = mark_used
-            .into_iter()
-            .map(|u| TransactWriteItem::builder().update(u).build())
-            .collect();
-        items.push(self.put_token(new)?);
-        items.push(TransactWriteItem::builder().update(extend_family).build());
-        match self
-            .ddb
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Written::Yes),
-            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
-            Err(e) => Err(backend("TransactWriteItems")(e)),
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        let mut items = Vec::with_capacity(updates.len() + 2);
+        for update in updates.into_iter().chain([extend_family]) {
+            let update = update.build().map_err(|e| Error::Internal(e.into()))?;
+            items.push(TransactWriteItem::builder().update(update).build());
         }
+        items.push(self.put_token(new)?);
+        self.transact(items).await
     }
 
     /// Revokes every token of the family. Idempotent.
@@ -183,10 +168,7 @@ impl Store {
             .key("sk", s("FAMILY"))
             .update_expression("SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now)")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(
-                ":true",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
@@ -222,11 +204,12 @@ fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
         family_id: item.string("family_id")?,
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
-        scope: Scope::parse(&item.string("scope")?)
-            .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
+        scope: Scope::parse(&item.string("scope")?).map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
         issued_at: item.number("issued_at")?,
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
+        replaced_by: item.opt_string("replaced_by"),
+        superseded: item.bool("superseded"),
     })
 }
 

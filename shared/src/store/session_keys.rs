@@ -58,28 +58,15 @@ impl Store {
     }
 
     /// The keys usable at `now`, if any.
-    pub async fn session_keys(
-        &self,
-        appid: &str,
-        openid: &str,
-        now: i64,
-    ) -> Result<Option<StoredSessionKeys>, Error> {
+    pub async fn session_keys(&self, appid: &str, openid: &str, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
         let Some(item) = self.get(key(appid, openid), "WXSK", now).await? else {
             return Ok(None);
         };
         let Some(current) = item.opt_bytes("current") else {
             return Ok(None);
         };
-        let previous_live = item
-            .opt_number("previous_until")
-            .is_some_and(|until| until > now);
-        let previous = item
-            .opt_bytes("previous")
-            .filter(|p| previous_live && *p != current);
-        Ok(Some(StoredSessionKeys {
-            current,
-            current_at: item.opt_number("current_at").unwrap_or_default(),
-            previous,
-        }))
+        let previous_live = item.opt_number("previous_until").is_some_and(|until| until > now);
+        let previous = item.opt_bytes("previous").filter(|p| previous_live && *p != current);
+        Ok(Some(StoredSessionKeys { current, current_at: item.opt_number("current_at").unwrap_or_default(), previous }))
     }
 }

@@ -7,24 +7,15 @@ use anyhow::{Context as _, bail};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
 /// Creates `table` unless it exists, waits until it is active, and turns TTL on.
 pub async fn ensure_table(ddb: &Client, table: &str) -> anyhow::Result<()> {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attr =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
     let created = ddb
         .create_table()
         .table_name(table)
@@ -40,39 +31,28 @@ pub async fn ensure_table(ddb: &Client, table: &str) -> anyhow::Result<()> {
                 .index_name("gsi1")
                 .key_schema(key("gsi1pk", KeyType::Hash)?)
                 .key_schema(key("gsi1sk", KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                 .build()?,
         )
         .send()
         .await;
     match created {
         Ok(_) => {}
-        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("ResourceInUseException") => {
-        }
+        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("ResourceInUseException") => {}
         Err(e) => return Err(e).with_context(|| format!("creating table {table}")),
     }
     wait_until_active(ddb, table).await?;
     ddb.update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()?,
+            TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?,
         )
         .send()
         .await
         .map(|_| ())
         .or_else(|e| {
             // Asking again for the TTL that is already on is an error in DynamoDB.
-            if e.as_service_error()
-                .and_then(|e| e.message())
-                .is_some_and(|m| m.contains("already enabled"))
-            {
+            if e.as_service_error().and_then(|e| e.message()).is_some_and(|m| m.contains("already enabled")) {
                 Ok(())
             } else {
                 Err(e)
@@ -83,12 +63,7 @@ pub async fn ensure_table(ddb: &Client, table: &str) -> anyhow::Result<()> {
 
 async fn wait_until_active(ddb: &Client, table: &str) -> anyhow::Result<()> {
     for _ in 0..120 {
-        let out = ddb
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .context("describing the table")?;
+        let out = ddb.describe_table().table_name(table).send().await.context("describing the table")?;
         if out.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
             return Ok(());
         }

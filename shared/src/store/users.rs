@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::{ItemContext as _, Store, backend, is_condition_failure, n, s};
+use super::{ItemContext as _, Store, Written, backend, n, s};
 use crate::oauth::error::Error;
 use crate::tokens::secret::random_id;
 
@@ -30,7 +30,23 @@ pub struct User {
     /// appid -> openid
     pub openids: HashMap<String, String>,
     pub unionid: Option<String>,
+    pub phone: Option<Phone>,
     pub created_at: i64,
+}
+
+/// A phone number as WeChat verified it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// With the country code for numbers outside mainland China (WeChat's `phoneNumber`).
+    pub phone_number: String,
+    pub pure_phone_number: String,
+    pub country_code: String,
+}
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phone(..)") // personal data: never in a log line
+    }
 }
 
 fn user_key(id: &str) -> String {
@@ -45,15 +61,41 @@ fn unionid_key(unionid: &str) -> String {
 
 impl Store {
     pub async fn user(&self, id: &str) -> Result<Option<User>, Error> {
-        let Some(item) = self.get(user_key(id), "USER", 0).await? else {
+        let Some(item) = self.get_permanent(user_key(id), "USER").await? else {
             return Ok(None);
         };
         Ok(Some(User {
             id: item.string("user_id").item("user")?,
             openids: item.string_map("openids"),
             unionid: item.opt_string("unionid"),
+            phone: item.opt_string("phone_number").map(|phone_number| Phone {
+                phone_number,
+                pure_phone_number: item.opt_string("pure_phone_number").unwrap_or_default(),
+                country_code: item.opt_string("country_code").unwrap_or_default(),
+            }),
             created_at: item.opt_number("created_at").unwrap_or_default(),
         }))
+    }
+
+    /// Records the user's verified phone number (replacing an earlier one).
+    pub async fn set_user_phone(&self, user_id: &str, phone: &Phone, now: i64) -> Result<(), Error> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(user_id)))
+            .key("sk", s("USER"))
+            .update_expression(
+                "SET phone_number = :p, pure_phone_number = :pp, country_code = :cc, phone_verified_at = :now",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":p", s(&phone.phone_number))
+            .expression_attribute_values(":pp", s(&phone.pure_phone_number))
+            .expression_attribute_values(":cc", s(&phone.country_code))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await
+            .map_err(backend("UpdateItem"))?;
+        Ok(())
     }
 
     /// The user behind a WeChat identity, created on first sight. Returns the user id.
@@ -61,21 +103,20 @@ impl Store {
         // A lost race is settled by reading again; three rounds cover every interleaving of a
         // concurrent openid creation and a concurrent unionid creation.
         for _ in 0..3 {
-            if let Some(user_id) = self
-                .mapped_user(openid_key(&identity.appid, &identity.openid))
-                .await?
+            if let Some((user_id, known_unionid)) =
+                self.mapping_of(openid_key(&identity.appid, &identity.openid)).await?
             {
+                if let (Some(unionid), None) = (&identity.unionid, known_unionid) {
+                    self.record_unionid(&user_id, identity, unionid, now).await?;
+                }
                 return Ok(user_id);
             }
             let by_union = match &identity.unionid {
-                Some(unionid) => self.mapped_user(unionid_key(unionid)).await?,
+                Some(unionid) => self.mapping_of(unionid_key(unionid)).await?.map(|(user_id, _)| user_id),
                 None => None,
             };
             let attempt = match by_union {
-                Some(user_id) => self
-                    .link_openid(&user_id, identity, now)
-                    .await
-                    .map(|()| user_id),
+                Some(user_id) => self.link_openid(&user_id, identity, now).await.map(|()| user_id),
                 None => self.create_wechat_user(identity, now).await,
             };
             match attempt {
@@ -84,54 +125,77 @@ impl Store {
                 Err(Race::Fault(e)) => return Err(e),
             }
         }
-        Err(Error::Unavailable(anyhow::anyhow!(
-            "user creation kept losing races"
-        )))
+        Err(Error::Unavailable(anyhow::anyhow!("user creation kept losing races")))
     }
 
-    async fn mapped_user(&self, pk: String) -> Result<Option<String>, Error> {
-        match self.get(pk, "MAP", 0).await? {
-            Some(item) => item.string("user_id").item("identity mapping").map(Some),
+    /// The user an identity maps to, and the unionid recorded with the mapping.
+    async fn mapping_of(&self, pk: String) -> Result<Option<(String, Option<String>)>, Error> {
+        match self.get_permanent(pk, "MAP").await? {
+            Some(item) => Ok(Some((item.string("user_id").item("identity mapping")?, item.opt_string("unionid")))),
             None => Ok(None),
         }
     }
 
-    async fn create_wechat_user(
+    /// A user first seen without a unionid (the mini program was bound to a WeChat open
+    /// platform account later) gets it now, so the same person in another mini program finds
+    /// this user. If the unionid already leads to another user, the two stay apart (merging
+    /// accounts is a decision for a person), and the mapping is marked so this is tried once.
+    async fn record_unionid(
         &self,
+        user_id: &str,
         identity: &WechatIdentity,
+        unionid: &str,
         now: i64,
-    ) -> Result<String, Race> {
+    ) -> Result<(), Error> {
+        let openid_pk = openid_key(&identity.appid, &identity.openid);
+        let mark_mapping = self
+            .update(openid_pk.clone(), "MAP")
+            .update_expression("SET unionid = :u")
+            .expression_attribute_values(":u", s(unionid));
+        let set_on_user = self
+            .update(user_key(user_id), "USER")
+            .update_expression("SET unionid = :u")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(unionid)")
+            .expression_attribute_values(":u", s(unionid));
+        let build = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
+            u.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(|e| Error::Internal(e.into()))
+        };
+        let put_mapping =
+            self.mapping(unionid_key(unionid), user_id, now).build().map_err(|e| Error::Internal(e.into()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put_mapping).build(),
+            build(set_on_user)?,
+            build(mark_mapping.clone())?,
+        ];
+        if self.transact(items).await? == Written::LostRace {
+            tracing::warn!(user_id, "a unionid already belongs to another user; the users stay apart");
+            self.transact(vec![build(mark_mapping)?]).await?;
+        }
+        Ok(())
+    }
+
+    fn update(&self, pk: String, sk: &str) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk))
+    }
+
+    async fn create_wechat_user(&self, identity: &WechatIdentity, now: i64) -> Result<String, Race> {
         let user_id = random_id();
         let mut user = self
             .put_new(user_key(&user_id), "USER")
             .item("user_id", s(&user_id))
             .item("created_at", n(now))
-            .item(
-                "openids",
-                AttributeValue::M(HashMap::from([(
-                    identity.appid.clone(),
-                    s(&identity.openid),
-                )])),
-            );
+            .item("openids", AttributeValue::M(HashMap::from([(identity.appid.clone(), s(&identity.openid))])));
         if let Some(unionid) = &identity.unionid {
             user = user.item("unionid", s(unionid));
         }
-        let mut items = vec![
-            put(user)?,
-            put(self.mapping(openid_key(&identity.appid, &identity.openid), &user_id, now))?,
-        ];
+        let mut items = vec![put(user)?, put(self.openid_mapping(identity, &user_id, now))?];
         if let Some(unionid) = &identity.unionid {
             items.push(put(self.mapping(unionid_key(unionid), &user_id, now))?);
         }
-        self.transact(items).await.map(|()| user_id)
+        self.transact_race(items).await.map(|()| user_id)
     }
 
-    async fn link_openid(
-        &self,
-        user_id: &str,
-        identity: &WechatIdentity,
-        now: i64,
-    ) -> Result<(), Race> {
+    async fn link_openid(&self, user_id: &str, identity: &WechatIdentity, now: i64) -> Result<(), Race> {
         let add_openid = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(user_id)))
@@ -142,8 +206,8 @@ impl Store {
             .expression_attribute_values(":openid", s(&identity.openid))
             .build()
             .map_err(|e| Race::Fault(Error::Internal(e.into())))?;
-        self.transact(vec![
-            put(self.mapping(openid_key(&identity.appid, &identity.openid), user_id, now))?,
+        self.transact_race(vec![
+            put(self.openid_mapping(identity, user_id, now))?,
             TransactWriteItem::builder().update(add_openid).build(),
         ])
         .await
@@ -157,36 +221,35 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
     }
 
-    fn mapping(
+    fn mapping(&self, pk: String, user_id: &str, now: i64) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        self.put_new(pk, "MAP").item("user_id", s(user_id)).item("created_at", n(now))
+    }
+
+    /// The openid's mapping, recording the unionid WeChat gave with it.
+    fn openid_mapping(
         &self,
-        pk: String,
+        identity: &WechatIdentity,
         user_id: &str,
         now: i64,
     ) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-        self.put_new(pk, "MAP")
-            .item("user_id", s(user_id))
-            .item("created_at", n(now))
+        let mapping = self.mapping(openid_key(&identity.appid, &identity.openid), user_id, now);
+        match &identity.unionid {
+            Some(unionid) => mapping.item("unionid", s(unionid)),
+            None => mapping,
+        }
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Race> {
-        match self
-            .ddb
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(Race::Lost),
-            Err(e) => Err(Race::Fault(backend("TransactWriteItems")(e))),
+    async fn transact_race(&self, items: Vec<TransactWriteItem>) -> Result<(), Race> {
+        match self.transact(items).await {
+            Ok(Written::Yes) => Ok(()),
+            Ok(Written::LostRace) => Err(Race::Lost),
+            Err(e) => Err(Race::Fault(e)),
         }
     }
 }
 
 fn put(builder: aws_sdk_dynamodb::types::builders::PutBuilder) -> Result<TransactWriteItem, Race> {
-    let put = builder
-        .build()
-        .map_err(|e| Race::Fault(Error::Internal(e.into())))?;
+    let put = builder.build().map_err(|e| Race::Fault(Error::Internal(e.into())))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 

@@ -42,37 +42,21 @@ pub struct AccessToken {
 }
 
 /// Issues an access token for `subject` to `client`.
-pub async fn issue(
-    app: &App,
-    subject: &str,
-    client: &Client,
-    scope: &Scope,
-    now: i64,
-) -> Result<AccessToken, Error> {
+pub async fn issue(app: &App, subject: &str, client: &Client, scope: &Scope, now: i64) -> Result<AccessToken, Error> {
     let key = app.keys.active(now).await?;
     let claims = AccessClaims {
         iss: app.config.issuer.clone(),
         sub: subject.to_string(),
-        aud: client
-            .audience
-            .clone()
-            .unwrap_or_else(|| app.config.audience.clone()),
+        aud: client.audience.clone().unwrap_or_else(|| app.config.audience.clone()),
         exp: now + app.config.access_token_ttl.as_secs() as i64,
         iat: now,
         jti: random_id(),
         client_id: client.id.clone(),
         scope: scope.to_string(),
     };
-    let header = Header {
-        alg: "ES256",
-        typ: "at+jwt",
-        kid: &key.kid,
-    };
+    let header = Header { alg: "ES256", typ: "at+jwt", kid: &key.kid };
     let signing_input = format!("{}.{}", encode_json(&header)?, encode_json(&claims)?);
-    let signature = app
-        .signer
-        .sign_es256(&key.kms_key_id, signing_input.as_bytes())
-        .await?;
+    let signature = app.signer.sign_es256(&key.kms_key_id, signing_input.as_bytes()).await?;
     let jwt = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
     Ok(AccessToken { jwt, claims })
 }

@@ -8,20 +8,32 @@
 //!
 //! So a rotated token presented again revokes its whole family. `REFRESH_REUSE_GRACE` (0 by
 //! default) lets a token rotated within the last few seconds be presented again without that
-//! (a client whose response got lost); it then gets a new token in the same family.
+//! (a client whose response got lost): its successor is retired and replaced, so the family
+//! still has a single live token, and a client that did receive the successor and used it trips
+//! reuse detection.
+//!
+//! A rotation is prepared (read and checked), then the access token is signed, and only then is
+//! the rotation committed: a KMS failure must not spend the client's refresh token.
 
 use super::secret::{hash, random_id, random_token};
 use crate::App;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
+use crate::store::Written;
 use crate::store::clients::Client;
-use crate::store::refresh_tokens::{Family, RefreshToken, Written};
+use crate::store::refresh_tokens::{Family, RefreshToken};
 
 /// A refresh token handed to a client, and its stored record.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedRefreshToken {
     pub token: String,
     pub record: RefreshToken,
+}
+
+impl std::fmt::Debug for IssuedRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedRefreshToken").field("token", &"..").field("record", &self.record).finish()
+    }
 }
 
 fn new_token(
@@ -42,6 +54,8 @@ fn new_token(
         issued_at: now,
         expires_at: now + app.config.refresh_token_ttl.as_secs() as i64,
         used_at: None,
+        replaced_by: None,
+        superseded: false,
     };
     IssuedRefreshToken { token, record }
 }
@@ -71,75 +85,71 @@ fn invalid() -> Error {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked").into()
 }
 
-/// Exchanges `presented` for its successor; the old token is dead afterwards. A `narrower`
-/// scope is checked against the original grant before anything is written.
-pub async fn rotate(
-    app: &App,
-    client: &Client,
-    presented: &str,
-    narrower: Option<&Scope>,
-    now: i64,
-) -> Result<IssuedRefreshToken, Error> {
-    let Some(old) = app.store.refresh_token(&hash(presented), now).await? else {
-        return Err(invalid());
-    };
+/// A checked, not yet committed rotation.
+#[derive(Debug)]
+pub struct Rotation {
+    old: RefreshToken,
+    /// Set on the reuse-grace path: the successor `old` was rotated into.
+    replacing: Option<String>,
+    pub next: IssuedRefreshToken,
+}
+
+/// Reads and checks `presented` for `client`. The scope of the new refresh token is the
+/// original grant, less whatever the client may no longer have. A reused token revokes its
+/// family here.
+pub async fn prepare(app: &App, client: &Client, presented: &str, now: i64) -> Result<Rotation, Error> {
+    let Some(old) = app.store.refresh_token(&hash(presented), now).await? else { return Err(invalid()) };
     // RFC 6749 §6: "ensure that the refresh token was issued to the authenticated client".
     if old.client_id != client.id {
         return Err(invalid());
     }
-    // RFC 6749 §6: the scope "MUST NOT include any scope not originally granted".
-    if narrower.is_some_and(|scope| !scope.is_subset_of(&old.scope)) {
-        return Err(
-            OAuthError::invalid_scope("the requested scope exceeds the original grant").into(),
-        );
-    }
-    let next = new_token(
-        app,
-        &old.family_id,
-        &old.client_id,
-        &old.subject,
-        &old.scope,
-        now,
-    );
-    if let Some(used_at) = old.used_at {
-        return reissue_or_revoke(app, &old, used_at, next, now).await;
-    }
-    match app
-        .store
-        .rotate_refresh_token(&old, &next.record, now)
-        .await?
-    {
-        Written::Yes => Ok(next),
-        Written::LostRace => {
-            // Either a concurrent rotation used the token first (reuse), or the family was revoked.
-            match app
-                .store
-                .refresh_token(&old.hash, now)
-                .await?
-                .and_then(|t| t.used_at)
-            {
-                Some(used_at) => reissue_or_revoke(app, &old, used_at, next, now).await,
-                None => Err(invalid()),
-            }
+    let scope = old.scope.intersection(&client.scope);
+    let next = new_token(app, &old.family_id, &old.client_id, &old.subject, &scope, now);
+    let replacing = match (old.used_at, &old.replaced_by) {
+        (None, _) => None,
+        (Some(used_at), Some(successor)) if !old.superseded && within_grace(app, used_at, now) => {
+            Some(successor.clone())
         }
-    }
+        (Some(_), _) => return Err(revoke_for_reuse(app, &old, now).await),
+    };
+    Ok(Rotation { old, replacing, next })
 }
 
-async fn reissue_or_revoke(
-    app: &App,
-    old: &RefreshToken,
-    used_at: i64,
-    next: IssuedRefreshToken,
-    now: i64,
-) -> Result<IssuedRefreshToken, Error> {
-    let grace = app.config.refresh_reuse_grace.as_secs() as i64;
-    if grace > 0 && now - used_at < grace {
-        return match app.store.add_refresh_token(&next.record).await? {
-            Written::Yes => Ok(next),
-            Written::LostRace => Err(invalid()),
-        };
+/// Commits a prepared rotation; the presented token is dead afterwards.
+pub async fn commit(app: &App, rotation: Rotation, now: i64) -> Result<IssuedRefreshToken, Error> {
+    let Rotation { old, replacing, next } = rotation;
+    let written = match &replacing {
+        None => app.store.rotate_refresh_token(&old, &next.record, now).await?,
+        Some(successor) => app.store.replace_successor(&old, successor, &next.record, now).await?,
+    };
+    if written == Written::Yes {
+        return Ok(next);
     }
-    tracing::warn!(family = %old.family_id, client_id = %old.client_id, "refresh token reused: revoking its family");
-    app.store.revoke_family(&old.family_id, now).await?;
+    // A condition failed: a concurrent request used the token (or, on the grace path, the
+    // successor) first, or the family was revoked. Read again to tell reuse from revocation.
+    let raced = app
+        .store
+        .refresh_token(&old.hash, now)
+        .await?
+        .is_some_and(|t| t.used_at.is_some() && t.replaced_by != replacing);
+    let successor_used = match &replacing {
+        Some(successor) => app.store.refresh_token(successor, now).await?.is_some_and(|t| t.used_at.is_some()),
+        None => false,
+    };
+    if raced || successor_used {
+        return Err(revoke_for_reuse(app, &old, now).await);
+    }
     Err(invalid())
+}
+
+fn within_grace(app: &App, used_at: i64, now: i64) -> bool {
+    now - used_at < app.config.refresh_reuse_grace.as_secs() as i64
+}
+
+async fn revoke_for_reuse(app: &App, token: &RefreshToken, now: i64) -> Error {
+    tracing::warn!(family = %token.family_id, client_id = %token.client_id, "refresh token reused: revoking its family");
+    match app.store.revoke_family(&token.family_id, now).await {
+        Ok(()) => invalid(),
+        Err(e) => e,
+    }
 }

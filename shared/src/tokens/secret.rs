@@ -44,10 +44,7 @@ mod tests {
     fn tokens_carry_256_bits_and_are_url_safe() {
         let t = random_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&t).expect("base64url").len(), 32);
-        assert!(
-            t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(t, random_token());
     }
 

@@ -1,4 +1,8 @@
-//! WeChat: the server API client, and the secrets it needs (app secrets, session keys) at rest.
+//! WeChat: the server API client, the data crypto, and what the endpoints need around them
+//! (the caller, app secrets and session keys at rest, the server access token).
 
 pub mod api;
+pub mod caller;
+pub mod crypto;
 pub mod secrets;
+pub mod server_token;

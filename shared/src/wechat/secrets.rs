@@ -24,27 +24,18 @@ impl AppSecrets {
         if let Some(secret) = self.cached(&app.encrypted_secret) {
             return Ok(secret);
         }
-        let plain = data_key
-            .decrypt(&app.encrypted_secret, &app_secret_context(&app.appid))
-            .await?;
-        let secret = String::from_utf8(plain).map_err(|_| {
-            Error::Internal(anyhow::anyhow!("app secret of {} is not UTF-8", app.appid))
-        })?;
+        let plain = data_key.decrypt(&app.encrypted_secret, &app_secret_context(&app.appid)).await?;
+        let secret = String::from_utf8(plain)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("app secret of {} is not UTF-8", app.appid)))?;
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(
-                app.encrypted_secret.clone(),
-                (Instant::now(), secret.clone()),
-            );
+            cache.insert(app.encrypted_secret.clone(), (Instant::now(), secret.clone()));
         }
         Ok(secret)
     }
 
     fn cached(&self, ciphertext: &[u8]) -> Option<String> {
         let cache = self.cache.lock().ok()?;
-        cache
-            .get(ciphertext)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, s)| s.clone())
+        cache.get(ciphertext).filter(|(at, _)| at.elapsed() < TTL).map(|(_, s)| s.clone())
     }
 }
 
@@ -55,9 +46,5 @@ pub fn app_secret_context(appid: &str) -> [(&'static str, &str); 2] {
 
 /// The KMS encryption context binding a session key to its user in one mini program.
 pub fn session_key_context<'a>(appid: &'a str, openid: &'a str) -> [(&'static str, &'a str); 3] {
-    [
-        ("purpose", "wechat-session-key"),
-        ("appid", appid),
-        ("openid", openid),
-    ]
+    [("purpose", "wechat-session-key"), ("appid", appid), ("openid", openid)]
 }

@@ -14,22 +14,13 @@ use wxauth::store::Store;
 use wxauth::store::clients::{Client, ClientKind};
 
 #[derive(Parser)]
-#[command(
-    name = "wxauth-admin",
-    version,
-    about = "Administers a wxauth deployment: table, keys, clients"
-)]
+#[command(name = "wxauth-admin", version, about = "Administers a wxauth deployment: table, keys, clients")]
 struct Cli {
     /// The DynamoDB table.
     #[arg(long, env = "WXAUTH_TABLE", global = true, default_value = "wxauth")]
     table: String,
     /// The symmetric KMS key (id, ARN or alias) for session keys and app secrets.
-    #[arg(
-        long,
-        env = "KMS_DATA_KEY_ID",
-        global = true,
-        default_value = "alias/wxauth-data"
-    )]
+    #[arg(long, env = "KMS_DATA_KEY_ID", global = true, default_value = "alias/wxauth-data")]
     data_key: String,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -117,8 +108,7 @@ struct CreateClient {
 }
 
 fn parse_kind(text: &str) -> Result<ClientKind, String> {
-    ClientKind::parse(text)
-        .ok_or_else(|| "expected confidential, public or miniprogram".to_string())
+    ClientKind::parse(text).ok_or_else(|| "expected confidential, public or miniprogram".to_string())
 }
 
 #[tokio::main]
@@ -137,9 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 cli.data_key.clone()
             };
             let signing = match signing_key {
-                Some(id) => {
-                    wxauth::keys::registry::register_kms_key(&kms, &store, &id, now, now).await?
-                }
+                Some(id) => wxauth::keys::registry::register_kms_key(&kms, &store, &id, now, now).await?,
                 None => provision::ensure_signing_key(&kms, &store, now).await?,
             };
             let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_kms_key_id": signing.kms_key_id});
@@ -156,39 +144,19 @@ async fn main() -> anyhow::Result<()> {
             print(cli.json, &out, || {
                 keys.iter()
                     .map(|k| {
-                        let until = k
-                            .expires_at
-                            .map(|at| format!(", published until {at}"))
-                            .unwrap_or_default();
-                        format!(
-                            "{} (KMS {}) signs from {}{until}",
-                            k.kid, k.kms_key_id, k.active_from
-                        )
+                        let until = k.expires_at.map(|at| format!(", published until {at}")).unwrap_or_default();
+                        format!("{} (KMS {}) signs from {}{until}", k.kid, k.kms_key_id, k.active_from)
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
         }
-        Command::Key(KeyCommand::Rotate {
-            kms_key_id,
-            publish_ahead,
-            access_token_ttl,
-        }) => {
-            let key = provision::rotate_signing_key(
-                &kms,
-                &store,
-                kms_key_id,
-                now,
-                publish_ahead,
-                access_token_ttl,
-            )
-            .await?;
+        Command::Key(KeyCommand::Rotate { kms_key_id, publish_ahead, access_token_ttl }) => {
+            let key =
+                provision::rotate_signing_key(&kms, &store, kms_key_id, now, publish_ahead, access_token_ttl).await?;
             let out = json!({"kid": key.kid, "kms_key_id": key.kms_key_id, "active_from": key.active_from});
             print(cli.json, &out, || {
-                format!(
-                    "published {} (KMS {}); it signs from {} on",
-                    key.kid, key.kms_key_id, key.active_from
-                )
+                format!("published {} (KMS {}); it signs from {} on", key.kid, key.kms_key_id, key.active_from)
             });
         }
         Command::Client(ClientCommand::Create(c)) => {
@@ -203,8 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 kind: c.kind,
                 grant_types: c.grants,
                 redirect_uris: c.redirect_uris,
-                scope: Scope::parse(&c.scope)
-                    .map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?,
+                scope: Scope::parse(&c.scope).map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?,
                 audience: c.audience,
                 wechat,
             };
@@ -217,9 +184,7 @@ async fn main() -> anyhow::Result<()> {
             print(cli.json, &out, || {
                 let mut text = format!("created {}", text(&client));
                 if let Some(secret) = &secret {
-                    text.push_str(&format!(
-                        "\nclient_secret: {secret}\n(shown once: only its hash is stored)"
-                    ));
+                    text.push_str(&format!("\nclient_secret: {secret}\n(shown once: only its hash is stored)"));
                 }
                 text
             });
@@ -227,15 +192,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Client(ClientCommand::List) => {
             let clients = store.clients().await?;
             let out = json!(clients.iter().map(describe).collect::<Vec<_>>());
-            print(cli.json, &out, || {
-                clients.iter().map(text).collect::<Vec<_>>().join("\n")
-            });
+            print(cli.json, &out, || clients.iter().map(text).collect::<Vec<_>>().join("\n"));
         }
         Command::Client(ClientCommand::Show { id }) => {
-            let client = store
-                .client(&id)
-                .await?
-                .with_context(|| format!("no client {id:?}"))?;
+            let client = store.client(&id).await?.with_context(|| format!("no client {id:?}"))?;
             print(cli.json, &describe(&client), || text(&client));
         }
         Command::Client(ClientCommand::Delete { id }) => {
@@ -243,9 +203,7 @@ async fn main() -> anyhow::Result<()> {
             if !deleted {
                 anyhow::bail!("no client {id:?}");
             }
-            print(cli.json, &json!({"deleted": id}), || {
-                format!("deleted {id}")
-            });
+            print(cli.json, &json!({"deleted": id}), || format!("deleted {id}"));
         }
     }
     Ok(())
@@ -266,12 +224,7 @@ fn describe(c: &Client) -> serde_json::Value {
 }
 
 fn text(c: &Client) -> String {
-    let mut line = format!(
-        "{} ({}) grants: {}",
-        c.id,
-        c.kind.as_str(),
-        c.grant_types.join(", ")
-    );
+    let mut line = format!("{} ({}) grants: {}", c.id, c.kind.as_str(), c.grant_types.join(", "));
     if let Some(w) = &c.wechat {
         line.push_str(&format!("; WeChat appid {}", w.appid));
     }

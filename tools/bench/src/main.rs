@@ -42,12 +42,7 @@ const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let host = cli
-        .url
-        .trim_start_matches("http://")
-        .split([':', '/'])
-        .next()
-        .unwrap_or_default();
+    let host = cli.url.trim_start_matches("http://").split([':', '/']).next().unwrap_or_default();
     if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
         bail!("wxauth-bench only targets loopback addresses");
     }
@@ -56,16 +51,10 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let workers: Vec<_> = (0..cli.concurrency)
         .map(|w| {
-            let (http, cli_url, client_id, tag) = (
-                http.clone(),
-                cli.url.clone(),
-                cli.client_id.clone(),
-                cli.tag.clone(),
-            );
+            let (http, cli_url, client_id, tag) =
+                (http.clone(), cli.url.clone(), cli.client_id.clone(), cli.tag.clone());
             let scenario = cli.scenario;
-            tokio::spawn(async move {
-                worker(&http, &cli_url, &client_id, &tag, scenario, w, per_worker).await
-            })
+            tokio::spawn(async move { worker(&http, &cli_url, &client_id, &tag, scenario, w, per_worker).await })
         })
         .collect();
     let mut latencies = Vec::new();
@@ -74,11 +63,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| {
-        latencies[((latencies.len() as f64 * p).ceil() as usize)
-            .saturating_sub(1)
-            .min(latencies.len() - 1)]
-    };
+    let pct =
+        |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "{:?}: {} requests, concurrency {}, {:.1} s, {:.0} req/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -116,11 +102,7 @@ async fn worker(
 ) -> anyhow::Result<Vec<Duration>> {
     let token_url = format!("{url}/oauth/token");
     let login = |code: String| {
-        let form = vec![
-            ("grant_type", WECHAT_GRANT.to_string()),
-            ("client_id", client_id.to_string()),
-            ("code", code),
-        ];
+        let form = vec![("grant_type", WECHAT_GRANT.to_string()), ("client_id", client_id.to_string()), ("code", code)];
         post(http, &token_url, form)
     };
     let mut latencies = Vec::with_capacity(n);
@@ -141,10 +123,7 @@ async fn worker(
                 let form = vec![
                     ("grant_type", "refresh_token".to_string()),
                     ("client_id", client_id.to_string()),
-                    (
-                        "refresh_token",
-                        refresh_token.take().context("a refresh token")?,
-                    ),
+                    ("refresh_token", refresh_token.take().context("a refresh token")?),
                 ];
                 post(http, &token_url, form).await?
             }
@@ -158,22 +137,12 @@ async fn worker(
 }
 
 /// POSTs a form; fails on anything but 200. Returns the status and the refresh token.
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    form: Vec<(&str, String)>,
-) -> anyhow::Result<(u16, String)> {
+async fn post(http: &reqwest::Client, url: &str, form: Vec<(&str, String)>) -> anyhow::Result<(u16, String)> {
     let res = http.post(url).form(&form).send().await?;
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await?;
     if status != 200 {
         bail!("HTTP {status}: {body}");
     }
-    Ok((
-        status,
-        body["refresh_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    ))
+    Ok((status, body["refresh_token"].as_str().unwrap_or_default().to_string()))
 }

@@ -35,10 +35,5 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
 
 fn not_found() -> Response {
     let body = r#"{"error":"not_found","error_description":"no such route"}"#;
-    (
-        StatusCode::NOT_FOUND,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    (StatusCode::NOT_FOUND, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -33,41 +33,17 @@ pub struct CodeSpec {
 impl CodeSpec {
     /// Checks the description is one of the two shapes.
     pub fn into_fixture(self) -> Result<FixtureCode, String> {
-        let CodeSpec {
-            appid,
-            openid,
-            session_key,
-            unionid,
-            errcode,
-        } = self;
+        let CodeSpec { appid, openid, session_key, unionid, errcode } = self;
         let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
-        match (
-            errcode,
-            non_empty(appid),
-            non_empty(openid),
-            non_empty(session_key),
-        ) {
+        match (errcode, non_empty(appid), non_empty(openid), non_empty(session_key)) {
             (Some(0), ..) => Err("errcode must not be 0".into()),
-            (Some(errcode), None, None, None) if unionid.is_none() => {
-                Ok(FixtureCode::Error(errcode))
-            }
-            (Some(_), ..) => {
-                Err("give either errcode alone or appid, openid and session_key".into())
-            }
+            (Some(errcode), None, None, None) if unionid.is_none() => Ok(FixtureCode::Error(errcode)),
+            (Some(_), ..) => Err("give either errcode alone or appid, openid and session_key".into()),
             (None, Some(appid), Some(openid), Some(session_key)) => {
                 let unionid = non_empty(unionid);
-                Ok(FixtureCode::Session {
-                    appid,
-                    session: Session {
-                        openid,
-                        session_key,
-                        unionid,
-                    },
-                })
+                Ok(FixtureCode::Session { appid, session: Session { openid, session_key, unionid } })
             }
-            (None, ..) => {
-                Err("appid, openid and session_key are required (or errcode alone)".into())
-            }
+            (None, ..) => Err("appid, openid and session_key are required (or errcode alone)".into()),
         }
     }
 }
@@ -90,28 +66,21 @@ pub struct Fixtures {
 
 impl Fixtures {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let file: FixturesFile =
-            serde_json::from_str(text).context("fixtures are not the expected JSON")?;
+        let file: FixturesFile = serde_json::from_str(text).context("fixtures are not the expected JSON")?;
         let codes = file
             .codes
             .into_iter()
             .map(|(code, spec)| {
                 anyhow::ensure!(!code.is_empty(), "empty code in fixtures");
-                let fixture = spec
-                    .into_fixture()
-                    .map_err(|e| anyhow::anyhow!("fixture code {code:?}: {e}"))?;
+                let fixture = spec.into_fixture().map_err(|e| anyhow::anyhow!("fixture code {code:?}: {e}"))?;
                 Ok((code, fixture))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self {
-            codes,
-            apps: file.apps.into_iter().collect(),
-        })
+        Ok(Self { codes, apps: file.apps.into_iter().collect() })
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read fixtures {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fixtures {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
@@ -143,11 +112,7 @@ mod tests {
         let fixtures = Fixtures::parse(text).map_err(|e| e.to_string());
         let session = |openid: &str, key: &str, unionid: Option<&str>| FixtureCode::Session {
             appid: "wxa".into(),
-            session: Session {
-                openid: openid.into(),
-                session_key: key.into(),
-                unionid: unionid.map(Into::into),
-            },
+            session: Session { openid: openid.into(), session_key: key.into(), unionid: unionid.map(Into::into) },
         };
         assert_eq!(
             fixtures,
@@ -160,10 +125,7 @@ mod tests {
                 apps: vec![("wxa".into(), "secret".into())],
             })
         );
-        assert_eq!(
-            Fixtures::parse("{}").map_err(|e| e.to_string()),
-            Ok(Fixtures::default())
-        );
+        assert_eq!(Fixtures::parse("{}").map_err(|e| e.to_string()), Ok(Fixtures::default()));
     }
 
     #[test]

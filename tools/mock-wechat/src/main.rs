@@ -10,9 +10,7 @@ use mock_wechat::state::{Mock, random_seed};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let port = match std::env::var("MOCK_WECHAT_PORT") {
-        Ok(port) if !port.is_empty() => port
-            .parse::<u16>()
-            .context("MOCK_WECHAT_PORT must be a port number")?,
+        Ok(port) if !port.is_empty() => port.parse::<u16>().context("MOCK_WECHAT_PORT must be a port number")?,
         _ => 3100,
     };
     let mut mock = Mock::new(random_seed());

@@ -24,9 +24,7 @@ use crate::state::{Api, Calls, Jscode2SessionRequest, Mock, StableTokenRequest, 
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[derive(Clone)]
@@ -41,19 +39,13 @@ impl AppState {
     }
 
     pub fn with_clock(mock: Mock, clock: Clock) -> Self {
-        Self {
-            mock: Arc::new(Mutex::new(mock)),
-            clock,
-        }
+        Self { mock: Arc::new(Mutex::new(mock)), clock }
     }
 
     /// The mock and the current time (a poisoned lock is still usable: every
     /// update leaves the state consistent).
     fn lock(&self) -> (MutexGuard<'_, Mock>, u64) {
-        let guard = self
-            .mock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self.mock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         (guard, (self.clock)())
     }
 }
@@ -62,10 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/sns/jscode2session", get(jscode2session))
         .route("/cgi-bin/stable_token", post(stable_token))
-        .route(
-            "/wxa/business/getuserphonenumber",
-            post(get_user_phone_number),
-        )
+        .route("/wxa/business/getuserphonenumber", post(get_user_phone_number))
         .route("/wxa/checksession", get(check_session))
         .route("/mock/apps", post(register_app))
         .route("/mock/codes", post(add_code))
@@ -81,10 +70,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Query parameters; the first of repeated names wins, bad encoding is lenient.
 fn query_params(raw: Option<String>) -> HashMap<String, String> {
-    let pairs: Vec<(String, String)> = raw
-        .as_deref()
-        .and_then(|q| serde_urlencoded::from_str(q).ok())
-        .unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        raw.as_deref().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
     let mut params = HashMap::new();
     for (name, value) in pairs {
         params.entry(name).or_insert(value);
@@ -93,24 +80,18 @@ fn query_params(raw: Option<String>) -> HashMap<String, String> {
 }
 
 fn wechat_json(body: &impl Serialize) -> Response {
-    let text = serde_json::to_string(body)
-        .unwrap_or_else(|_| r#"{"errcode":-1,"errmsg":"system error"}"#.to_owned());
+    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"errcode":-1,"errmsg":"system error"}"#.to_owned());
     ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
 /// Runs `f` on the locked mock and answers its result the WeChat way.
-fn answer<T: Serialize>(
-    state: &AppState,
-    f: impl FnOnce(&mut Mock, u64) -> Result<T, WxError>,
-) -> Response {
+fn answer<T: Serialize>(state: &AppState, f: impl FnOnce(&mut Mock, u64) -> Result<T, WxError>) -> Response {
     let (mut mock, now) = state.lock();
     match f(&mut mock, now) {
         Ok(body) => wechat_json(&body),
         Err(err) => {
             let rid = mock.rid(now);
-            wechat_json(
-                &json!({"errcode": err.0, "errmsg": format!("{}, rid: {rid}", err.errmsg())}),
-            )
+            wechat_json(&json!({"errcode": err.0, "errmsg": format!("{}, rid: {rid}", err.errmsg())}))
         }
     }
 }
@@ -159,11 +140,7 @@ async fn stable_token(State(state): State<AppState>, body: Bytes) -> Response {
     })
 }
 
-async fn get_user_phone_number(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
+async fn get_user_phone_number(State(state): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
     let params = query_params(query);
     answer(&state, |mock, now| {
         let token = params.get("access_token").map(String::as_str);
@@ -179,12 +156,7 @@ async fn check_session(State(state): State<AppState>, RawQuery(query): RawQuery)
     let param = |name: &str| params.get(name).map(String::as_str);
     answer(&state, |mock, now| {
         let appid = mock.resolve_token(param("access_token"), Api::CheckSession, now)?;
-        mock.check_session(
-            &appid,
-            param("openid"),
-            param("signature"),
-            param("sig_method"),
-        )?;
+        mock.check_session(&appid, param("openid"), param("signature"), param("sig_method"))?;
         Ok(json!({"errcode": 0, "errmsg": "ok"}))
     })
 }
@@ -215,11 +187,7 @@ fn control_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
 }
 
 fn required(value: &str, name: &str) -> Result<(), ControlError> {
-    if value.is_empty() {
-        Err(bad_request(format!("{name} must not be empty")))
-    } else {
-        Ok(())
-    }
+    if value.is_empty() { Err(bad_request(format!("{name} must not be empty"))) } else { Ok(()) }
 }
 
 #[derive(serde::Deserialize)]
@@ -258,36 +226,24 @@ async fn add_code(State(state): State<AppState>, body: Bytes) -> ControlResult {
 }
 
 async fn expire_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    token_control(&state, &body, |mock, appid, now| {
-        mock.expire_token(appid, now)
-    })
+    token_control(&state, &body, |mock, appid, now| mock.expire_token(appid, now))
 }
 
 async fn invalidate_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
     token_control(&state, &body, |mock, appid, _| mock.invalidate_token(appid))
 }
 
-fn token_control(
-    state: &AppState,
-    body: &[u8],
-    f: impl FnOnce(&mut Mock, &str, u64) -> bool,
-) -> ControlResult {
+fn token_control(state: &AppState, body: &[u8], f: impl FnOnce(&mut Mock, &str, u64) -> bool) -> ControlResult {
     let AppidBody { appid } = control_body(body)?;
     required(&appid, "appid")?;
     let (mut mock, now) = state.lock();
     if !f(&mut mock, &appid, now) {
-        return Err(ControlError(
-            StatusCode::NOT_FOUND,
-            format!("no current access token for {appid}"),
-        ));
+        return Err(ControlError(StatusCode::NOT_FOUND, format!("no current access token for {appid}")));
     }
     control_ok()
 }
 
-async fn calls(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Calls>, ControlError> {
+async fn calls(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Calls>, ControlError> {
     let params = query_params(query);
     let appid = params
         .get("appid")
@@ -312,43 +268,20 @@ mod tests {
     fn app() -> (Router, Arc<AtomicU64>) {
         let time = Arc::new(AtomicU64::new(T0));
         let clock_time = Arc::clone(&time);
-        let state = AppState::with_clock(
-            Mock::new([1; 32]),
-            Arc::new(move || clock_time.load(Ordering::SeqCst)),
-        );
+        let state = AppState::with_clock(Mock::new([1; 32]), Arc::new(move || clock_time.load(Ordering::SeqCst)));
         (router(state), time)
     }
 
     /// Sends a request; returns status, content type and body.
-    async fn send(
-        app: &Router,
-        method: &str,
-        uri: &str,
-        body: &str,
-    ) -> (StatusCode, String, String) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::from(body.to_owned()));
-        let Ok(request) = request else {
-            panic!("bad request {uri}")
-        };
+    async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String, String) {
+        let request = Request::builder().method(method).uri(uri).body(Body::from(body.to_owned()));
+        let Ok(request) = request else { panic!("bad request {uri}") };
         let Ok(response) = app.clone().oneshot(request).await;
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap_or_default();
-        (
-            status,
-            content_type,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        let content_type =
+            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
+        (status, content_type, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn parse(body: &str) -> Value {
@@ -382,38 +315,19 @@ mod tests {
         );
         assert_error(&wechat(&app, "GET", uri, "").await, 40163, "code been used");
 
-        let uri =
-            "/sns/jscode2session?appid=wxr&secret=s&js_code=ok-bob&grant_type=authorization_code";
+        let uri = "/sns/jscode2session?appid=wxr&secret=s&js_code=ok-bob&grant_type=authorization_code";
         let body = wechat(&app, "GET", uri, "").await;
-        assert_eq!(
-            body,
-            json!({"openid": "openid-bob", "session_key": session_key_for("bob")})
-        );
+        assert_eq!(body, json!({"openid": "openid-bob", "session_key": session_key_for("bob")}));
 
+        assert_error(&wechat(&app, "GET", "/sns/jscode2session", "").await, 41002, "appid missing");
         assert_error(
-            &wechat(&app, "GET", "/sns/jscode2session", "").await,
-            41002,
-            "appid missing",
-        );
-        assert_error(
-            &wechat(
-                &app,
-                "GET",
-                "/sns/jscode2session?appid=wxr&secret=s&js_code=x&grant_type=authorization_code",
-                "",
-            )
-            .await,
+            &wechat(&app, "GET", "/sns/jscode2session?appid=wxr&secret=s&js_code=x&grant_type=authorization_code", "")
+                .await,
             40029,
             "invalid code",
         );
         assert_error(
-            &wechat(
-                &app,
-                "GET",
-                "/sns/jscode2session?appid=wxr&secret=s&js_code=ok-c&grant_type=x",
-                "",
-            )
-            .await,
+            &wechat(&app, "GET", "/sns/jscode2session?appid=wxr&secret=s&js_code=ok-c&grant_type=x", "").await,
             40002,
             "invalid grant_type",
         );
@@ -422,29 +336,16 @@ mod tests {
     #[tokio::test]
     async fn stable_token_phone_and_checksession_flow() {
         let (app, time) = app();
-        assert_error(
-            &wechat(&app, "POST", "/cgi-bin/stable_token", "not json").await,
-            47001,
-            "data format error",
-        );
-        assert_error(
-            &wechat(&app, "POST", "/cgi-bin/stable_token", "[]").await,
-            47001,
-            "data format error",
-        );
+        assert_error(&wechat(&app, "POST", "/cgi-bin/stable_token", "not json").await, 47001, "data format error");
+        assert_error(&wechat(&app, "POST", "/cgi-bin/stable_token", "[]").await, 47001, "data format error");
         assert_error(
             &wechat(&app, "POST", "/cgi-bin/stable_token", r#"{"appid": 1}"#).await,
             47001,
             "data format error",
         );
         assert_error(
-            &wechat(
-                &app,
-                "POST",
-                "/cgi-bin/stable_token",
-                r#"{"secret": "s", "grant_type": "client_credential"}"#,
-            )
-            .await,
+            &wechat(&app, "POST", "/cgi-bin/stable_token", r#"{"secret": "s", "grant_type": "client_credential"}"#)
+                .await,
             41002,
             "appid missing",
         );
@@ -452,10 +353,7 @@ mod tests {
         let request = r#"{"grant_type": "client_credential", "appid": "wxf", "secret": "s"}"#;
         let first = wechat(&app, "POST", "/cgi-bin/stable_token", request).await;
         assert_eq!(first["expires_in"], 7200);
-        let token = first["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let token = first["access_token"].as_str().unwrap_or_default().to_owned();
         time.fetch_add(60_000, Ordering::SeqCst);
         let again = wechat(&app, "POST", "/cgi-bin/stable_token", request).await;
         assert_eq!(again, json!({"access_token": token, "expires_in": 7140}));
@@ -479,74 +377,38 @@ mod tests {
             45011,
             "api minute-quota reach limit  mustslower  retry next minute",
         );
+        assert_error(&wechat(&app, "POST", &phone_uri, "{").await, 47001, "data format error");
         assert_error(
-            &wechat(&app, "POST", &phone_uri, "{").await,
-            47001,
-            "data format error",
-        );
-        assert_error(
-            &wechat(
-                &app,
-                "POST",
-                "/wxa/business/getuserphonenumber?access_token=nope",
-                r#"{"code": "phone-1"}"#,
-            )
-            .await,
+            &wechat(&app, "POST", "/wxa/business/getuserphonenumber?access_token=nope", r#"{"code": "phone-1"}"#).await,
             40001,
             "invalid credential, access_token is invalid or not latest",
         );
 
-        let login =
-            "/sns/jscode2session?appid=wxf&secret=s&js_code=ok-gus&grant_type=authorization_code";
+        let login = "/sns/jscode2session?appid=wxf&secret=s&js_code=ok-gus&grant_type=authorization_code";
         wechat(&app, "GET", login, "").await;
         let signature = session_signature(&session_key_for("gus"), b"").unwrap_or_default();
         let check = format!(
             "/wxa/checksession?access_token={token}&signature={signature}&openid=openid-gus&sig_method=hmac_sha256"
         );
-        assert_eq!(
-            wechat(&app, "GET", &check, "").await,
-            json!({"errcode": 0, "errmsg": "ok"})
-        );
-        let bad = format!(
-            "/wxa/checksession?access_token={token}&signature=00&openid=openid-gus&sig_method=hmac_sha256"
-        );
-        assert_error(
-            &wechat(&app, "GET", &bad, "").await,
-            87009,
-            "invalid signature",
-        );
+        assert_eq!(wechat(&app, "GET", &check, "").await, json!({"errcode": 0, "errmsg": "ok"}));
+        let bad =
+            format!("/wxa/checksession?access_token={token}&signature=00&openid=openid-gus&sig_method=hmac_sha256");
+        assert_error(&wechat(&app, "GET", &bad, "").await, 87009, "invalid signature");
 
         // Control: expire, then invalidate.
-        let (status, content_type, body) = send(
-            &app,
-            "POST",
-            "/mock/access-tokens/expire",
-            r#"{"appid": "wxf"}"#,
-        )
-        .await;
+        let (status, content_type, body) =
+            send(&app, "POST", "/mock/access-tokens/expire", r#"{"appid": "wxf"}"#).await;
         assert_eq!(
             (status, content_type.as_str(), parse(&body)),
             (StatusCode::OK, "application/json", json!({"ok": true}))
         );
-        assert_error(
-            &wechat(&app, "POST", &phone_uri, r#"{"code": "phone-2"}"#).await,
-            42001,
-            "access_token expired",
-        );
+        assert_error(&wechat(&app, "POST", &phone_uri, r#"{"code": "phone-2"}"#).await, 42001, "access_token expired");
         let renewed = wechat(&app, "POST", "/cgi-bin/stable_token", request).await;
         assert_ne!(renewed["access_token"], json!(token));
-        let (status, ..) = send(
-            &app,
-            "POST",
-            "/mock/access-tokens/invalidate",
-            r#"{"appid": "wxf"}"#,
-        )
-        .await;
+        let (status, ..) = send(&app, "POST", "/mock/access-tokens/invalidate", r#"{"appid": "wxf"}"#).await;
         assert_eq!(status, StatusCode::OK);
-        let renewed_uri = format!(
-            "/wxa/checksession?access_token={}",
-            renewed["access_token"].as_str().unwrap_or_default()
-        );
+        let renewed_uri =
+            format!("/wxa/checksession?access_token={}", renewed["access_token"].as_str().unwrap_or_default());
         assert_error(
             &wechat(&app, "GET", &renewed_uri, "").await,
             40001,
@@ -554,10 +416,7 @@ mod tests {
         );
 
         let (status, content_type, body) = send(&app, "GET", "/mock/calls?appid=wxf", "").await;
-        assert_eq!(
-            (status, content_type.as_str()),
-            (StatusCode::OK, "application/json")
-        );
+        assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/json"));
         assert_eq!(
             parse(&body),
             json!({"jscode2session": 1, "stable_token": 3, "getuserphonenumber": 5, "checksession": 3})
@@ -570,52 +429,25 @@ mod tests {
         let (status, _, body) = send(&app, "GET", "/mock/health", "").await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
 
-        let (status, ..) = send(
-            &app,
-            "POST",
-            "/mock/apps",
-            r#"{"appid": "wxc", "secret": "right"}"#,
-        )
-        .await;
+        let (status, ..) = send(&app, "POST", "/mock/apps", r#"{"appid": "wxc", "secret": "right"}"#).await;
         assert_eq!(status, StatusCode::OK);
-        let wrong =
-            "/sns/jscode2session?appid=wxc&secret=wrong&js_code=ok-a&grant_type=authorization_code";
-        assert_error(
-            &wechat(&app, "GET", wrong, "").await,
-            40125,
-            "invalid appsecret",
-        );
-        let wrong_token =
-            r#"{"grant_type": "client_credential", "appid": "wxc", "secret": "wrong"}"#;
-        assert_error(
-            &wechat(&app, "POST", "/cgi-bin/stable_token", wrong_token).await,
-            40125,
-            "invalid appsecret",
-        );
+        let wrong = "/sns/jscode2session?appid=wxc&secret=wrong&js_code=ok-a&grant_type=authorization_code";
+        assert_error(&wechat(&app, "GET", wrong, "").await, 40125, "invalid appsecret");
+        let wrong_token = r#"{"grant_type": "client_credential", "appid": "wxc", "secret": "wrong"}"#;
+        assert_error(&wechat(&app, "POST", "/cgi-bin/stable_token", wrong_token).await, 40125, "invalid appsecret");
 
         let code = r#"{"code": "fx", "appid": "wxc", "openid": "o-fx", "session_key": "k==", "unionid": "u-fx"}"#;
         let (status, ..) = send(&app, "POST", "/mock/codes", code).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, ..) = send(
-            &app,
-            "POST",
-            "/mock/codes",
-            r#"{"code": "fx-err", "errcode": 40226}"#,
-        )
-        .await;
+        let (status, ..) = send(&app, "POST", "/mock/codes", r#"{"code": "fx-err", "errcode": 40226}"#).await;
         assert_eq!(status, StatusCode::OK);
-        let login =
-            "/sns/jscode2session?appid=wxc&secret=right&js_code=fx&grant_type=authorization_code";
+        let login = "/sns/jscode2session?appid=wxc&secret=right&js_code=fx&grant_type=authorization_code";
         assert_eq!(
             wechat(&app, "GET", login, "").await,
             json!({"openid": "o-fx", "session_key": "k==", "unionid": "u-fx"})
         );
         let login = "/sns/jscode2session?appid=wxc&secret=right&js_code=fx-err&grant_type=authorization_code";
-        assert_error(
-            &wechat(&app, "GET", login, "").await,
-            40226,
-            "high risk user",
-        );
+        assert_error(&wechat(&app, "GET", login, "").await, 40226, "high risk user");
 
         for (uri, body) in [
             ("/mock/apps", "nope"),
@@ -626,20 +458,10 @@ mod tests {
             ("/mock/access-tokens/expire", "{}"),
         ] {
             let (status, content_type, body) = send(&app, "POST", uri, body).await;
-            assert_eq!(
-                (status, content_type.as_str()),
-                (StatusCode::BAD_REQUEST, "application/json"),
-                "{uri} {body}"
-            );
+            assert_eq!((status, content_type.as_str()), (StatusCode::BAD_REQUEST, "application/json"), "{uri} {body}");
             assert!(parse(&body)["error"].is_string(), "{body}");
         }
-        let (status, ..) = send(
-            &app,
-            "POST",
-            "/mock/access-tokens/expire",
-            r#"{"appid": "wx-none"}"#,
-        )
-        .await;
+        let (status, ..) = send(&app, "POST", "/mock/access-tokens/expire", r#"{"appid": "wx-none"}"#).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, ..) = send(&app, "GET", "/mock/calls", "").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

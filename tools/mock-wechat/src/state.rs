@@ -155,13 +155,7 @@ pub fn session_key_for(name: &str) -> String {
 pub fn session_signature(session_key: &str, message: &[u8]) -> Option<String> {
     let mut mac = Hmac::<Sha256>::new_from_slice(session_key.as_bytes()).ok()?;
     mac.update(message);
-    Some(
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Some(mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A fresh random seed for [`Mock::new`] (falls back to the time and process
@@ -169,9 +163,7 @@ pub fn session_signature(session_key: &str, message: &[u8]) -> Option<String> {
 pub fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     if getrandom::fill(&mut seed).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut h = Sha256::new();
         h.update(nanos.to_le_bytes());
         h.update(std::process::id().to_le_bytes());
@@ -184,12 +176,7 @@ pub fn random_seed() -> [u8; 32] {
 #[derive(Debug, PartialEq, Eq)]
 enum LoginConvention<'a> {
     /// `ok-<name>[.u]` or `busy-<name>[.u]`.
-    Login {
-        name: &'a str,
-        base: &'a str,
-        unionid: bool,
-        busy: bool,
-    },
+    Login { name: &'a str, base: &'a str, unionid: bool, busy: bool },
     /// `err-<errcode>`.
     Error(i64),
 }
@@ -202,22 +189,14 @@ fn parse_login_code(code: &str) -> Option<LoginConvention<'_>> {
     if let Some(n) = code.strip_prefix("err-") {
         return parse_errcode(n).map(LoginConvention::Error);
     }
-    let (rest, busy) = if let Some(rest) = code.strip_prefix("ok-") {
-        (rest, false)
-    } else {
-        (code.strip_prefix("busy-")?, true)
-    };
+    let (rest, busy) =
+        if let Some(rest) = code.strip_prefix("ok-") { (rest, false) } else { (code.strip_prefix("busy-")?, true) };
     let (name, unionid) = match rest.strip_suffix(".u") {
         Some(name) => (name, true),
         None => (rest, false),
     };
     let base = name.split_once('~').map_or(name, |(base, _)| base);
-    (!base.is_empty()).then_some(LoginConvention::Login {
-        name,
-        base,
-        unionid,
-        busy,
-    })
+    (!base.is_empty()).then_some(LoginConvention::Login { name, base, unionid, busy })
 }
 
 /// What a phone code means: `Ok(digits)` for `phone-<digits>`, `Err(n)` for
@@ -244,11 +223,7 @@ struct CodeUse {
 
 impl CodeUse {
     fn new(now_ms: u64) -> Self {
-        Self {
-            first_seen_ms: now_ms,
-            busy_answered: false,
-            used: false,
-        }
+        Self { first_seen_ms: now_ms, busy_answered: false, used: false }
     }
 
     /// Checks the code is neither used nor expired (used wins).
@@ -336,10 +311,7 @@ impl Mock {
 
     /// Registers (or replaces, as new and unused) a fixture login code.
     pub fn add_code(&mut self, code: &str, fixture: FixtureCode, now_ms: u64) {
-        let entry = FixtureEntry {
-            code: fixture,
-            usage: CodeUse::new(now_ms),
-        };
+        let entry = FixtureEntry { code: fixture, usage: CodeUse::new(now_ms) };
         self.fixtures.insert(code.to_owned(), entry);
     }
 
@@ -389,11 +361,7 @@ impl Mock {
     }
 
     /// `GET /sns/jscode2session`. Counts the call when an appid is given.
-    pub fn jscode2session(
-        &mut self,
-        req: &Jscode2SessionRequest,
-        now_ms: u64,
-    ) -> Result<Session, WxError> {
+    pub fn jscode2session(&mut self, req: &Jscode2SessionRequest, now_ms: u64) -> Result<Session, WxError> {
         let appid = present(req.appid.as_deref()).ok_or(WxError::APPID_MISSING)?;
         self.count(appid, Api::Jscode2Session);
         let secret = present(req.secret.as_deref()).ok_or(WxError::APPSECRET_MISSING)?;
@@ -420,17 +388,9 @@ impl Mock {
         let (name, base, unionid, busy) = match parse_login_code(code) {
             None => return Err(WxError::INVALID_CODE),
             Some(LoginConvention::Error(errcode)) => return Err(WxError(errcode)),
-            Some(LoginConvention::Login {
-                name,
-                base,
-                unionid,
-                busy,
-            }) => (name, base, unionid, busy),
+            Some(LoginConvention::Login { name, base, unionid, busy }) => (name, base, unionid, busy),
         };
-        let usage = self
-            .login_codes
-            .entry((appid.to_owned(), code.to_owned()))
-            .or_insert_with(|| CodeUse::new(now_ms));
+        let usage = self.login_codes.entry((appid.to_owned(), code.to_owned())).or_insert_with(|| CodeUse::new(now_ms));
         usage.check(now_ms)?;
         if busy && !usage.busy_answered {
             usage.busy_answered = true;
@@ -447,11 +407,7 @@ impl Mock {
     }
 
     /// `POST /cgi-bin/stable_token`. Counts the call when an appid is given.
-    pub fn stable_token(
-        &mut self,
-        req: &StableTokenRequest,
-        now_ms: u64,
-    ) -> Result<AccessToken, WxError> {
+    pub fn stable_token(&mut self, req: &StableTokenRequest, now_ms: u64) -> Result<AccessToken, WxError> {
         let appid = present(req.appid.as_deref()).ok_or(WxError::APPID_MISSING)?;
         self.count(appid, Api::StableToken);
         let secret = present(req.secret.as_deref()).ok_or(WxError::APPSECRET_MISSING)?;
@@ -467,10 +423,7 @@ impl Mock {
         {
             if !req.force_refresh {
                 let expires_in = (record.expires_ms - now_ms).div_ceil(1000);
-                return Ok(AccessToken {
-                    access_token: old.clone(),
-                    expires_in,
-                });
+                return Ok(AccessToken { access_token: old.clone(), expires_in });
             }
             record.revoked = true;
         }
@@ -485,27 +438,15 @@ impl Mock {
         };
         self.tokens.insert(token.clone(), record);
         self.current_tokens.insert(appid.to_owned(), token.clone());
-        Ok(AccessToken {
-            access_token: token,
-            expires_in: ACCESS_TOKEN_TTL_S,
-        })
+        Ok(AccessToken { access_token: token, expires_in: ACCESS_TOKEN_TTL_S })
     }
 
     /// Resolves an `access_token` query parameter to its appid, counting the
     /// call for that appid whenever the token is known (even if unusable).
-    pub fn resolve_token(
-        &mut self,
-        token: Option<&str>,
-        api: Api,
-        now_ms: u64,
-    ) -> Result<String, WxError> {
+    pub fn resolve_token(&mut self, token: Option<&str>, api: Api, now_ms: u64) -> Result<String, WxError> {
         let token = present(token).ok_or(WxError::ACCESS_TOKEN_MISSING)?;
         let record = self.tokens.get(token).ok_or(WxError::INVALID_CREDENTIAL)?;
-        let (appid, revoked, expired) = (
-            record.appid.clone(),
-            record.revoked,
-            now_ms >= record.expires_ms,
-        );
+        let (appid, revoked, expired) = (record.appid.clone(), record.revoked, now_ms >= record.expires_ms);
         self.count(&appid, api);
         if revoked {
             Err(WxError::INVALID_CREDENTIAL)
@@ -517,32 +458,21 @@ impl Mock {
     }
 
     /// `getuserphonenumber` for a resolved appid.
-    pub fn phone_number(
-        &mut self,
-        appid: &str,
-        code: Option<&str>,
-        now_ms: u64,
-    ) -> Result<PhoneInfo, WxError> {
+    pub fn phone_number(&mut self, appid: &str, code: Option<&str>, now_ms: u64) -> Result<PhoneInfo, WxError> {
         let code = present(code).ok_or(WxError::MISSING_CODE)?;
         let digits = match parse_phone_code(code) {
             None => return Err(WxError::INVALID_CODE),
             Some(Err(errcode)) => return Err(WxError(errcode)),
             Some(Ok(digits)) => digits,
         };
-        let usage = self
-            .phone_codes
-            .entry((appid.to_owned(), code.to_owned()))
-            .or_insert_with(|| CodeUse::new(now_ms));
+        let usage = self.phone_codes.entry((appid.to_owned(), code.to_owned())).or_insert_with(|| CodeUse::new(now_ms));
         usage.check(now_ms)?;
         usage.used = true;
         Ok(PhoneInfo {
             phone_number: digits.to_owned(),
             pure_phone_number: digits.to_owned(),
             country_code: "86".to_owned(),
-            watermark: Watermark {
-                timestamp: now_ms / 1000,
-                appid: appid.to_owned(),
-            },
+            watermark: Watermark { timestamp: now_ms / 1000, appid: appid.to_owned() },
         })
     }
 
@@ -561,9 +491,7 @@ impl Mock {
         }
         let openid = present(openid).ok_or(WxError::INVALID_SIGNATURE)?;
         let signature = present(signature).ok_or(WxError::INVALID_SIGNATURE)?;
-        let expected = self
-            .latest_session_key(appid, openid)
-            .and_then(|key| session_signature(key, b""));
+        let expected = self.latest_session_key(appid, openid).and_then(|key| session_signature(key, b""));
         match expected {
             Some(expected) if expected.eq_ignore_ascii_case(signature) => Ok(()),
             _ => Err(WxError::INVALID_SIGNATURE),
@@ -573,10 +501,7 @@ impl Mock {
     /// Makes `appid`'s current access token expired (42001); the next
     /// `stable_token` issues a new one. False if it has none.
     pub fn expire_token(&mut self, appid: &str, now_ms: u64) -> bool {
-        let record = self
-            .current_tokens
-            .get(appid)
-            .and_then(|token| self.tokens.get_mut(token));
+        let record = self.current_tokens.get(appid).and_then(|token| self.tokens.get_mut(token));
         match record {
             Some(record) => {
                 record.expires_ms = record.expires_ms.min(now_ms);
@@ -590,10 +515,7 @@ impl Mock {
     /// party had force-refreshed it; the next `stable_token` issues a new one.
     /// False if it has none.
     pub fn invalidate_token(&mut self, appid: &str) -> bool {
-        let record = self
-            .current_tokens
-            .remove(appid)
-            .and_then(|token| self.tokens.get_mut(&token));
+        let record = self.current_tokens.remove(appid).and_then(|token| self.tokens.get_mut(&token));
         match record {
             Some(record) => {
                 record.revoked = true;
@@ -633,21 +555,12 @@ mod tests {
     }
 
     fn token(m: &mut Mock, appid: &str, now: u64) -> String {
-        m.stable_token(&token_req(appid, "s", false), now)
-            .map(|t| t.access_token)
-            .unwrap_or_default()
+        m.stable_token(&token_req(appid, "s", false), now).map(|t| t.access_token).unwrap_or_default()
     }
 
     fn fixture_session(appid: &str, openid: &str, key: &str, unionid: Option<&str>) -> FixtureCode {
-        let session = Session {
-            openid: openid.into(),
-            session_key: key.into(),
-            unionid: unionid.map(Into::into),
-        };
-        FixtureCode::Session {
-            appid: appid.into(),
-            session,
-        }
+        let session = Session { openid: openid.into(), session_key: key.into(), unionid: unionid.map(Into::into) };
+        FixtureCode::Session { appid: appid.into(), session }
     }
 
     #[test]
@@ -678,16 +591,9 @@ mod tests {
         let s = m.jscode2session(&login("wxa", "ok-alice"), T0);
         assert_eq!(
             s,
-            Ok(Session {
-                openid: "openid-alice".into(),
-                session_key: session_key_for("alice"),
-                unionid: None
-            })
+            Ok(Session { openid: "openid-alice".into(), session_key: session_key_for("alice"), unionid: None })
         );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "ok-alice"), T0 + 1),
-            Err(WxError::CODE_BEEN_USED)
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "ok-alice"), T0 + 1), Err(WxError::CODE_BEEN_USED));
         assert_eq!(WxError::CODE_BEEN_USED.errmsg(), "code been used");
     }
 
@@ -715,26 +621,12 @@ mod tests {
     #[test]
     fn nonce_keeps_openid_but_changes_session_key() {
         let mut m = mock();
-        let first = m
-            .jscode2session(&login("wxa", "ok-alice"), T0)
-            .map(|s| (s.openid, s.session_key));
-        let second = m
-            .jscode2session(&login("wxa", "ok-alice~2.u"), T0)
-            .map(|s| (s.openid, s.session_key, s.unionid));
+        let first = m.jscode2session(&login("wxa", "ok-alice"), T0).map(|s| (s.openid, s.session_key));
+        let second = m.jscode2session(&login("wxa", "ok-alice~2.u"), T0).map(|s| (s.openid, s.session_key, s.unionid));
         assert_eq!(first, Ok(("openid-alice".into(), session_key_for("alice"))));
-        assert_eq!(
-            second,
-            Ok((
-                "openid-alice".into(),
-                session_key_for("alice~2"),
-                Some("unionid-alice".into())
-            ))
-        );
+        assert_eq!(second, Ok(("openid-alice".into(), session_key_for("alice~2"), Some("unionid-alice".into()))));
         assert_ne!(session_key_for("alice"), session_key_for("alice~2"));
-        assert_eq!(
-            m.latest_session_key("wxa", "openid-alice"),
-            Some(session_key_for("alice~2").as_str())
-        );
+        assert_eq!(m.latest_session_key("wxa", "openid-alice"), Some(session_key_for("alice~2").as_str()));
     }
 
     #[test]
@@ -742,11 +634,7 @@ mod tests {
         let mut m = mock();
         for (code, errcode, errmsg) in [
             ("err-40029", 40029, "invalid code"),
-            (
-                "err-45011",
-                45011,
-                "api minute-quota reach limit  mustslower  retry next minute",
-            ),
+            ("err-45011", 45011, "api minute-quota reach limit  mustslower  retry next minute"),
             ("err-40226", 40226, "high risk user"),
             ("err--1", -1, "system error"),
             ("err-12345", 12345, "mock error"),
@@ -762,54 +650,27 @@ mod tests {
     #[test]
     fn other_codes_are_invalid() {
         let mut m = mock();
-        for code in [
-            "nope", "ok-", "ok-.u", "ok-~2", "busy-", "err-", "err-0", "err-x", "OK-alice",
-        ] {
-            assert_eq!(
-                m.jscode2session(&login("wxa", code), T0),
-                Err(WxError::INVALID_CODE),
-                "{code}"
-            );
+        for code in ["nope", "ok-", "ok-.u", "ok-~2", "busy-", "err-", "err-0", "err-x", "OK-alice"] {
+            assert_eq!(m.jscode2session(&login("wxa", code), T0), Err(WxError::INVALID_CODE), "{code}");
         }
     }
 
     #[test]
     fn busy_answers_system_error_once_then_ok_once() {
         let mut m = mock();
-        assert_eq!(
-            m.jscode2session(&login("wxa", "busy-carol"), T0),
-            Err(WxError::SYSTEM_ERROR)
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "busy-carol"), T0), Err(WxError::SYSTEM_ERROR));
         let s = m.jscode2session(&login("wxa", "busy-carol"), T0 + 1);
-        assert_eq!(
-            s.map(|s| (s.openid, s.session_key)),
-            Ok(("openid-carol".into(), session_key_for("carol")))
-        );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "busy-carol"), T0 + 2),
-            Err(WxError::CODE_BEEN_USED)
-        );
+        assert_eq!(s.map(|s| (s.openid, s.session_key)), Ok(("openid-carol".into(), session_key_for("carol"))));
+        assert_eq!(m.jscode2session(&login("wxa", "busy-carol"), T0 + 2), Err(WxError::CODE_BEEN_USED));
     }
 
     #[test]
     fn codes_expire_five_minutes_after_first_seen() {
         let mut m = mock();
-        assert_eq!(
-            m.jscode2session(&login("wxa", "busy-dan"), T0),
-            Err(WxError::SYSTEM_ERROR)
-        );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "busy-dan"), T0 + CODE_TTL_MS),
-            Err(WxError::INVALID_CODE)
-        );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "busy-erin"), T0),
-            Err(WxError::SYSTEM_ERROR)
-        );
-        assert!(
-            m.jscode2session(&login("wxa", "busy-erin"), T0 + CODE_TTL_MS - 1)
-                .is_ok()
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "busy-dan"), T0), Err(WxError::SYSTEM_ERROR));
+        assert_eq!(m.jscode2session(&login("wxa", "busy-dan"), T0 + CODE_TTL_MS), Err(WxError::INVALID_CODE));
+        assert_eq!(m.jscode2session(&login("wxa", "busy-erin"), T0), Err(WxError::SYSTEM_ERROR));
+        assert!(m.jscode2session(&login("wxa", "busy-erin"), T0 + CODE_TTL_MS - 1).is_ok());
     }
 
     #[test]
@@ -817,51 +678,13 @@ mod tests {
         let mut m = mock();
         let full = login("wxa", "ok-x");
         let cases = [
+            (Jscode2SessionRequest { appid: None, ..full.clone() }, 41002, "appid missing"),
+            (Jscode2SessionRequest { appid: Some(String::new()), ..full.clone() }, 41002, "appid missing"),
+            (Jscode2SessionRequest { secret: None, ..full.clone() }, 41004, "appsecret missing"),
+            (Jscode2SessionRequest { js_code: None, ..full.clone() }, 41008, "missing code"),
+            (Jscode2SessionRequest { grant_type: None, ..full.clone() }, 40002, "invalid grant_type"),
             (
-                Jscode2SessionRequest {
-                    appid: None,
-                    ..full.clone()
-                },
-                41002,
-                "appid missing",
-            ),
-            (
-                Jscode2SessionRequest {
-                    appid: Some(String::new()),
-                    ..full.clone()
-                },
-                41002,
-                "appid missing",
-            ),
-            (
-                Jscode2SessionRequest {
-                    secret: None,
-                    ..full.clone()
-                },
-                41004,
-                "appsecret missing",
-            ),
-            (
-                Jscode2SessionRequest {
-                    js_code: None,
-                    ..full.clone()
-                },
-                41008,
-                "missing code",
-            ),
-            (
-                Jscode2SessionRequest {
-                    grant_type: None,
-                    ..full.clone()
-                },
-                40002,
-                "invalid grant_type",
-            ),
-            (
-                Jscode2SessionRequest {
-                    grant_type: Some("client_credential".into()),
-                    ..full.clone()
-                },
+                Jscode2SessionRequest { grant_type: Some("client_credential".into()), ..full.clone() },
                 40002,
                 "invalid grant_type",
             ),
@@ -890,50 +713,26 @@ mod tests {
     #[test]
     fn fixture_codes() {
         let mut m = mock();
-        m.add_code(
-            "fx-1",
-            fixture_session("wxa", "o-fixed", "k==", Some("u-fixed")),
-            T0,
-        );
+        m.add_code("fx-1", fixture_session("wxa", "o-fixed", "k==", Some("u-fixed")), T0);
         m.add_code("fx-err", FixtureCode::Error(40226), T0);
         m.add_code("ok-zed", fixture_session("wxa", "o-zed", "kz==", None), T0);
 
         // Wrong appid: invalid, and not consumed.
-        assert_eq!(
-            m.jscode2session(&login("wxb", "fx-1"), T0),
-            Err(WxError::INVALID_CODE)
-        );
+        assert_eq!(m.jscode2session(&login("wxb", "fx-1"), T0), Err(WxError::INVALID_CODE));
         let s = m.jscode2session(&login("wxa", "fx-1"), T0);
         assert_eq!(
             s,
-            Ok(Session {
-                openid: "o-fixed".into(),
-                session_key: "k==".into(),
-                unionid: Some("u-fixed".into())
-            })
+            Ok(Session { openid: "o-fixed".into(), session_key: "k==".into(), unionid: Some("u-fixed".into()) })
         );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "fx-1"), T0),
-            Err(WxError::CODE_BEEN_USED)
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "fx-1"), T0), Err(WxError::CODE_BEEN_USED));
         assert_eq!(m.latest_session_key("wxa", "o-fixed"), Some("k=="));
 
         // Error fixtures answer every time, for any appid.
-        assert_eq!(
-            m.jscode2session(&login("wxa", "fx-err"), T0),
-            Err(WxError(40226))
-        );
-        assert_eq!(
-            m.jscode2session(&login("wxb", "fx-err"), T0),
-            Err(WxError(40226))
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "fx-err"), T0), Err(WxError(40226)));
+        assert_eq!(m.jscode2session(&login("wxb", "fx-err"), T0), Err(WxError(40226)));
 
         // Fixtures take precedence over the naming conventions.
-        assert_eq!(
-            m.jscode2session(&login("wxa", "ok-zed"), T0)
-                .map(|s| s.openid),
-            Ok("o-zed".into())
-        );
+        assert_eq!(m.jscode2session(&login("wxa", "ok-zed"), T0).map(|s| s.openid), Ok("o-zed".into()));
     }
 
     #[test]
@@ -941,53 +740,28 @@ mod tests {
         let mut m = mock();
         m.add_code("fx-a", fixture_session("wxa", "o", "k", None), T0);
         m.add_code("fx-b", fixture_session("wxa", "o", "k", None), T0);
-        assert!(
-            m.jscode2session(&login("wxa", "fx-a"), T0 + CODE_TTL_MS - 1)
-                .is_ok()
-        );
-        assert_eq!(
-            m.jscode2session(&login("wxa", "fx-b"), T0 + CODE_TTL_MS),
-            Err(WxError::INVALID_CODE)
-        );
+        assert!(m.jscode2session(&login("wxa", "fx-a"), T0 + CODE_TTL_MS - 1).is_ok());
+        assert_eq!(m.jscode2session(&login("wxa", "fx-b"), T0 + CODE_TTL_MS), Err(WxError::INVALID_CODE));
         // Re-registering makes a fresh code.
-        m.add_code(
-            "fx-b",
-            fixture_session("wxa", "o", "k", None),
-            T0 + CODE_TTL_MS,
-        );
-        assert!(
-            m.jscode2session(&login("wxa", "fx-b"), T0 + CODE_TTL_MS)
-                .is_ok()
-        );
+        m.add_code("fx-b", fixture_session("wxa", "o", "k", None), T0 + CODE_TTL_MS);
+        assert!(m.jscode2session(&login("wxa", "fx-b"), T0 + CODE_TTL_MS).is_ok());
     }
 
     #[test]
     fn stable_token_is_stable_and_counts_down() {
         let mut m = mock();
         let first = m.stable_token(&token_req("wxa", "s", false), T0);
-        let Ok(first) = first else {
-            panic!("{first:?}")
-        };
+        let Ok(first) = first else { panic!("{first:?}") };
         assert_eq!(first.expires_in, 7200);
         assert!(first.access_token.len() > 64);
         let later = m.stable_token(&token_req("wxa", "s", false), T0 + 100_500);
-        assert_eq!(
-            later,
-            Ok(AccessToken {
-                access_token: first.access_token.clone(),
-                expires_in: 7100
-            })
-        );
+        assert_eq!(later, Ok(AccessToken { access_token: first.access_token.clone(), expires_in: 7100 }));
         // Other apps get their own token.
         assert_ne!(token(&mut m, "wxb", T0), first.access_token);
         // After it expires, a new one is issued; the old one answers 42001.
         let expiry = T0 + ACCESS_TOKEN_TTL_MS;
         let renewed = m.stable_token(&token_req("wxa", "s", false), expiry);
-        assert!(
-            renewed
-                .as_ref()
-                .is_ok_and(|t| t.access_token != first.access_token && t.expires_in == 7200)
-        );
+        assert!(renewed.as_ref().is_ok_and(|t| t.access_token != first.access_token && t.expires_in == 7200));
         let old = m.resolve_token(Some(&first.access_token), Api::GetUserPhoneNumber, expiry);
         assert_eq!(old, Err(WxError::ACCESS_TOKEN_EXPIRED));
     }
@@ -996,21 +770,11 @@ mod tests {
     fn force_refresh_issues_a_new_token_and_revokes_the_old() {
         let mut m = mock();
         let old = token(&mut m, "wxa", T0);
-        let new = m
-            .stable_token(&token_req("wxa", "s", true), T0 + 1000)
-            .map(|t| (t.access_token, t.expires_in));
-        let Ok((new, 7200)) = new else {
-            panic!("{new:?}")
-        };
+        let new = m.stable_token(&token_req("wxa", "s", true), T0 + 1000).map(|t| (t.access_token, t.expires_in));
+        let Ok((new, 7200)) = new else { panic!("{new:?}") };
         assert_ne!(new, old);
-        assert_eq!(
-            m.resolve_token(Some(&old), Api::CheckSession, T0 + 2000),
-            Err(WxError::INVALID_CREDENTIAL)
-        );
-        assert_eq!(
-            m.resolve_token(Some(&new), Api::CheckSession, T0 + 2000),
-            Ok("wxa".into())
-        );
+        assert_eq!(m.resolve_token(Some(&old), Api::CheckSession, T0 + 2000), Err(WxError::INVALID_CREDENTIAL));
+        assert_eq!(m.resolve_token(Some(&new), Api::CheckSession, T0 + 2000), Ok("wxa".into()));
         assert_eq!(token(&mut m, "wxa", T0 + 3000), new);
     }
 
@@ -1020,41 +784,14 @@ mod tests {
         m.register_app("wxreg", "right");
         let full = token_req("wxreg", "right", false);
         let cases = [
+            (StableTokenRequest { appid: None, ..full.clone() }, WxError::APPID_MISSING),
+            (StableTokenRequest { secret: None, ..full.clone() }, WxError::APPSECRET_MISSING),
+            (StableTokenRequest { grant_type: None, ..full.clone() }, WxError::INVALID_GRANT_TYPE),
             (
-                StableTokenRequest {
-                    appid: None,
-                    ..full.clone()
-                },
-                WxError::APPID_MISSING,
-            ),
-            (
-                StableTokenRequest {
-                    secret: None,
-                    ..full.clone()
-                },
-                WxError::APPSECRET_MISSING,
-            ),
-            (
-                StableTokenRequest {
-                    grant_type: None,
-                    ..full.clone()
-                },
+                StableTokenRequest { grant_type: Some("authorization_code".into()), ..full.clone() },
                 WxError::INVALID_GRANT_TYPE,
             ),
-            (
-                StableTokenRequest {
-                    grant_type: Some("authorization_code".into()),
-                    ..full.clone()
-                },
-                WxError::INVALID_GRANT_TYPE,
-            ),
-            (
-                StableTokenRequest {
-                    secret: Some("wrong".into()),
-                    ..full.clone()
-                },
-                WxError::INVALID_APPSECRET,
-            ),
+            (StableTokenRequest { secret: Some("wrong".into()), ..full.clone() }, WxError::INVALID_APPSECRET),
         ];
         for (req, err) in cases {
             assert_eq!(m.stable_token(&req, T0), Err(err));
@@ -1065,32 +802,14 @@ mod tests {
     #[test]
     fn token_resolution_errors() {
         let mut m = mock();
-        assert_eq!(
-            m.resolve_token(None, Api::CheckSession, T0),
-            Err(WxError::ACCESS_TOKEN_MISSING)
-        );
-        assert_eq!(
-            m.resolve_token(Some(""), Api::CheckSession, T0),
-            Err(WxError::ACCESS_TOKEN_MISSING)
-        );
-        assert_eq!(
-            m.resolve_token(Some("bogus"), Api::CheckSession, T0),
-            Err(WxError::INVALID_CREDENTIAL)
-        );
-        assert_eq!(
-            WxError::INVALID_CREDENTIAL.errmsg(),
-            "invalid credential, access_token is invalid or not latest"
-        );
-        assert_eq!(
-            WxError::ACCESS_TOKEN_EXPIRED.errmsg(),
-            "access_token expired"
-        );
+        assert_eq!(m.resolve_token(None, Api::CheckSession, T0), Err(WxError::ACCESS_TOKEN_MISSING));
+        assert_eq!(m.resolve_token(Some(""), Api::CheckSession, T0), Err(WxError::ACCESS_TOKEN_MISSING));
+        assert_eq!(m.resolve_token(Some("bogus"), Api::CheckSession, T0), Err(WxError::INVALID_CREDENTIAL));
+        assert_eq!(WxError::INVALID_CREDENTIAL.errmsg(), "invalid credential, access_token is invalid or not latest");
+        assert_eq!(WxError::ACCESS_TOKEN_EXPIRED.errmsg(), "access_token expired");
 
         let t = token(&mut m, "wxa", T0);
-        assert_eq!(
-            m.resolve_token(Some(&t), Api::CheckSession, T0 + ACCESS_TOKEN_TTL_MS - 1),
-            Ok("wxa".into())
-        );
+        assert_eq!(m.resolve_token(Some(&t), Api::CheckSession, T0 + ACCESS_TOKEN_TTL_MS - 1), Ok("wxa".into()));
         assert_eq!(
             m.resolve_token(Some(&t), Api::CheckSession, T0 + ACCESS_TOKEN_TTL_MS),
             Err(WxError::ACCESS_TOKEN_EXPIRED)
@@ -1105,24 +824,15 @@ mod tests {
 
         let t1 = token(&mut m, "wxa", T0);
         assert!(m.expire_token("wxa", T0 + 10));
-        assert_eq!(
-            m.resolve_token(Some(&t1), Api::GetUserPhoneNumber, T0 + 10),
-            Err(WxError::ACCESS_TOKEN_EXPIRED)
-        );
+        assert_eq!(m.resolve_token(Some(&t1), Api::GetUserPhoneNumber, T0 + 10), Err(WxError::ACCESS_TOKEN_EXPIRED));
         let t2 = token(&mut m, "wxa", T0 + 20);
         assert_ne!(t1, t2);
 
         assert!(m.invalidate_token("wxa"));
-        assert_eq!(
-            m.resolve_token(Some(&t2), Api::GetUserPhoneNumber, T0 + 30),
-            Err(WxError::INVALID_CREDENTIAL)
-        );
+        assert_eq!(m.resolve_token(Some(&t2), Api::GetUserPhoneNumber, T0 + 30), Err(WxError::INVALID_CREDENTIAL));
         let t3 = token(&mut m, "wxa", T0 + 40);
         assert!(t3 != t2 && t3 != t1);
-        assert_eq!(
-            m.resolve_token(Some(&t3), Api::GetUserPhoneNumber, T0 + 40),
-            Ok("wxa".into())
-        );
+        assert_eq!(m.resolve_token(Some(&t3), Api::GetUserPhoneNumber, T0 + 40), Ok("wxa".into()));
     }
 
     #[test]
@@ -1135,31 +845,18 @@ mod tests {
                 phone_number: "13800138000".into(),
                 pure_phone_number: "13800138000".into(),
                 country_code: "86".into(),
-                watermark: Watermark {
-                    timestamp: T0 / 1000,
-                    appid: "wxa".into()
-                },
+                watermark: Watermark { timestamp: T0 / 1000, appid: "wxa".into() },
             })
         );
-        assert_eq!(
-            m.phone_number("wxa", Some("phone-13800138000"), T0),
-            Err(WxError::CODE_BEEN_USED)
-        );
+        assert_eq!(m.phone_number("wxa", Some("phone-13800138000"), T0), Err(WxError::CODE_BEEN_USED));
         assert!(m.phone_number("wxb", Some("phone-13800138000"), T0).is_ok());
         for errcode in [-1, 40029, 45011, 40001] {
             for _ in 0..2 {
-                assert_eq!(
-                    m.phone_number("wxa", Some(&format!("err-{errcode}")), T0),
-                    Err(WxError(errcode))
-                );
+                assert_eq!(m.phone_number("wxa", Some(&format!("err-{errcode}")), T0), Err(WxError(errcode)));
             }
         }
         for code in ["ok-alice", "phone-", "phone-12a", "err-0", "x"] {
-            assert_eq!(
-                m.phone_number("wxa", Some(code), T0),
-                Err(WxError::INVALID_CODE),
-                "{code}"
-            );
+            assert_eq!(m.phone_number("wxa", Some(code), T0), Err(WxError::INVALID_CODE), "{code}");
         }
         assert_eq!(m.phone_number("wxa", None, T0), Err(WxError::MISSING_CODE));
     }
@@ -1172,24 +869,12 @@ mod tests {
             m.check_session(appid, Some(openid), Some(signature), Some("hmac_sha256"))
         };
 
-        assert_eq!(
-            check(&m, "wxa", "openid-gus", &sig("gus")),
-            Err(WxError::INVALID_SIGNATURE)
-        );
+        assert_eq!(check(&m, "wxa", "openid-gus", &sig("gus")), Err(WxError::INVALID_SIGNATURE));
         assert!(m.jscode2session(&login("wxa", "ok-gus"), T0).is_ok());
         assert_eq!(check(&m, "wxa", "openid-gus", &sig("gus")), Ok(()));
-        assert_eq!(
-            check(&m, "wxa", "openid-gus", &sig("gus").to_uppercase()),
-            Ok(())
-        );
-        assert_eq!(
-            check(&m, "wxa", "openid-gus", "00"),
-            Err(WxError::INVALID_SIGNATURE)
-        );
-        assert_eq!(
-            check(&m, "wxb", "openid-gus", &sig("gus")),
-            Err(WxError::INVALID_SIGNATURE)
-        );
+        assert_eq!(check(&m, "wxa", "openid-gus", &sig("gus").to_uppercase()), Ok(()));
+        assert_eq!(check(&m, "wxa", "openid-gus", "00"), Err(WxError::INVALID_SIGNATURE));
+        assert_eq!(check(&m, "wxb", "openid-gus", &sig("gus")), Err(WxError::INVALID_SIGNATURE));
         assert_eq!(
             m.check_session("wxa", Some("openid-gus"), Some(&sig("gus")), Some("md5")),
             Err(WxError::INVALID_SIGNATURE)
@@ -1201,18 +886,11 @@ mod tests {
 
         // A new login replaces the session key: the old signature fails.
         assert!(m.jscode2session(&login("wxa", "ok-gus~2"), T0).is_ok());
-        assert_eq!(
-            check(&m, "wxa", "openid-gus", &sig("gus")),
-            Err(WxError::INVALID_SIGNATURE)
-        );
+        assert_eq!(check(&m, "wxa", "openid-gus", &sig("gus")), Err(WxError::INVALID_SIGNATURE));
         assert_eq!(check(&m, "wxa", "openid-gus", &sig("gus~2")), Ok(()));
 
         // Known vector through a fixture session key.
-        m.add_code(
-            "fx",
-            fixture_session("wxa", "o-vec", "o4Wz8/7+ECEOhZ6XBTOo7A==", None),
-            T0,
-        );
+        m.add_code("fx", fixture_session("wxa", "o-vec", "o4Wz8/7+ECEOhZ6XBTOo7A==", None), T0);
         assert!(m.jscode2session(&login("wxa", "fx"), T0).is_ok());
         let known = "1c6ee4afbc1babd781b86fc6b59dcdc55fccf459a7214509c3dd532f2bd4f35c";
         assert_eq!(check(&m, "wxa", "o-vec", known), Ok(()));
@@ -1231,12 +909,7 @@ mod tests {
         let _ = m.resolve_token(Some("bogus"), Api::CheckSession, T0);
         assert_eq!(
             m.calls("wxa"),
-            Calls {
-                jscode2session: 2,
-                stable_token: 1,
-                getuserphonenumber: 1,
-                checksession: 2
-            }
+            Calls { jscode2session: 2, stable_token: 1, getuserphonenumber: 1, checksession: 2 }
         );
         assert_eq!(m.calls("wxb"), Calls::default());
     }
@@ -1249,9 +922,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 26);
         assert!(a.starts_with(&format!("{:08x}-", T0 / 1000)));
-        assert!(
-            a.split('-')
-                .all(|part| part.len() == 8 && part.bytes().all(|c| c.is_ascii_hexdigit()))
-        );
+        assert!(a.split('-').all(|part| part.len() == 8 && part.bytes().all(|c| c.is_ascii_hexdigit())));
     }
 }

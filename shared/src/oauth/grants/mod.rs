@@ -31,20 +31,13 @@ pub struct TokenResponse {
 pub const GRANT_TYPES: &[&str] = &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE];
 
 /// Runs the grant named by `grant_type` for an authenticated `client`.
-pub async fn exchange(
-    app: &App,
-    client: &Client,
-    form: &Form,
-    now: i64,
-) -> Result<TokenResponse, Error> {
+pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
     let grant_type = form.require("grant_type")?;
     if !GRANT_TYPES.contains(&grant_type) {
         return Err(OAuthError::unsupported_grant_type("this grant type is not supported").into());
     }
     if !client.allows_grant(grant_type) {
-        return Err(
-            OAuthError::unauthorized_client("this client may not use this grant type").into(),
-        );
+        return Err(OAuthError::unauthorized_client("this client may not use this grant type").into());
     }
     match grant_type {
         wechat::GRANT_TYPE => wechat::grant(app, client, &form.only(wechat::PARAMETERS), now).await,

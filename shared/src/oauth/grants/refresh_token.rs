@@ -3,7 +3,7 @@
 use super::TokenResponse;
 use crate::App;
 use crate::http::Form;
-use crate::oauth::error::Error;
+use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::{access, refresh};
@@ -11,19 +11,20 @@ use crate::tokens::{access, refresh};
 pub const GRANT_TYPE: &str = "refresh_token";
 pub const PARAMETERS: &[&str] = &["refresh_token", "scope"];
 
-pub async fn grant(
-    app: &App,
-    client: &Client,
-    form: &Form,
-    now: i64,
-) -> Result<TokenResponse, Error> {
+pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
     let presented = form.require("refresh_token")?;
-    // Parsed before the token is spent: a malformed request must not rotate it.
+    // Parsed before the token is touched: a malformed request must not rotate it.
     let requested = form.get("scope").map(Scope::parse).transpose()?;
-    let next = refresh::rotate(app, client, presented, requested.as_ref(), now).await?;
-    // The new refresh token keeps the original scope; only this access token is narrowed.
-    let scope = requested.unwrap_or_else(|| next.record.scope.clone());
-    let access = access::issue(app, &next.record.subject, client, &scope, now).await?;
+    let rotation = refresh::prepare(app, client, presented, now).await?;
+    let granted = &rotation.next.record.scope;
+    // RFC 6749 §6: the scope "MUST NOT include any scope not originally granted".
+    if requested.as_ref().is_some_and(|r| !r.is_subset_of(granted)) {
+        return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant").into());
+    }
+    // Only this access token is narrowed; the new refresh token keeps the grant.
+    let scope = requested.unwrap_or_else(|| granted.clone());
+    let access = access::issue(app, &rotation.next.record.subject, client, &scope, now).await?;
+    let next = refresh::commit(app, rotation, now).await?;
     Ok(TokenResponse {
         access_token: access.jwt,
         token_type: "Bearer",

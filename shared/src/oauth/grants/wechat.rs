@@ -23,25 +23,14 @@ pub const PARAMETERS: &[&str] = &["code", "scope"];
 /// How long a 45011 (per-user minute quota) asks the client to wait.
 const MINUTE_QUOTA_RETRY_AFTER: u64 = 60;
 
-pub async fn grant(
-    app: &App,
-    client: &Client,
-    form: &Form,
-    now: i64,
-) -> Result<TokenResponse, Error> {
+pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
     let Some(wechat_app) = &client.wechat else {
-        return Err(
-            OAuthError::unauthorized_client("this client is not a WeChat mini program").into(),
-        );
+        return Err(OAuthError::unauthorized_client("this client is not a WeChat mini program").into());
     };
     let code = form.require("code")?;
     let scope = Scope::grant(form.get("scope"), &client.scope)?;
     let secret = app.app_secrets.secret(&app.data_key, wechat_app).await?;
-    let session = app
-        .wechat
-        .jscode2session(&wechat_app.appid, &secret, code)
-        .await
-        .map_err(to_error)?;
+    let session = app.wechat.jscode2session(&wechat_app.appid, &secret, code).await.map_err(to_error)?;
     let identity = WechatIdentity {
         appid: wechat_app.appid.clone(),
         openid: session.openid.clone(),
@@ -51,22 +40,10 @@ pub async fn grant(
 
     let store_session_key = async {
         let context = session_key_context(&identity.appid, &identity.openid);
-        let ciphertext = app
-            .data_key
-            .encrypt(session.session_key.0.as_bytes(), &context)
-            .await?;
+        let ciphertext = app.data_key.encrypt(session.session_key.0.as_bytes(), &context).await?;
         let previous_until = now + app.config.previous_session_key_ttl.as_secs() as i64;
         let expires_at = now + app.config.session_key_ttl.as_secs() as i64;
-        app.store
-            .put_session_key(
-                &identity.appid,
-                &identity.openid,
-                ciphertext,
-                now,
-                previous_until,
-                expires_at,
-            )
-            .await
+        app.store.put_session_key(&identity.appid, &identity.openid, ciphertext, now, previous_until, expires_at).await
     };
     let (access, refresh, ()) = tokio::try_join!(
         access::issue(app, &user_id, client, &scope, now),
@@ -93,12 +70,12 @@ pub fn to_error(e: WechatError) -> Error {
         WechatError::Api { errcode: 40163, .. } => {
             OAuthError::invalid_grant("the WeChat login code has been used").into()
         }
-        WechatError::Api { errcode: 45011, .. } => OAuthError::temporarily_unavailable(
-            "WeChat's per-user login quota is exhausted; retry in a minute",
-        )
-        .with_status(429)
-        .with_retry_after(MINUTE_QUOTA_RETRY_AFTER)
-        .into(),
+        WechatError::Api { errcode: 45011, .. } => {
+            OAuthError::temporarily_unavailable("WeChat's per-user login quota is exhausted; retry in a minute")
+                .with_status(429)
+                .with_retry_after(MINUTE_QUOTA_RETRY_AFTER)
+                .into()
+        }
         WechatError::Api { errcode: 40226, .. } => {
             OAuthError::access_denied("WeChat refused this user (high-risk account)").into()
         }
@@ -116,10 +93,7 @@ mod tests {
     use super::*;
 
     fn api(errcode: i64) -> Error {
-        to_error(WechatError::Api {
-            errcode,
-            errmsg: "x".into(),
-        })
+        to_error(WechatError::Api { errcode, errmsg: "x".into() })
     }
 
     fn shown(e: Error) -> OAuthError {
@@ -137,10 +111,7 @@ mod tests {
     #[test]
     fn the_minute_quota_is_429_with_retry_after() {
         let e = shown(api(45011));
-        assert_eq!(
-            (e.status, e.error, e.retry_after),
-            (429, "temporarily_unavailable", Some(60))
-        );
+        assert_eq!((e.status, e.error, e.retry_after), (429, "temporarily_unavailable", Some(60)));
     }
 
     #[test]
@@ -152,19 +123,13 @@ mod tests {
     #[test]
     fn busy_and_unreachable_are_503() {
         assert_eq!(shown(api(-1)).status, 503);
-        assert_eq!(
-            shown(to_error(WechatError::Unreachable("timeout".into()))).status,
-            503
-        );
+        assert_eq!(shown(to_error(WechatError::Unreachable("timeout".into()))).status, 503);
     }
 
     #[test]
     fn configuration_errors_and_nonsense_are_502() {
         assert_eq!(shown(api(40125)).status, 502);
         assert_eq!(shown(api(40013)).status, 502);
-        assert_eq!(
-            shown(to_error(WechatError::Malformed("x".into()))).status,
-            502
-        );
+        assert_eq!(shown(to_error(WechatError::Malformed("x".into()))).status, 502);
     }
 }

@@ -1,0 +1,45 @@
+//! `GET|POST /userinfo`: what we know of the bearer token's user (RFC 6750 Bearer; the OpenID
+//! Connect UserInfo shape). `openid` is the user's openid in the token's mini program.
+
+use serde::Serialize;
+use wxauth::App;
+use wxauth::http::{self, Request, Response};
+use wxauth::oauth::bearer;
+use wxauth::oauth::error::{Error, OAuthError};
+
+#[derive(Debug, Serialize)]
+pub struct UserInfo {
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::respond(userinfo(app, &req).await)
+}
+
+async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
+    if req.method() != http::Method::GET && req.method() != http::Method::POST {
+        return Err(http::method_not_allowed("GET, POST").into());
+    }
+    let now = wxauth::unix_now();
+    let claims = bearer::authenticate(app, req.headers(), now).await?;
+    let (user, client) = tokio::try_join!(app.store.user(&claims.sub), app.store.client(&claims.client_id))?;
+    let Some(user) = user else {
+        return Err(OAuthError::new(401, "invalid_token", "the token's user no longer exists")
+            .with_www_authenticate("Bearer error=\"invalid_token\"")
+            .into());
+    };
+    let appid = client.and_then(|c| c.wechat).map(|w| w.appid);
+    let info = UserInfo {
+        sub: user.id.clone(),
+        openid: appid.and_then(|a| user.openids.get(&a).cloned()),
+        unionid: user.unionid.clone(),
+        phone_number: user.phone.as_ref().map(|p| p.phone_number.clone()),
+    };
+    Ok(http::no_store(http::json_response(200, &info)))
+}

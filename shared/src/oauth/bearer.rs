@@ -1,0 +1,41 @@
+//! Protected resources (RFC 6750): the caller's access token, verified locally.
+//!
+//! The JWT is checked against the cached key registry (signature, `typ`, `iss`, `exp`; no KMS
+//! call), then against the deny list (revoked `jti`s). Every failure is the same
+//! `401 invalid_token` with `WWW-Authenticate: Bearer`, so a caller learns nothing about why.
+//! `aud` is not checked here: these endpoints belong to the authorization server itself and
+//! serve every client it issued tokens to, whatever resource server those tokens were meant for.
+
+use http::HeaderMap;
+
+use super::error::{Error, OAuthError};
+use crate::App;
+use crate::http::bearer_token;
+use crate::keys::verify::verify_access_token;
+use crate::tokens::access::AccessClaims;
+
+/// RFC 6750 §3.1: "If the request lacks any authentication information ..., the resource
+/// server SHOULD NOT include an error code or other error information" in the challenge.
+fn missing(realm: &str) -> OAuthError {
+    OAuthError::new(401, "invalid_token", "an access token is required (Authorization: Bearer)")
+        .with_www_authenticate(format!("Bearer realm=\"{realm}\""))
+}
+
+fn invalid(realm: &str) -> OAuthError {
+    OAuthError::new(401, "invalid_token", "the access token is invalid, expired or revoked")
+        .with_www_authenticate(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
+}
+
+/// The claims of the request's valid, unrevoked access token.
+pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<AccessClaims, Error> {
+    let realm = &app.config.issuer;
+    let Some(token) = bearer_token(headers) else { return Err(missing(realm).into()) };
+    let claims = match verify_access_token(&app.keys, token, &app.config.issuer, None, now).await? {
+        Ok(claims) => claims,
+        Err(_) => return Err(invalid(realm).into()),
+    };
+    if app.store.is_access_token_revoked(&claims.jti, now).await? {
+        return Err(invalid(realm).into());
+    }
+    Ok(claims)
+}

@@ -1,0 +1,60 @@
+//! Who is calling a WeChat data endpoint: the bearer token's user, as seen by its mini program.
+
+use http::HeaderMap;
+
+use super::api::SessionKey;
+use super::secrets::session_key_context;
+use crate::App;
+use crate::oauth::bearer;
+use crate::oauth::error::{Error, OAuthError};
+use crate::store::clients::WechatApp;
+use crate::store::session_keys::StoredSessionKeys;
+use crate::store::users::User;
+use crate::tokens::access::AccessClaims;
+
+/// The caller of a WeChat endpoint: a user of a mini program.
+#[derive(Debug)]
+pub struct WechatCaller {
+    pub claims: AccessClaims,
+    pub app: WechatApp,
+    pub user: User,
+    pub openid: String,
+}
+
+/// The caller behind the request's bearer token. Tokens of clients that are not mini programs,
+/// or of users who never logged in through this one, are refused.
+pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<WechatCaller, Error> {
+    let claims = bearer::authenticate(app, headers, now).await?;
+    let (client, user) = tokio::try_join!(app.store.client(&claims.client_id), app.store.user(&claims.sub))?;
+    let Some(wechat_app) = client.and_then(|c| c.wechat) else {
+        return Err(OAuthError::access_denied("this access token was not issued to a WeChat mini program").into());
+    };
+    let Some(user) = user else {
+        return Err(OAuthError::new(401, "invalid_token", "the token's user no longer exists")
+            .with_www_authenticate("Bearer error=\"invalid_token\"")
+            .into());
+    };
+    let Some(openid) = user.openids.get(&wechat_app.appid).cloned() else {
+        return Err(OAuthError::access_denied("this user has not logged in through this mini program").into());
+    };
+    Ok(WechatCaller { claims, app: wechat_app, user, openid })
+}
+
+impl WechatCaller {
+    /// The caller's stored session keys (ciphertexts), unless none is stored or they expired.
+    pub async fn stored_session_keys(&self, app: &App, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
+        app.store.session_keys(&self.app.appid, &self.openid, now).await
+    }
+
+    /// One stored session key, decrypted (a KMS call: decrypt only what is needed).
+    pub async fn decrypt_session_key(&self, app: &App, ciphertext: &[u8]) -> Result<SessionKey, Error> {
+        let plain = app.data_key.decrypt(ciphertext, &session_key_context(&self.app.appid, &self.openid)).await?;
+        String::from_utf8(plain).map(SessionKey).map_err(|e| Error::Internal(e.into()))
+    }
+}
+
+/// `400 invalid_session_key`: the stored session key is missing, expired or stale.
+pub fn invalid_session_key() -> Error {
+    OAuthError::new(400, "invalid_session_key", "the session key is missing or stale: call wx.login() and log in again")
+        .into()
+}
