@@ -73,6 +73,6 @@ create_demo_clients() {
   admin client show demo-miniprogram >/dev/null 2>&1 && return
   curl -fsS -o /dev/null -X POST "$WECHAT_API_BASE/mock/apps" -H 'content-type: application/json' \
     -d '{"appid":"wxdemoappid000001","secret":"demo-app-secret"}'
-  admin client create --id demo-miniprogram --name "Demo mini program" --kind miniprogram \
-    --wechat-appid wxdemoappid000001 --wechat-secret demo-app-secret --scope "openid profile" >/dev/null
+  WECHAT_APP_SECRET=demo-app-secret admin client create --id demo-miniprogram --name "Demo mini program" \
+    --kind miniprogram --wechat-appid wxdemoappid000001 --wechat-secret-from-env --scope "openid profile phone" >/dev/null
 }

@@ -92,7 +92,7 @@ pub async fn ensure_data_key(kms: &aws_sdk_kms::Client, alias: &str) -> anyhow::
 }
 
 /// What a new client is to be.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewClient {
     pub id: String,
     pub name: String,
@@ -104,6 +104,17 @@ pub struct NewClient {
     pub audience: Option<String>,
     /// For mini programs: appid and app secret (plaintext here, encrypted before storing).
     pub wechat: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let appid = self.wechat.as_ref().map(|(appid, _)| appid);
+        f.debug_struct("NewClient")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("wechat_appid", &appid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The grants a client of `kind` gets unless told otherwise.
@@ -130,6 +141,14 @@ pub async fn create_client(
     }
     if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
         anyhow::bail!("only mini-program clients hold WeChat credentials");
+    }
+    if let Some(unknown) = new.grant_types.iter().find(|g| !crate::oauth::grants::GRANT_TYPES.contains(&g.as_str())) {
+        anyhow::bail!("unknown grant type {unknown:?}; known: {}", crate::oauth::grants::GRANT_TYPES.join(", "));
+    }
+    if new.kind != ClientKind::MiniProgram
+        && new.grant_types.iter().any(|g| g == crate::oauth::grants::wechat::GRANT_TYPE)
+    {
+        anyhow::bail!("only mini-program clients may use the WeChat grant");
     }
     let secret = (new.kind == ClientKind::Confidential).then(random_token);
     let wechat = match new.wechat {

@@ -148,6 +148,35 @@ impl TestEnv {
         reply(res)
     }
 
+    /// A call to a protected resource with `Authorization: Bearer <access_token>` and, for POST,
+    /// a JSON body.
+    pub async fn protected(&self, method: &str, path: &str, access_token: &str, body: Option<Value>) -> Reply {
+        let mut builder =
+            http::Request::builder().method(method).uri(path).header("authorization", format!("Bearer {access_token}"));
+        let body = match body {
+            Some(json) => {
+                builder = builder.header("content-type", "application/json");
+                Body::Text(json.to_string())
+            }
+            None => Body::Empty,
+        };
+        let req = builder.body(body).expect("request");
+        let res = match path {
+            "/userinfo" => userinfo::handle(&self.app, req).await,
+            "/wechat/decrypt" => wechat_decrypt::handle(&self.app, req).await,
+            "/wechat/phone" => wechat_phone::handle(&self.app, req).await,
+            "/wechat/session" => wechat_session::handle(&self.app, req).await,
+            other => panic!("no protected route {other}"),
+        };
+        reply(res)
+    }
+
+    /// Calls counted by the mock WeChat for `appid`.
+    pub async fn mock_calls(&self, appid: &str) -> Value {
+        let url = format!("{}/mock/calls?appid={appid}", self.mock_wechat);
+        self.http.get(url).send().await.expect("mock WeChat reachable").json().await.expect("json")
+    }
+
     /// The access token's claims after verifying it against this deployment's JWKS document,
     /// the way a resource server would.
     pub async fn verify_with_jwks(&self, jwt: &str) -> (jsonwebtoken::Header, Value) {

@@ -80,3 +80,19 @@ async fn the_discovery_events_are_answered() {
     assert_eq!(metadata.status, 200);
     assert_eq!(metadata.json["issuer"], wxauth_tests::ISSUER);
 }
+
+#[tokio::test]
+async fn the_protected_resource_events_reach_their_handlers() {
+    // Their sample bearer token is not one this deployment issued: each handler must parse the
+    // event and answer 401 invalid_token, the way `sam local invoke` would show it.
+    let env = TestEnv::new().await;
+    let replies = [
+        reply(userinfo::handle(&env.app, event("userinfo.json")).await),
+        reply(wechat_decrypt::handle(&env.app, event("wechat-decrypt.json")).await),
+        reply(wechat_phone::handle(&env.app, event("wechat-phone.json")).await),
+        reply(wechat_session::handle(&env.app, event("wechat-session.json")).await),
+    ];
+    for r in replies {
+        assert_eq!((r.status, r.error()), (401, "invalid_token"), "{}", r.json);
+    }
+}

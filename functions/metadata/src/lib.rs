@@ -13,6 +13,7 @@ pub struct Metadata {
     pub issuer: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    pub userinfo_endpoint: String,
     /// REQUIRED by RFC 8414; empty until the authorization endpoint exists.
     pub response_types_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
@@ -27,6 +28,7 @@ impl Metadata {
             issuer: issuer.to_string(),
             token_endpoint: format!("{issuer}/oauth/token"),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            userinfo_endpoint: format!("{issuer}/userinfo"),
             response_types_supported: vec![],
             grant_types_supported: grants::GRANT_TYPES.to_vec(),
             token_endpoint_auth_methods_supported: client_auth::METHODS.to_vec(),

@@ -28,14 +28,15 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn decrypt(app: &App, req: &Request) -> Result<Response, Error> {
+    // Authenticate before reading the body: an anonymous caller learns nothing about it.
+    let now = wxauth::unix_now();
+    let caller = caller::authenticate(app, req.headers(), now).await?;
     let body: DecryptRequest = http::json(req)?;
     let raw = match (&body.raw_data, &body.signature) {
         (Some(raw), Some(signature)) => Some((raw.as_str(), signature.as_str())),
         (None, None) => None,
         _ => return Err(OAuthError::invalid_request("raw_data and signature go together").into()),
     };
-    let now = wxauth::unix_now();
-    let caller = caller::authenticate(app, req.headers(), now).await?;
     let Some(stored) = caller.stored_session_keys(app, now).await? else { return Err(invalid_session_key()) };
     for ciphertext in std::iter::once(&stored.current).chain(stored.previous.as_ref()) {
         let key = caller.decrypt_session_key(app, ciphertext).await?;

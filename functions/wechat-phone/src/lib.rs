@@ -25,12 +25,13 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn phone(app: &App, req: &Request) -> Result<Response, Error> {
+    // Authenticate before reading the body: an anonymous caller learns nothing about it.
+    let now = wxauth::unix_now();
+    let caller = caller::authenticate(app, req.headers(), now).await?;
     let body: PhoneRequest = http::json(req)?;
     if body.code.is_empty() {
         return Err(OAuthError::invalid_request("missing code").into());
     }
-    let now = wxauth::unix_now();
-    let caller = caller::authenticate(app, req.headers(), now).await?;
     let token = app.server_tokens.get(app, &caller.app, now).await?;
     let info = match app.wechat.phone_number(&token, &body.code).await {
         Err(WechatError::Api { errcode, .. }) if is_token_rejected(errcode) => {

@@ -95,6 +95,10 @@ pub async fn register_kms_key(
         active_from,
         expires_at: None,
     };
-    store.register_signing_key(&key).await?;
-    Ok(key)
+    if store.register_signing_key(&key).await? {
+        return Ok(key);
+    }
+    // Registered before: answer with what the registry holds, not with what we would have stored.
+    let registered = store.signing_keys(now).await?.into_iter().find(|k| k.kid == key.kid);
+    registered.context("the key is registered but no longer published")
 }

@@ -35,10 +35,16 @@ struct Header<'a> {
 }
 
 /// A signed access token and what it says.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccessToken {
     pub jwt: String,
     pub claims: AccessClaims,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken").field("jwt", &"..").field("claims", &self.claims).finish()
+    }
 }
 
 /// Issues an access token for `subject` to `client`.

@@ -13,9 +13,15 @@ use crate::store::clients::WechatApp;
 /// once anyway, since the cache is keyed by ciphertext.
 const TTL: Duration = Duration::from_secs(600);
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct AppSecrets {
     cache: Mutex<HashMap<Vec<u8>, (Instant, String)>>,
+}
+
+impl std::fmt::Debug for AppSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppSecrets(..)") // plaintext secrets: never printed
+    }
 }
 
 impl AppSecrets {

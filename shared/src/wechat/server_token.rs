@@ -22,7 +22,7 @@ fn context(appid: &str) -> [(&'static str, &str); 2] {
 }
 
 /// The per-container cache: appid -> (token, use until).
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct ServerTokens {
     cache: Mutex<HashMap<String, (String, i64)>>,
 }
@@ -30,6 +30,12 @@ pub struct ServerTokens {
 /// Whether WeChat's error means the access token itself was refused.
 pub fn is_token_rejected(errcode: i64) -> bool {
     matches!(errcode, 40001 | 42001)
+}
+
+impl std::fmt::Debug for ServerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerTokens(..)") // live WeChat credentials: never printed
+    }
 }
 
 impl ServerTokens {

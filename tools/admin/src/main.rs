@@ -55,7 +55,8 @@ enum KeyCommand {
         /// Use this existing KMS key (ECC_NIST_P256, SIGN_VERIFY) instead of creating one.
         #[arg(long)]
         kms_key_id: Option<String>,
-        /// Seconds between publishing and signing: at least the functions' KEY_CACHE_TTL.
+        /// Seconds between publishing and signing: at least twice the functions' KEY_CACHE_TTL
+        /// (a container's cached registry, then a resource server's cached JWKS).
         #[arg(long, default_value_t = 600)]
         publish_ahead: i64,
         /// The functions' ACCESS_TOKEN_TTL: how long the old key must stay published.
@@ -102,9 +103,11 @@ struct CreateClient {
     /// Mini programs: the WeChat appid.
     #[arg(long)]
     wechat_appid: Option<String>,
-    /// Mini programs: the WeChat app secret (stored KMS-encrypted).
-    #[arg(long, env = "WECHAT_APP_SECRET", hide_env_values = true)]
-    wechat_secret: Option<String>,
+    /// Mini programs: read the WeChat app secret (stored KMS-encrypted) from the environment
+    /// variable WECHAT_APP_SECRET, never from the command line (where `ps` and shell history
+    /// would keep it).
+    #[arg(long)]
+    wechat_secret_from_env: bool,
 }
 
 fn parse_kind(text: &str) -> Result<ClientKind, String> {
@@ -160,10 +163,15 @@ async fn main() -> anyhow::Result<()> {
             });
         }
         Command::Client(ClientCommand::Create(c)) => {
-            let wechat = match (c.wechat_appid, c.wechat_secret) {
+            let secret = c
+                .wechat_secret_from_env
+                .then(|| std::env::var("WECHAT_APP_SECRET"))
+                .transpose()
+                .context("WECHAT_APP_SECRET")?;
+            let wechat = match (c.wechat_appid, secret) {
                 (Some(appid), Some(secret)) => Some((appid, secret)),
                 (None, None) => None,
-                _ => anyhow::bail!("--wechat-appid and --wechat-secret go together"),
+                _ => anyhow::bail!("--wechat-appid and --wechat-secret-from-env go together"),
             };
             let new = NewClient {
                 id: c.id,

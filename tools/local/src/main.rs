@@ -10,7 +10,11 @@ use anyhow::Context as _;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "{},{}",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            wxauth::QUIET_TARGETS
+        )))
         .init();
     let app = Arc::new(wxauth::App::from_env().await?);
     let port: u16 = std::env::var("PORT")

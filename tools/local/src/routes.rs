@@ -27,6 +27,10 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         "/oauth/token" => token::handle(&app, req).await,
         "/.well-known/jwks.json" => jwks::handle(&app, req).await,
         "/.well-known/oauth-authorization-server" => metadata::handle(&app, req).await,
+        "/userinfo" => userinfo::handle(&app, req).await,
+        "/wechat/decrypt" => wechat_decrypt::handle(&app, req).await,
+        "/wechat/phone" => wechat_phone::handle(&app, req).await,
+        "/wechat/session" => wechat_session::handle(&app, req).await,
         _ => return not_found(),
     };
     let (parts, body) = res.into_parts();

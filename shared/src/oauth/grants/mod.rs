@@ -13,7 +13,7 @@ use crate::http::Form;
 use crate::store::clients::Client;
 
 /// The successful token response (RFC 6749 §5.1), plus the WeChat grant's `openid`/`unionid`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -25,6 +25,15 @@ pub struct TokenResponse {
     pub openid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Every grant type this server knows, for the metadata document.

@@ -1,0 +1,74 @@
+//! Nothing secret or personal in a log line: every flow runs with logging at TRACE (the way an
+//! operator debugging production would set it) and the captured output is searched for the
+//! session keys, tokens, codes, app secrets and phone numbers that went through.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use wxauth_tests::TestEnv;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("trace,{}", wxauth::QUIET_TARGETS)))
+        .with_writer(move || writer.clone())
+        .init();
+
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let login = env.login(&mp, "ok-zoe").await;
+    let refreshed = env.refresh(&mp.client_id, login.str("refresh_token")).await;
+    let replay = env.refresh(&mp.client_id, login.str("refresh_token")).await; // logs a reuse warning
+    assert_eq!(replay.status, 400);
+    let second = env.login(&mp, "ok-zoe~2").await;
+    let phone = env
+        .protected("POST", "/wechat/phone", second.str("access_token"), Some(json!({"code": "phone-13812345678"})))
+        .await;
+    assert_eq!(phone.status, 200, "{}", phone.json);
+    env.protected("GET", "/wechat/session", second.str("access_token"), None).await;
+    env.protected(
+        "POST",
+        "/wechat/decrypt",
+        second.str("access_token"),
+        Some(json!({"encrypted_data": "AAAAAAAAAAAAAAAAAAAAAA==", "iv": "r7BXXKkLb8qrSNn05n0qiA=="})),
+    )
+    .await;
+
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(logs.contains("refresh token reused"), "logging was captured at all: {} bytes", logs.len());
+    let secrets = [
+        ("session key", "mock-wechat session key"),
+        ("app secret", &format!("secret-{}", mp.appid)),
+        ("phone number", "13812345678"),
+        ("refresh token", login.str("refresh_token")),
+        ("rotated refresh token", refreshed.str("refresh_token")),
+        ("access token", second.str("access_token")),
+        ("WeChat code", "ok-zoe~2"),
+    ];
+    for (what, secret) in secrets {
+        assert!(!logs.contains(secret), "a {what} reached the logs");
+    }
+    for name in ["zoe", "zoe~2"] {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let key = base64::engine::general_purpose::STANDARD
+            .encode(&sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes())[..16]);
+        assert!(!logs.contains(&key), "a session key reached the logs");
+    }
+}
