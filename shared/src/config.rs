@@ -34,6 +34,8 @@ pub struct Config {
     pub previous_session_key_ttl: Duration,
     /// `KMS_DATA_KEY_ID` (required): the symmetric KMS key encrypting session keys and app secrets.
     pub kms_data_key_id: String,
+    /// `AUTHORIZATION_CODE_TTL` seconds (default 60): RFC 6749 §4.1.2 recommends at most 10 minutes.
+    pub authorization_code_ttl: Duration,
     /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
     /// signing-key registry, and the JWKS `max-age`.
     pub key_cache_ttl: Duration,
@@ -74,6 +76,7 @@ impl Config {
             session_key_ttl: vars.seconds("SESSION_KEY_TTL", 3 * 86_400)?,
             previous_session_key_ttl: vars.seconds("PREVIOUS_SESSION_KEY_TTL", 300)?,
             kms_data_key_id: vars.required("KMS_DATA_KEY_ID")?,
+            authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
         })
     }

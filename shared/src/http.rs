@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+
 use serde::Serialize;
 
 use crate::oauth::error::{Error, OAuthError};
 
-pub use http::Method;
+pub use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 pub use lambda_http::{Body, Request};
 pub type Response = lambda_http::Response<Body>;
 

@@ -27,6 +27,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod oauth;
+pub mod password;
 pub mod provision;
 pub mod store;
 pub mod tokens;

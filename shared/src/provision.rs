@@ -118,14 +118,15 @@ impl std::fmt::Debug for NewClient {
 }
 
 /// The grants a client of `kind` gets unless told otherwise.
+/// Password and implicit are never defaults: a client must be registered for them explicitly.
 pub fn default_grants(kind: ClientKind) -> Vec<String> {
-    use crate::oauth::grants::{refresh_token, wechat};
-    match kind {
-        ClientKind::MiniProgram => {
-            vec![wechat::GRANT_TYPE.into(), refresh_token::GRANT_TYPE.into()]
-        }
-        ClientKind::Public | ClientKind::Confidential => vec![refresh_token::GRANT_TYPE.into()],
-    }
+    use crate::oauth::grants::{authorization_code, client_credentials, refresh_token, wechat};
+    let grants: &[&str] = match kind {
+        ClientKind::MiniProgram => &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE],
+        ClientKind::Public => &[authorization_code::GRANT_TYPE, refresh_token::GRANT_TYPE],
+        ClientKind::Confidential => &[client_credentials::GRANT_TYPE],
+    };
+    grants.iter().map(|g| g.to_string()).collect()
 }
 
 /// Registers a client. A confidential client's secret is generated here and returned: it is
@@ -142,7 +143,8 @@ pub async fn create_client(
     if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
         anyhow::bail!("only mini-program clients hold WeChat credentials");
     }
-    if let Some(unknown) = new.grant_types.iter().find(|g| !crate::oauth::grants::GRANT_TYPES.contains(&g.as_str())) {
+    let known = |g: &str| crate::oauth::grants::GRANT_TYPES.contains(&g) || g == crate::oauth::grants::IMPLICIT;
+    if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
         anyhow::bail!("unknown grant type {unknown:?}; known: {}", crate::oauth::grants::GRANT_TYPES.join(", "));
     }
     if new.kind != ClientKind::MiniProgram

@@ -171,6 +171,64 @@ impl TestEnv {
         reply(res)
     }
 
+    /// Registers a client of `kind` with `grants`, redirect URIs and scope; returns its id and,
+    /// for confidential clients, its secret.
+    pub async fn client(
+        &self,
+        kind: ClientKind,
+        grants: &[&str],
+        redirect_uris: &[&str],
+        scope: &str,
+        audience: Option<&str>,
+    ) -> (String, Option<String>) {
+        let id = format!("{}-{}", kind.as_str(), random_id());
+        let secret = self
+            .create_client(NewClient {
+                id: id.clone(),
+                name: format!("Test {}", kind.as_str()),
+                kind,
+                grant_types: grants.iter().map(|g| g.to_string()).collect(),
+                redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+                scope: Scope::parse(scope).expect("scope"),
+                audience: audience.map(str::to_string),
+                wechat: None,
+            })
+            .await;
+        (id, secret)
+    }
+
+    /// A user who signs in with a password; returns the user id.
+    pub async fn password_user(&self, username: &str, password: &str) -> String {
+        let hash = wxauth::password::hash_password(password).expect("hash");
+        self.app.store.create_password_user(username, &hash, wxauth::unix_now()).await.expect("user")
+    }
+
+    /// Any route, as the local server would dispatch it.
+    pub async fn call(&self, req: Request) -> Reply {
+        reply(self.dispatch(req).await)
+    }
+
+    /// Any route's raw response (for redirects and HTML).
+    pub async fn dispatch(&self, req: Request) -> wxauth::http::Response {
+        let path = req.uri().path().to_string();
+        match path.as_str() {
+            "/oauth/token" => token::handle(&self.app, req).await,
+            "/oauth/authorize" => authorize::handle(&self.app, req).await,
+            "/oauth/revoke" => revoke::handle(&self.app, req).await,
+            "/oauth/introspect" => introspect::handle(&self.app, req).await,
+            "/userinfo" => userinfo::handle(&self.app, req).await,
+            other => panic!("no route {other}"),
+        }
+    }
+
+    /// A form POST to `path` authenticated with HTTP Basic.
+    pub async fn post_basic(&self, path: &str, id: &str, secret: &str, params: &[(&str, &str)]) -> Reply {
+        let mut req = form_request(path, params);
+        let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{secret}"));
+        req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
+        self.call(req).await
+    }
+
     /// Calls counted by the mock WeChat for `appid`.
     pub async fn mock_calls(&self, appid: &str) -> Value {
         let url = format!("{}/mock/calls?appid={appid}", self.mock_wechat);
@@ -274,3 +332,66 @@ pub fn reply(res: wxauth::http::Response) -> Reply {
 
 /// Long enough for anything the tests wait on.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The browser's side of the sign-in page: what a GET showed and set.
+#[derive(Debug)]
+pub struct SignInPage {
+    pub status: u16,
+    pub html: String,
+    pub request_id: String,
+    pub csrf_token: String,
+    pub cookie: String,
+}
+
+/// Opens `/oauth/authorize?<query>` and reads the form's hidden fields and the CSRF cookie.
+pub async fn open_sign_in(env: &TestEnv, query: &[(&str, &str)]) -> Result<SignInPage, wxauth::http::Response> {
+    let uri = format!("/oauth/authorize?{}", serde_urlencoded::to_string(query).expect("query"));
+    let res = env.dispatch(raw_request("GET", &uri, None, Body::Empty)).await;
+    if res.status() != 200 {
+        return Err(res);
+    }
+    let html = String::from_utf8(res.body().as_ref().to_vec()).expect("utf8");
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in the page")) + marker.len();
+        html[start..].split('"').next().expect("value").to_string()
+    };
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a CSRF cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_string();
+    Ok(SignInPage { status: 200, request_id: field("request_id"), csrf_token: field("csrf_token"), cookie, html })
+}
+
+/// Posts the sign-in form of `page` with `fields`, as the browser would (cookie included).
+pub async fn submit_sign_in(
+    env: &TestEnv,
+    page: &SignInPage,
+    fields: &[(&str, &str)],
+    with_cookie: bool,
+) -> wxauth::http::Response {
+    let mut params = vec![("request_id", page.request_id.as_str()), ("csrf_token", page.csrf_token.as_str())];
+    params.extend_from_slice(fields);
+    let mut req = form_request("/oauth/authorize", &params);
+    if with_cookie {
+        req.headers_mut().insert("cookie", page.cookie.parse().expect("cookie"));
+    }
+    env.dispatch(req).await
+}
+
+/// The query (or fragment) parameters of a redirect's `Location`.
+pub fn location_params(res: &wxauth::http::Response) -> std::collections::HashMap<String, String> {
+    assert_eq!(res.status(), 302, "expected a redirect: {}", String::from_utf8_lossy(res.body().as_ref()));
+    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location");
+    let params = location.split_once(['?', '#']).map(|(_, p)| p).unwrap_or_default();
+    serde_urlencoded::from_str(params).expect("params")
+}
+
+/// RFC 7636 Appendix B's verifier and challenge.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

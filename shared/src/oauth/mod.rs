@@ -4,4 +4,5 @@ pub mod bearer;
 pub mod client_auth;
 pub mod error;
 pub mod grants;
+pub mod pkce;
 pub mod scope;

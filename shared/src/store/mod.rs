@@ -16,12 +16,17 @@
 //! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | current and previous key, KMS-encrypted |
 //! | signing key | `SIGNKEY` | `<kid>` | public JWK, KMS key id, `active_from` |
 //! | revoked access token | `JTI#<jti>` | `JTI` | until the token's `exp` |
+//! | username -> user, password failures | `USERNAME#<username>` / `PWFAIL#<username>` | `MAP` / `PWFAIL` | lowercased username; the argon2id hash is the user's `password_hash`; failures until the window and lock are over |
+//! | pending sign-in request | `AUTHZ#<sha256(id)>` | `AUTHZ` | 10 minutes, consumed once |
+//! | authorization code | `CODE#<sha256(code)>` | `CODE` | 60 seconds, redeemed once; records what it issued |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | KMS-encrypted, until 5 minutes before it expires |
 //!
 //! Items are written with conditions (`attribute_not_exists(pk)`) or in transactions, so two
 //! concurrent requests can never both win a race (first login, rotation, single use).
 
+pub mod authorizations;
 pub mod clients;
+pub mod passwords;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod server_tokens;

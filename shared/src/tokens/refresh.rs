@@ -60,15 +60,31 @@ fn new_token(
     IssuedRefreshToken { token, record }
 }
 
-/// Starts a new family (one per grant) with its first token.
+/// Starts a new family (one per grant) with its first token. `None` when the client may not
+/// refresh.
 pub async fn issue(
     app: &App,
     client: &Client,
     subject: &str,
     scope: &Scope,
     now: i64,
-) -> Result<IssuedRefreshToken, Error> {
-    let issued = new_token(app, &random_id(), &client.id, subject, scope, now);
+) -> Result<Option<IssuedRefreshToken>, Error> {
+    issue_in_family(app, client, subject, scope, &random_id(), now).await
+}
+
+/// [`issue`] with a family id chosen beforehand (an authorization code records it first).
+pub async fn issue_in_family(
+    app: &App,
+    client: &Client,
+    subject: &str,
+    scope: &Scope,
+    family_id: &str,
+    now: i64,
+) -> Result<Option<IssuedRefreshToken>, Error> {
+    if !client.allows_grant(crate::oauth::grants::refresh_token::GRANT_TYPE) {
+        return Ok(None);
+    }
+    let issued = new_token(app, family_id, &client.id, subject, scope, now);
     let family = Family {
         id: issued.record.family_id.clone(),
         client_id: client.id.clone(),
@@ -78,7 +94,7 @@ pub async fn issue(
         expires_at: issued.record.expires_at,
     };
     app.store.create_family(&family, &issued.record).await?;
-    Ok(issued)
+    Ok(Some(issued))
 }
 
 fn invalid() -> Error {

@@ -12,9 +12,10 @@ use wxauth::oauth::scope::Scope;
 use wxauth::provision::{self, NewClient};
 use wxauth::store::Store;
 use wxauth::store::clients::{Client, ClientKind};
+use wxauth::store::passwords::{CreateUserError, normalize_username};
 
 #[derive(Parser)]
-#[command(name = "wxauth-admin", version, about = "Administers a wxauth deployment: table, keys, clients")]
+#[command(name = "wxauth-admin", version, about = "Administers a wxauth deployment: table, keys, clients, users")]
 struct Cli {
     /// The DynamoDB table.
     #[arg(long, env = "WXAUTH_TABLE", global = true, default_value = "wxauth")]
@@ -43,6 +44,33 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Password users (the password grant and the sign-in page).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// The password of `user create` and `user set-password` comes from the environment variable
+/// WXAUTH_USER_PASSWORD if set, else from one line of standard input: never from the command
+/// line, where `ps` and shell history would keep it.
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates a password user (password from WXAUTH_USER_PASSWORD, else one line of stdin).
+    Create {
+        /// 1 to 64 printable characters, case-insensitive (stored lowercased).
+        #[arg(long)]
+        username: String,
+    },
+    /// Replaces a user's password (from WXAUTH_USER_PASSWORD, else one line of stdin) and
+    /// lifts a lockout.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
+    /// Deletes a password user and revokes its refresh tokens.
+    Delete {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,8 +241,72 @@ async fn main() -> anyhow::Result<()> {
             }
             print(cli.json, &json!({"deleted": id}), || format!("deleted {id}"));
         }
+        Command::User(UserCommand::Create { username }) => {
+            let username = valid_username(&username)?;
+            let hash = new_password_hash()?;
+            let user_id = match store.create_password_user(&username, &hash, now).await {
+                Ok(user_id) => user_id,
+                Err(CreateUserError::Taken) => anyhow::bail!("the username {username:?} is taken"),
+                Err(e) => return Err(e.into()),
+            };
+            print(cli.json, &json!({"user_id": user_id, "username": username}), || {
+                format!("created user {username} (id {user_id})")
+            });
+        }
+        Command::User(UserCommand::SetPassword { username }) => {
+            let username = valid_username(&username)?;
+            let hash = new_password_hash()?;
+            if !store.set_password(&username, &hash).await? {
+                anyhow::bail!("no user {username:?}");
+            }
+            store.clear_password_failures(&username).await?;
+            print(cli.json, &json!({"username": username, "password_set": true}), || {
+                format!("set the password of {username}")
+            });
+        }
+        Command::User(UserCommand::Delete { username }) => {
+            let username = valid_username(&username)?;
+            if !store.delete_password_user(&username, now).await? {
+                anyhow::bail!("no user {username:?}");
+            }
+            print(cli.json, &json!({"deleted": username}), || format!("deleted user {username}"));
+        }
     }
     Ok(())
+}
+
+/// The username as stored (trimmed, lowercased), or why it is not one.
+fn valid_username(username: &str) -> anyhow::Result<String> {
+    normalize_username(username)
+        .with_context(|| format!("--username {username:?}: 1 to 64 printable characters, please"))
+}
+
+/// Reads the new password (WXAUTH_USER_PASSWORD, else one line of stdin), checks the policy
+/// and hashes it.
+fn new_password_hash() -> anyhow::Result<wxauth::password::PasswordHash> {
+    let password = match std::env::var("WXAUTH_USER_PASSWORD") {
+        Ok(password) => password,
+        Err(std::env::VarError::NotPresent) => read_password_line()?,
+        Err(e) => return Err(e).context("WXAUTH_USER_PASSWORD"),
+    };
+    wxauth::password::check_policy(&password).map_err(|why| anyhow::anyhow!("password refused: {why}"))?;
+    wxauth::password::hash_password(&password)
+}
+
+/// One line of stdin, without its line ending (other whitespace belongs to the password).
+fn read_password_line() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (it will show as you type; set WXAUTH_USER_PASSWORD to avoid that): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    if stdin.lock().read_line(&mut line).context("reading the password from stdin")? == 0 {
+        anyhow::bail!("no password: set WXAUTH_USER_PASSWORD or write it as one line on stdin");
+    }
+    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    Ok(password.to_string())
 }
 
 fn describe(c: &Client) -> serde_json::Value {

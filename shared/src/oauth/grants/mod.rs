@@ -2,6 +2,9 @@
 //! `PARAMETERS` it reads. The dispatcher checks that the client may use the grant, drops every
 //! parameter the grant did not declare, and runs it.
 
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod password;
 pub mod refresh_token;
 pub mod wechat;
 
@@ -37,7 +40,17 @@ impl std::fmt::Debug for TokenResponse {
 }
 
 /// Every grant type this server knows, for the metadata document.
-pub const GRANT_TYPES: &[&str] = &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE];
+pub const GRANT_TYPES: &[&str] = &[
+    wechat::GRANT_TYPE,
+    authorization_code::GRANT_TYPE,
+    refresh_token::GRANT_TYPE,
+    client_credentials::GRANT_TYPE,
+    password::GRANT_TYPE,
+];
+
+/// Not a token-endpoint grant, but registered per client like one: the authorization endpoint's
+/// `response_type=token` (RFC 6749 §4.2), only for clients registered for it.
+pub const IMPLICIT: &str = "implicit";
 
 /// Runs the grant named by `grant_type` for an authenticated `client`.
 pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
@@ -53,6 +66,13 @@ pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Resu
         refresh_token::GRANT_TYPE => {
             refresh_token::grant(app, client, &form.only(refresh_token::PARAMETERS), now).await
         }
+        authorization_code::GRANT_TYPE => {
+            authorization_code::grant(app, client, &form.only(authorization_code::PARAMETERS), now).await
+        }
+        client_credentials::GRANT_TYPE => {
+            client_credentials::grant(app, client, &form.only(client_credentials::PARAMETERS), now).await
+        }
+        password::GRANT_TYPE => password::grant(app, client, &form.only(password::PARAMETERS), now).await,
         _ => Err(OAuthError::unsupported_grant_type("this grant type is not supported").into()),
     }
 }

@@ -54,7 +54,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         access_token: access.jwt,
         token_type: "Bearer",
         expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: Some(refresh.token),
+        refresh_token: refresh.map(|r| r.token),
         scope: scope.to_string(),
         openid: Some(session.openid),
         unionid: session.unionid,

@@ -1,0 +1,352 @@
+//! `GET|POST /oauth/authorize` (RFC 6749 §4.1.1, §4.2.1): the sign-in and consent page.
+//!
+//! `GET` validates the request, stores it as a pending sign-in (10 minutes), and shows the page;
+//! a CSRF token goes both into the form and into a `SameSite=Strict` cookie, so a form posted
+//! from another site, or another browser, is refused. `POST` checks both, signs the user in
+//! (same answer and same work for a wrong password, an unknown user and a locked username),
+//! consumes the pending request once, and redirects back with a code (or, for clients
+//! registered for implicit, a token in the fragment), `state` and `iss` (RFC 9207).
+//!
+//! RFC 6749 §4.1.2.1: with an unknown client or a redirect URI that is not registered, "the
+//! authorization server SHOULD inform the resource owner of the error and MUST NOT
+//! automatically redirect the user-agent to the invalid redirection URI": those get an error
+//! page. Every other error goes back to the client by redirect.
+
+mod page;
+
+use wxauth::App;
+use wxauth::http::{self, Form, Request, Response};
+use wxauth::oauth::error::Error;
+use wxauth::oauth::grants::{IMPLICIT, authorization_code};
+use wxauth::oauth::pkce::CodeChallenge;
+use wxauth::oauth::scope::Scope;
+use wxauth::store::Written;
+use wxauth::store::authorizations::{AuthorizationCode, PendingAuthorization};
+use wxauth::store::clients::Client;
+use wxauth::tokens::access;
+use wxauth::tokens::secret::{constant_time_eq, hash, random_token};
+
+/// How long the sign-in page may stay open.
+const PENDING_TTL_SECONDS: i64 = 600;
+const CSRF_COOKIE: &str = "wxauth_csrf";
+const PATH: &str = "/oauth/authorize";
+
+/// How a request ends when it does not succeed.
+enum Refusal {
+    /// Shown to the user; never a redirect.
+    Page {
+        status: u16,
+        title: &'static str,
+        message: String,
+    },
+    /// Back to the client's registered redirect URI.
+    Redirect(String),
+    Backend(Error),
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        Refusal::Backend(e)
+    }
+}
+
+fn bad_request(title: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::Page { status: 400, title, message: message.into() }
+}
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    let result = match *req.method() {
+        http::Method::GET => show(app, &req).await,
+        http::Method::POST => decide(app, &req).await,
+        _ => Err(bad_request("Method not allowed", "Use GET or POST.")),
+    };
+    match result {
+        Ok(res) => res,
+        Err(Refusal::Page { status, title, message }) => page::html_response(status, page::error_page(title, &message)),
+        Err(Refusal::Redirect(location)) => redirect(&location),
+        Err(Refusal::Backend(e)) => {
+            let shown = e.to_oauth();
+            let _ = http::respond(Err(e)); // logs the cause once, like every other handler
+            page::html_response(
+                shown.status,
+                page::error_page("Temporarily unavailable", "Please try again in a moment."),
+            )
+        }
+    }
+}
+
+/// The client and redirect URI of a request: the two things that must be right before we may
+/// redirect anywhere.
+async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String), Refusal> {
+    let Some(client_id) = params.get("client_id") else {
+        return Err(bad_request("Invalid request", "The request names no client (client_id)."));
+    };
+    let client = match app.store.client(client_id).await? {
+        Some(client) => client,
+        None => return Err(bad_request("Unknown application", "This application is not registered.")),
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
+        Some(_) => {
+            return Err(bad_request("Invalid redirect", "The redirect URI is not registered for this application."));
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return Err(bad_request("Invalid redirect", "The request names no redirect URI.")),
+    };
+    Ok((client, redirect_uri))
+}
+
+async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
+    let params = Form::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .map_err(|e| bad_request("Invalid request", e.description))?;
+    let (client, redirect_uri) = client_and_redirect(app, &params).await?;
+    let state = params.get("state").map(str::to_string);
+    let response_type = params.get("response_type").unwrap_or_default();
+    let back = |error: &str, description: &str| {
+        let fragment = response_type == "token";
+        Refusal::Redirect(redirect_url(
+            &redirect_uri,
+            fragment,
+            &[("error", error), ("error_description", description)],
+            state.as_deref(),
+            &app.config.issuer,
+        ))
+    };
+    let code_challenge = match response_type {
+        "code" if client.allows_grant(authorization_code::GRANT_TYPE) => {
+            match CodeChallenge::parse(params.get("code_challenge"), params.get("code_challenge_method")) {
+                Ok(challenge) => Some(challenge.as_str().to_string()),
+                Err(e) => return Err(back(e.error, &e.description)),
+            }
+        }
+        "code" => return Err(back("unauthorized_client", "this client may not use the authorization code flow")),
+        "token" if client.allows_grant(IMPLICIT) => None,
+        "" => return Err(back("invalid_request", "response_type is required")),
+        _ => return Err(back("unsupported_response_type", "this response type is not available to this client")),
+    };
+    let scope = Scope::grant(params.get("scope"), &client.scope).map_err(|e| back(e.error, &e.description))?;
+    let (request_id, csrf_token) = (random_token(), random_token());
+    let pending = PendingAuthorization {
+        id_hash: hash(&request_id),
+        csrf_hash: hash(&csrf_token),
+        client_id: client.id.clone(),
+        redirect_uri,
+        response_type: response_type.to_string(),
+        scope,
+        state,
+        code_challenge,
+        expires_at: wxauth::unix_now() + PENDING_TTL_SECONDS,
+    };
+    app.store.put_pending_authorization(&pending).await?;
+    let mut res = sign_in_page(&client, &pending, &request_id, &csrf_token, None, None);
+    let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{CSRF_COOKIE}={csrf_token}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(http::header::SET_COOKIE, value);
+    }
+    Ok(res)
+}
+
+fn sign_in_page(
+    client: &Client,
+    pending: &PendingAuthorization,
+    request_id: &str,
+    csrf_token: &str,
+    username: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let scopes: Vec<String> =
+        pending.scope.to_string().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let name = if client.name.is_empty() { &client.id } else { &client.name };
+    page::html_response(
+        200,
+        page::sign_in_page(&page::SignIn {
+            client_name: name,
+            client_id: &client.id,
+            scopes: &scopes,
+            request_id,
+            csrf_token,
+            username,
+            error,
+            action: PATH,
+        }),
+    )
+}
+
+async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
+    let form = http::form(req).map_err(|e| bad_request("Invalid request", e.description))?;
+    let (Some(request_id), Some(csrf_token)) = (form.get("request_id"), form.get("csrf_token")) else {
+        return Err(bad_request("Invalid request", "The form is incomplete. Start again from the application."));
+    };
+    let now = wxauth::unix_now();
+    let Some(pending) = app.store.pending_authorization(&hash(request_id), now).await? else {
+        return Err(bad_request("Sign-in expired", "This sign-in page has expired. Start again from the application."));
+    };
+    let cookie = csrf_cookie(req.headers());
+    let bound = cookie.is_some_and(|c| constant_time_eq(c, csrf_token))
+        && constant_time_eq(&hash(csrf_token), &pending.csrf_hash);
+    if !bound {
+        return Err(bad_request(
+            "Sign-in refused",
+            "This form was not opened in this browser. Start again from the application.",
+        ));
+    }
+    let back = |params: &[(&str, &str)]| {
+        redirect_url(
+            &pending.redirect_uri,
+            pending.response_type == "token",
+            params,
+            pending.state.as_deref(),
+            &app.config.issuer,
+        )
+    };
+    if form.get("decision") != Some("approve") {
+        consume(app, &pending, now).await?;
+        return Ok(redirect(&back(&[
+            ("error", "access_denied"),
+            ("error_description", "the user denied the request"),
+        ])));
+    }
+    let username = form.get("username").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    let Some(user_id) = wxauth::oauth::grants::password::sign_in(app, username, password, now).await? else {
+        let client = app
+            .store
+            .client(&pending.client_id)
+            .await?
+            .ok_or_else(|| bad_request("Unknown application", "This application is no longer registered."))?;
+        return Ok(sign_in_page(
+            &client,
+            &pending,
+            request_id,
+            csrf_token,
+            Some(username),
+            Some("Wrong username or password."),
+        ));
+    };
+    consume(app, &pending, now).await?;
+    let location = match pending.code_challenge.clone() {
+        Some(code_challenge) => {
+            let code = random_token();
+            app.store
+                .put_authorization_code(&AuthorizationCode {
+                    hash: hash(&code),
+                    client_id: pending.client_id.clone(),
+                    redirect_uri: pending.redirect_uri.clone(),
+                    scope: pending.scope.clone(),
+                    code_challenge,
+                    subject: user_id,
+                    expires_at: now + app.config.authorization_code_ttl.as_secs() as i64,
+                    used_at: None,
+                    family_id: None,
+                    access_jti: None,
+                    access_exp: None,
+                })
+                .await?;
+            back(&[("code", &code)])
+        }
+        None => {
+            // Implicit: the client must still be registered for it.
+            let client = app.store.client(&pending.client_id).await?.filter(|c| c.allows_grant(IMPLICIT));
+            let Some(client) = client else {
+                return Err(Refusal::Redirect(back(&[("error", "unauthorized_client")])));
+            };
+            let token = access::issue(app, &user_id, &client, &pending.scope, now).await?;
+            let expires_in = app.config.access_token_ttl.as_secs().to_string();
+            let scope = pending.scope.to_string();
+            back(&[
+                ("access_token", &token.jwt),
+                ("token_type", "Bearer"),
+                ("expires_in", &expires_in),
+                ("scope", &scope),
+            ])
+        }
+    };
+    Ok(redirect(&location))
+}
+
+async fn consume(app: &App, pending: &PendingAuthorization, now: i64) -> Result<(), Refusal> {
+    match app.store.consume_pending_authorization(&pending.id_hash, now).await? {
+        Written::Yes => Ok(()),
+        Written::LostRace => {
+            Err(bad_request("Already answered", "This sign-in was already completed. Return to the application."))
+        }
+    }
+}
+
+fn csrf_cookie(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(CSRF_COOKIE)?.strip_prefix('='))
+}
+
+/// `redirect_uri` with the response parameters, `state` and `iss` added: to the query for a
+/// code, to the fragment for implicit (RFC 6749 §4.2.2).
+fn redirect_url(
+    redirect_uri: &str,
+    fragment: bool,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut pairs: Vec<(&str, &str)> = params.to_vec();
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    pairs.push(("iss", issuer));
+    let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if fragment {
+        format!("{redirect_uri}#{encoded}")
+    } else if redirect_uri.contains('?') {
+        format!("{redirect_uri}&{encoded}")
+    } else {
+        format!("{redirect_uri}?{encoded}")
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut res = http::no_store(Response::new(http::Body::Empty));
+    *res.status_mut() = http::StatusCode::FOUND;
+    if let Ok(value) = http::HeaderValue::from_str(location) {
+        res.headers_mut().insert(http::header::LOCATION, value);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_goes_in_the_query_with_state_and_iss() {
+        let url =
+            redirect_url("https://app.example/cb", false, &[("code", "abc")], Some("s t"), "https://auth.example");
+        assert_eq!(url, "https://app.example/cb?code=abc&state=s+t&iss=https%3A%2F%2Fauth.example");
+    }
+
+    #[test]
+    fn an_existing_query_is_kept() {
+        let url = redirect_url("https://app.example/cb?x=1", false, &[("code", "abc")], None, "https://a");
+        assert_eq!(url, "https://app.example/cb?x=1&code=abc&iss=https%3A%2F%2Fa");
+    }
+
+    #[test]
+    fn implicit_answers_go_in_the_fragment() {
+        let url = redirect_url("https://app.example/cb", true, &[("access_token", "t")], None, "https://a");
+        assert_eq!(url, "https://app.example/cb#access_token=t&iss=https%3A%2F%2Fa");
+    }
+
+    #[test]
+    fn the_csrf_cookie_is_found_among_others() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, http::HeaderValue::from_static("a=1; wxauth_csrf=xyz; b=2"));
+        assert_eq!(csrf_cookie(&headers), Some("xyz"));
+        headers.insert(http::header::COOKIE, http::HeaderValue::from_static("wxauth_csrfx=evil"));
+        assert_eq!(csrf_cookie(&headers), None);
+    }
+}

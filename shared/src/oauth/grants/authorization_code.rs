@@ -1,0 +1,86 @@
+//! `authorization_code` (RFC 6749 §4.1.3) with PKCE (RFC 7636), always required.
+//!
+//! The code is single use. Its redemption is one conditional write that also records the
+//! refresh-token family and the access token it issues; a replay finds them there and revokes
+//! both (RFC 6749 §4.1.2).
+
+use super::TokenResponse;
+use crate::App;
+use crate::http::Form;
+use crate::oauth::error::{Error, OAuthError};
+use crate::oauth::pkce::CodeChallenge;
+use crate::store::Written;
+use crate::store::authorizations::{AuthorizationCode, Redemption};
+use crate::store::clients::Client;
+use crate::tokens::secret::{hash, random_id};
+use crate::tokens::{access, refresh};
+
+pub const GRANT_TYPE: &str = "authorization_code";
+pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
+
+fn invalid(why: &'static str) -> Error {
+    OAuthError::invalid_grant(why).into()
+}
+
+pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
+    let code = form.require("code")?;
+    let redirect_uri = form.require("redirect_uri")?;
+    let verifier = form.require("code_verifier")?;
+    let code_hash = hash(code);
+    let Some(stored) = app.store.authorization_code(&code_hash, now).await? else {
+        return Err(invalid("the authorization code is invalid or expired"));
+    };
+    if stored.used_at.is_some() {
+        revoke_what_it_issued(app, &stored, now).await?;
+        return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
+    }
+    // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
+    // confidential client, or if the client is public, ensure that the code was issued to
+    // client_id in the request" and that redirect_uri is "identical".
+    if stored.client_id != client.id {
+        return Err(invalid("the authorization code was issued to another client"));
+    }
+    if stored.redirect_uri != redirect_uri {
+        return Err(invalid("redirect_uri differs from the authorization request"));
+    }
+    if !CodeChallenge::from_stored(stored.code_challenge.clone()).verify(verifier) {
+        return Err(invalid("code_verifier does not match the code_challenge"));
+    }
+    let scope = stored.scope.intersection(&client.scope);
+    // Sign first: if KMS fails, the code is still unspent and the client may retry.
+    let access = access::issue(app, &stored.subject, client, &scope, now).await?;
+    let family_id = random_id();
+    let redemption = Redemption {
+        family_id: family_id.clone(),
+        access_jti: access.claims.jti.clone(),
+        access_exp: access.claims.exp,
+    };
+    if app.store.redeem_authorization_code(&code_hash, &redemption, now).await? == Written::LostRace {
+        // A concurrent redemption won: this is a replay of a used code.
+        if let Some(winner) = app.store.authorization_code(&code_hash, now).await? {
+            revoke_what_it_issued(app, &winner, now).await?;
+        }
+        return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
+    }
+    let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
+    Ok(TokenResponse {
+        access_token: access.jwt,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token: refresh.map(|r| r.token),
+        scope: scope.to_string(),
+        openid: None,
+        unionid: None,
+    })
+}
+
+async fn revoke_what_it_issued(app: &App, code: &AuthorizationCode, now: i64) -> Result<(), Error> {
+    tracing::warn!(client_id = %code.client_id, "authorization code replayed: revoking what it issued");
+    if let Some(family_id) = &code.family_id {
+        app.store.revoke_family(family_id, now).await?;
+    }
+    if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp) {
+        app.store.revoke_access_token(jti, exp, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! `client_credentials` (RFC 6749 §4.4): a confidential client acting for itself. "The client
+//! credentials grant type MUST only be used by confidential clients"; "A refresh token SHOULD
+//! NOT be included." The token's subject is the client.
+
+use super::TokenResponse;
+use crate::App;
+use crate::http::Form;
+use crate::oauth::error::{Error, OAuthError};
+use crate::oauth::scope::Scope;
+use crate::store::clients::Client;
+use crate::tokens::access;
+
+pub const GRANT_TYPE: &str = "client_credentials";
+pub const PARAMETERS: &[&str] = &["scope"];
+
+pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
+    if !client.is_confidential() {
+        return Err(OAuthError::unauthorized_client("client_credentials is for confidential clients only").into());
+    }
+    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+    let access = access::issue(app, &client.id, client, &scope, now).await?;
+    Ok(TokenResponse {
+        access_token: access.jwt,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token: None,
+        scope: scope.to_string(),
+        openid: None,
+        unionid: None,
+    })
+}

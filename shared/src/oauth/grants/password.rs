@@ -1,0 +1,58 @@
+//! `password` (RFC 6749 §4.3), for clients explicitly allowed it (first-party apps migrating
+//! off passwords; RFC 9700 §2.4 says it "MUST NOT be used" for anything else).
+//!
+//! A wrong password, an unknown user and a locked username all answer the same
+//! `invalid_grant` after the same argon2 work: nothing tells them apart. Repeated failures lock
+//! the username for a while ([`crate::store::passwords`]).
+
+use super::TokenResponse;
+use crate::App;
+use crate::http::Form;
+use crate::oauth::error::{Error, OAuthError};
+use crate::oauth::scope::Scope;
+use crate::store::clients::Client;
+use crate::tokens::{access, refresh};
+
+pub const GRANT_TYPE: &str = "password";
+pub const PARAMETERS: &[&str] = &["username", "password", "scope"];
+
+pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
+    let username = form.require("username")?;
+    let password = form.require("password")?;
+    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+    let Some(user_id) = sign_in(app, username, password, now).await? else {
+        return Err(OAuthError::invalid_grant("wrong username or password").into());
+    };
+    let access = access::issue(app, &user_id, client, &scope, now).await?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, now).await?;
+    Ok(TokenResponse {
+        access_token: access.jwt,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token: refresh.map(|r| r.token),
+        scope: scope.to_string(),
+        openid: None,
+        unionid: None,
+    })
+}
+
+/// The user id when `password` is right for `username` and the username is not locked; the
+/// same work and the same `None` otherwise. Shared with the sign-in page.
+pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Result<Option<String>, Error> {
+    let Some(name) = crate::store::passwords::normalize_username(username) else {
+        crate::password::verify_password_blocking(password.to_string(), None).await;
+        return Ok(None);
+    };
+    let (locked, user) = tokio::try_join!(app.store.is_locked(&name, now), app.store.password_user(&name))?;
+    let (user_id, stored) = match user {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let matches = crate::password::verify_password_blocking(password.to_string(), stored).await;
+    if matches && !locked {
+        app.store.clear_password_failures(&name).await?;
+        return Ok(user_id);
+    }
+    app.store.record_password_failure(&name, now).await?;
+    Ok(None)
+}

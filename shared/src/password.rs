@@ -1,0 +1,273 @@
+//! Password hashing: argon2id (RFC 9106), stored as PHC strings.
+//!
+//! # Parameters
+//! `m = 19456 KiB (19 MiB), t = 2, p = 1`, argon2id v19: OWASP's Password Storage Cheat Sheet
+//! recommendation ("a minimum configuration of 19 MiB of memory, an iteration count of 2, and
+//! 1 degree of parallelism"). Why this row of OWASP's table:
+//! - Memory: a 128–256 MB Lambda holds the runtime, the SDK clients and the binary in about
+//!   30 MB; 19 MiB per verification leaves ample room, where OWASP's 46 MiB row would crowd a
+//!   128 MB function. A container serves one request at a time, so one verification's memory
+//!   is all it needs.
+//! - Parallelism 1: Lambda gives CPU in proportion to memory (one whole vCPU only at 1769 MB),
+//!   so at 128–256 MB there is less than one core to spread lanes over.
+//! - Time: about 20 ms on a full core here (`cargo run --release -p wxauth --example
+//!   argon2_cost`); at 128 MB's CPU share that is some 0.2–0.3 s, at 256 MB half that.
+//!   Acceptable for a sign-in, costly for an attacker with a stolen table.
+//!
+//! The parameters travel in each PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`),
+//! so hashes made under other parameters still verify after these change.
+//!
+//! # Rules
+//! - Verification is constant-time in the comparison (argon2's own) and costs the same whether
+//!   or not the user exists: an unknown username [`burn_verification`]s against a dummy hash.
+//! - It is CPU-bound for tens of milliseconds: async callers use [`verify_password_blocking`],
+//!   which runs it on the blocking pool, at most one per core at a time (so a burst of sign-ins
+//!   on the local server cannot take 19 MiB times the blocking pool's 512 threads).
+//! - Passwords longer than [`MAX_PASSWORD_BYTES`] are never hashed, so they never verify
+//!   either: refusing them early costs an attacker's megabyte inputs nothing and reveals
+//!   nothing (known and unknown users alike).
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Memory cost in KiB (19 MiB).
+pub const MEMORY_KIB: u32 = 19_456;
+/// Passes over the memory.
+pub const ITERATIONS: u32 = 2;
+/// Lanes.
+pub const PARALLELISM: u32 = 1;
+/// The shortest password [`check_policy`] accepts, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password hashed or verified, in bytes (UTF-8).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// An argon2id hash as a PHC string, the form it is stored in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// A hash read back from storage. Not checked here: a malformed one never verifies.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)") // offline-crackable: never in a log line
+    }
+}
+
+/// The hasher with this deployment's parameters.
+fn argon2() -> Argon2<'static> {
+    // The constants are within argon2's bounds (a unit test builds them).
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` under a fresh random salt (16 bytes from the OS).
+pub fn hash_password(password: &str) -> anyhow::Result<PasswordHash> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        anyhow::bail!("password longer than {MAX_PASSWORD_BYTES} bytes");
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+    Ok(PasswordHash(hash.to_string()))
+}
+
+/// Whether `password` is the one `stored` was made from. The comparison is constant-time; the
+/// parameters are the stored hash's own.
+pub fn verify_password(password: &str, stored: &PasswordHash) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    let parsed = match argon2::PasswordHash::new(&stored.0) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            tracing::error!(error = %e, "a stored password hash is malformed");
+            return false;
+        }
+    };
+    argon2().verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+/// Does the same work as [`verify_password`] against a fixed dummy hash (computed once,
+/// lazily), so an unknown username costs what a known one does.
+pub fn burn_verification(password: &str) {
+    if let Some(dummy) = dummy_hash() {
+        let _ = verify_password(password, dummy);
+    }
+}
+
+/// A hash of nothing anyone sends, with this deployment's parameters. `None` only if argon2
+/// refused the constants, which a unit test rules out.
+fn dummy_hash() -> Option<&'static PasswordHash> {
+    static DUMMY: OnceLock<Option<PasswordHash>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| match hash_password("wxauth: a dummy password for unknown usernames") {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot make the dummy password hash");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// [`verify_password`] (or, with no stored hash, [`burn_verification`] and `false`) on the
+/// blocking pool, at most one per core at a time.
+pub async fn verify_password_blocking(password: String, stored: Option<PasswordHash>) -> bool {
+    // Never closed, so `acquire` cannot fail; the permit moves into the task, so a cancelled
+    // request still holds it until its verification is over.
+    let permit = verifications().acquire().await.ok();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match &stored {
+            Some(stored) => verify_password(&password, stored),
+            None => {
+                burn_verification(&password);
+                false
+            }
+        }
+    });
+    match task.await {
+        Ok(matches) => matches,
+        Err(e) => {
+            tracing::error!(error = %e, "password verification task failed");
+            false
+        }
+    }
+}
+
+/// Bounds concurrent verifications to the cores there are: more gains no throughput, only
+/// memory.
+fn verifications() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Minimal policy for admin-set passwords: at least [`MIN_PASSWORD_CHARS`] characters, at most
+/// [`MAX_PASSWORD_BYTES`] bytes, not all whitespace. The error is a sentence for the operator.
+pub fn check_policy(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err("the password must be at least 8 characters long");
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err("the password must be at most 256 bytes long");
+    }
+    if password.chars().all(char::is_whitespace) {
+        return Err("the password must not be all whitespace");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_within_argon2s_bounds() {
+        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters");
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19_456, 2, 1));
+    }
+
+    #[test]
+    fn a_hashed_password_verifies() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        assert!(verify_password("correct horse battery staple", &hash));
+    }
+
+    #[test]
+    fn a_wrong_password_does_not_verify() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        assert!(!verify_password("correct horse battery stapler", &hash));
+        assert!(!verify_password("", &hash));
+    }
+
+    #[test]
+    fn the_phc_string_names_argon2id_and_the_owasp_parameters() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_str());
+    }
+
+    #[test]
+    fn each_hash_has_its_own_salt() {
+        let a = hash_password("same password").expect("hash");
+        let b = hash_password("same password").expect("hash");
+        assert_ne!(a, b);
+        assert!(verify_password("same password", &a) && verify_password("same password", &b));
+    }
+
+    #[test]
+    fn a_stored_hash_round_trips_through_its_string() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        let stored = PasswordHash::from_stored(hash.as_str().to_string());
+        assert!(verify_password("correct horse battery staple", &stored));
+    }
+
+    #[test]
+    fn a_malformed_stored_hash_never_verifies() {
+        assert!(!verify_password("anything", &PasswordHash::from_stored("not a phc string".into())));
+        assert!(!verify_password("", &PasswordHash::from_stored(String::new())));
+    }
+
+    #[test]
+    fn an_overlong_password_is_neither_hashed_nor_verified() {
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(hash_password(&long).is_err());
+        let at_limit = "x".repeat(MAX_PASSWORD_BYTES);
+        let hash = hash_password(&at_limit).expect("hash at the limit");
+        assert!(verify_password(&at_limit, &hash));
+        assert!(!verify_password(&long, &hash));
+    }
+
+    #[test]
+    fn burning_a_verification_works_and_the_dummy_hash_is_made() {
+        burn_verification("some password");
+        burn_verification("some password");
+        let dummy = dummy_hash().expect("dummy hash");
+        assert!(dummy.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!verify_password("some password", dummy));
+    }
+
+    #[test]
+    fn the_debug_form_hides_the_hash() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        assert_eq!(format!("{hash:?}"), "PasswordHash(..)");
+    }
+
+    #[tokio::test]
+    async fn blocking_verification_verifies_or_burns() {
+        let hash = hash_password("correct horse battery staple").expect("hash");
+        assert!(verify_password_blocking("correct horse battery staple".into(), Some(hash.clone())).await);
+        assert!(!verify_password_blocking("wrong".into(), Some(hash)).await);
+        assert!(!verify_password_blocking("correct horse battery staple".into(), None).await);
+    }
+
+    #[test]
+    fn the_policy_wants_eight_characters_at_most_256_bytes_and_not_only_whitespace() {
+        assert!(check_policy("12345678").is_ok());
+        assert!(check_policy("pässwörd").is_ok(), "characters, not bytes");
+        assert!(check_policy("1234567").is_err());
+        assert!(check_policy("ääääääa").is_err(), "7 characters in 14 bytes");
+        assert!(check_policy("").is_err());
+        assert!(check_policy("        ").is_err());
+        assert!(check_policy(" \t\n \u{3000}   ").is_err());
+        assert!(check_policy("  pass word  ").is_ok());
+        assert!(check_policy(&"x".repeat(256)).is_ok());
+        assert!(check_policy(&"x".repeat(257)).is_err());
+        assert!(check_policy(&"é".repeat(129)).is_err(), "129 characters in 258 bytes");
+    }
+}

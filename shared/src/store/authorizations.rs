@@ -1,0 +1,204 @@
+//! The authorization endpoint's state: pending sign-in requests and authorization codes.
+//!
+//! Rules:
+//! - Both are stored under the SHA-256 of their identifier, never the identifier.
+//! - A sign-in request lives 10 minutes and is consumed once (conditional delete): a form
+//!   posted twice cannot yield two codes.
+//! - A code lives 60 seconds (`AUTHORIZATION_CODE_TTL`) and is redeemed once: the redemption
+//!   records, in the same conditional write that marks it used, the refresh-token family and
+//!   the access token's `jti` it issues, so that a replayed code can revoke them (RFC 6749 §4.1.2:
+//!   "If an authorization code is used more than once, the authorization server MUST deny the
+//!   request and SHOULD revoke (when possible) all tokens previously issued based on that
+//!   authorization code").
+//! - Reads check `expires_at` themselves: TTL deletes late.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
+use crate::oauth::error::Error;
+use crate::oauth::scope::Scope;
+
+/// A validated authorization request waiting for the user's sign-in and decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    /// Hash of the request id carried by the form.
+    pub id_hash: String,
+    /// Hash of the CSRF token bound to the browser by a cookie.
+    pub csrf_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// `code` or `token`.
+    pub response_type: String,
+    pub scope: Scope,
+    pub state: Option<String>,
+    /// PKCE S256 challenge (always for `code`).
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Scope,
+    pub code_challenge: String,
+    pub subject: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// What its redemption issued: revoked if the code is replayed.
+    pub family_id: Option<String>,
+    pub access_jti: Option<String>,
+    pub access_exp: Option<i64>,
+}
+
+/// What a redemption issues, recorded on the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    pub family_id: String,
+    pub access_jti: String,
+    pub access_exp: i64,
+}
+
+fn request_key(hash: &str) -> String {
+    format!("AUTHZ#{hash}")
+}
+fn code_key(hash: &str) -> String {
+    format!("CODE#{hash}")
+}
+
+impl Store {
+    pub async fn put_pending_authorization(&self, p: &PendingAuthorization) -> Result<(), Error> {
+        let mut put = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(request_key(&p.id_hash)))
+            .item("sk", s("AUTHZ"))
+            .item("csrf_hash", s(&p.csrf_hash))
+            .item("client_id", s(&p.client_id))
+            .item("redirect_uri", s(&p.redirect_uri))
+            .item("response_type", s(&p.response_type))
+            .item("scope", s(p.scope.to_string()))
+            .item("expires_at", n(p.expires_at))
+            .condition_expression("attribute_not_exists(pk)");
+        if let Some(state) = &p.state {
+            put = put.item("state", s(state));
+        }
+        if let Some(challenge) = &p.code_challenge {
+            put = put.item("code_challenge", s(challenge));
+        }
+        put.send().await.map_err(backend("PutItem"))?;
+        Ok(())
+    }
+
+    pub async fn pending_authorization(&self, id_hash: &str, now: i64) -> Result<Option<PendingAuthorization>, Error> {
+        let Some(item) = self.get(request_key(id_hash), "AUTHZ", now).await? else { return Ok(None) };
+        parse_pending(id_hash, &item).item("authorization request").map(Some)
+    }
+
+    /// Consumes the request; `LostRace` when it was consumed (or expired) meanwhile.
+    pub async fn consume_pending_authorization(&self, id_hash: &str, now: i64) -> Result<Written, Error> {
+        let result = self
+            .ddb
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(request_key(id_hash)))
+            .key("sk", s("AUTHZ"))
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
+            Err(e) => Err(backend("DeleteItem")(e)),
+        }
+    }
+
+    pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(code_key(&code.hash)))
+            .item("sk", s("CODE"))
+            .item("client_id", s(&code.client_id))
+            .item("redirect_uri", s(&code.redirect_uri))
+            .item("scope", s(code.scope.to_string()))
+            .item("code_challenge", s(&code.code_challenge))
+            .item("subject", s(&code.subject))
+            .item("expires_at", n(code.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(backend("PutItem"))?;
+        Ok(())
+    }
+
+    /// The code stored under `hash`, used or not, unless absent or expired.
+    pub async fn authorization_code(&self, hash: &str, now: i64) -> Result<Option<AuthorizationCode>, Error> {
+        let Some(item) = self.get(code_key(hash), "CODE", now).await? else { return Ok(None) };
+        parse_code(hash, &item).item("authorization code").map(Some)
+    }
+
+    /// Marks the code used, recording what it issues; `LostRace` when it was used (or expired)
+    /// meanwhile.
+    pub async fn redeem_authorization_code(&self, hash: &str, issued: &Redemption, now: i64) -> Result<Written, Error> {
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(code_key(hash)))
+            .key("sk", s("CODE"))
+            .update_expression("SET used_at = :now, family_id = :family, access_jti = :jti, access_exp = :exp")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":family", s(&issued.family_id))
+            .expression_attribute_values(":jti", s(&issued.access_jti))
+            .expression_attribute_values(":exp", n(issued.access_exp))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
+            Err(e) => Err(backend("UpdateItem")(e)),
+        }
+    }
+}
+
+fn parse_scope(item: &Item) -> anyhow::Result<Scope> {
+    Scope::parse(&item.opt_string("scope").unwrap_or_default())
+        .map_err(|_| anyhow::anyhow!("stored scope is malformed"))
+}
+
+fn parse_pending(id_hash: &str, item: &Item) -> anyhow::Result<PendingAuthorization> {
+    Ok(PendingAuthorization {
+        id_hash: id_hash.to_string(),
+        csrf_hash: item.string("csrf_hash")?,
+        client_id: item.string("client_id")?,
+        redirect_uri: item.string("redirect_uri")?,
+        response_type: item.string("response_type")?,
+        scope: parse_scope(item)?,
+        state: item.opt_string("state"),
+        code_challenge: item.opt_string("code_challenge"),
+        expires_at: item.number("expires_at")?,
+    })
+}
+
+fn parse_code(hash: &str, item: &Item) -> anyhow::Result<AuthorizationCode> {
+    Ok(AuthorizationCode {
+        hash: hash.to_string(),
+        client_id: item.string("client_id")?,
+        redirect_uri: item.string("redirect_uri")?,
+        scope: parse_scope(item)?,
+        code_challenge: item.string("code_challenge")?,
+        subject: item.string("subject")?,
+        expires_at: item.number("expires_at")?,
+        used_at: item.opt_number("used_at"),
+        family_id: item.opt_string("family_id"),
+        access_jti: item.opt_string("access_jti"),
+        access_exp: item.opt_number("access_exp"),
+    })
+}
