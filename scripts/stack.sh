@@ -68,11 +68,19 @@ trap 'exit 130' INT TERM
 
 admin() { "$BIN_DIR/wxauth-admin" "$@"; }
 
-# The demo mini program of API.md's local-stack section.
+# The demo clients and user of API.md's local-stack section. The local server's issuer
+# ($ISSUER) must be set: demo-web's redirect URI hangs off it. Exports DEMO_SERVICE_SECRET (the
+# confidential client's secret, shown once at creation).
 create_demo_clients() {
   admin client show demo-miniprogram >/dev/null 2>&1 && return
   curl -fsS -o /dev/null -X POST "$WECHAT_API_BASE/mock/apps" -H 'content-type: application/json' \
     -d '{"appid":"wxdemoappid000001","secret":"demo-app-secret"}'
   WECHAT_APP_SECRET=demo-app-secret admin client create --id demo-miniprogram --name "Demo mini program" \
     --kind miniprogram --wechat-appid wxdemoappid000001 --wechat-secret-from-env --scope "openid profile phone" >/dev/null
+  admin client create --id demo-web --name "Demo web app" --kind public \
+    --redirect-uri "$ISSUER/demo/callback" --scope "openid profile" >/dev/null
+  DEMO_SERVICE_SECRET=$(admin --json client create --id demo-service --name "Demo service" --kind confidential \
+    --scope "reports:read reports:write" --audience "$ISSUER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  export DEMO_SERVICE_SECRET
+  WXAUTH_USER_PASSWORD=demo-password admin user create --username demo >/dev/null
 }

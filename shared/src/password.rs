@@ -10,9 +10,11 @@
 //!   is all it needs.
 //! - Parallelism 1: Lambda gives CPU in proportion to memory (one whole vCPU only at 1769 MB),
 //!   so at 128–256 MB there is less than one core to spread lanes over.
-//! - Time: about 20 ms on a full core here (`cargo run --release -p wxauth --example
-//!   argon2_cost`); at 128 MB's CPU share that is some 0.2–0.3 s, at 256 MB half that.
-//!   Acceptable for a sign-in, costly for an attacker with a stolen table.
+//! - Time: 21–27 ms per verification on one core of this 2-core AMD EPYC machine (`cargo run
+//!   --release -p wxauth --example argon2_cost`; the release profile's `opt-level = "s"`
+//!   measured no slower than 3 here). Lambda's CPU share at 128 MB is about 128/1769 of a vCPU,
+//!   so some 0.3 s there, 0.15 s at 256 MB: acceptable for a sign-in, costly for an attacker
+//!   with a stolen table.
 //!
 //! The parameters travel in each PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`),
 //! so hashes made under other parameters still verify after these change.

@@ -12,9 +12,13 @@ struct Cli {
     /// The server's base URL (loopback).
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     url: String,
-    /// A mini-program client id on that server.
+    /// The client: a mini program for the login and refresh scenarios, a confidential client
+    /// for client-credentials.
     #[arg(long, default_value = "demo-miniprogram")]
     client_id: String,
+    /// The confidential client's secret (client-credentials).
+    #[arg(long, env = "DEMO_SERVICE_SECRET", hide_env_values = true, default_value = "")]
+    client_secret: String,
     #[arg(long, value_enum)]
     scenario: Scenario,
     #[arg(long, default_value_t = 16)]
@@ -27,7 +31,7 @@ struct Cli {
     tag: String,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Scenario {
     /// Every request a first login: a new user each time.
     LoginNew,
@@ -35,9 +39,22 @@ enum Scenario {
     LoginReturning,
     /// Refresh-token rotation: each worker refreshes its own token chain.
     Refresh,
+    /// A confidential client's service token (HTTP Basic, no refresh token).
+    ClientCredentials,
 }
 
 const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
+
+/// One worker's view of the run.
+#[derive(Clone)]
+struct Target {
+    http: reqwest::Client,
+    token_url: String,
+    client_id: String,
+    client_secret: String,
+    tag: String,
+    scenario: Scenario,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -46,15 +63,20 @@ async fn main() -> anyhow::Result<()> {
     if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
         bail!("wxauth-bench only targets loopback addresses");
     }
-    let http = reqwest::Client::new();
+    let target = Target {
+        http: reqwest::Client::new(),
+        token_url: format!("{}/oauth/token", cli.url),
+        client_id: cli.client_id.clone(),
+        client_secret: cli.client_secret.clone(),
+        tag: cli.tag.clone(),
+        scenario: cli.scenario,
+    };
     let per_worker = cli.requests.div_ceil(cli.concurrency);
     let started = Instant::now();
     let workers: Vec<_> = (0..cli.concurrency)
         .map(|w| {
-            let (http, cli_url, client_id, tag) =
-                (http.clone(), cli.url.clone(), cli.client_id.clone(), cli.tag.clone());
-            let scenario = cli.scenario;
-            tokio::spawn(async move { worker(&http, &cli_url, &client_id, &tag, scenario, w, per_worker).await })
+            let target = target.clone();
+            tokio::spawn(async move { target.run(w, per_worker).await })
         })
         .collect();
     let mut latencies = Vec::new();
@@ -63,12 +85,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct =
-        |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{:?}: {} requests, concurrency {}, {:.1} s, {:.0} req/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        cli.scenario_name(),
+        "{}: {} requests, concurrency {}, {:.1} s, {:.0} req/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        cli.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
         latencies.len(),
         cli.concurrency,
         elapsed.as_secs_f64(),
@@ -81,68 +102,53 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-impl Cli {
-    fn scenario_name(&self) -> &'static str {
-        match self.scenario {
-            Scenario::LoginNew => "login-new",
-            Scenario::LoginReturning => "login-returning",
-            Scenario::Refresh => "refresh",
-        }
-    }
-}
-
-async fn worker(
-    http: &reqwest::Client,
-    url: &str,
-    client_id: &str,
-    tag: &str,
-    scenario: Scenario,
-    w: usize,
-    n: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let token_url = format!("{url}/oauth/token");
-    let login = |code: String| {
-        let form = vec![("grant_type", WECHAT_GRANT.to_string()), ("client_id", client_id.to_string()), ("code", code)];
-        post(http, &token_url, form)
-    };
-    let mut latencies = Vec::with_capacity(n);
-    let mut refresh_token = match scenario {
-        Scenario::Refresh => Some(login(format!("ok-{tag}-w{w}")).await?.1),
-        Scenario::LoginReturning => {
-            login(format!("ok-{tag}-w{w}")).await?; // the user exists before measuring
-            None
-        }
-        Scenario::LoginNew => None,
-    };
-    for i in 0..n {
-        let started = Instant::now();
-        let (_, body) = match scenario {
-            Scenario::LoginNew => login(format!("ok-{tag}-w{w}-{i}")).await?,
-            Scenario::LoginReturning => login(format!("ok-{tag}-w{w}~{i}")).await?,
-            Scenario::Refresh => {
-                let form = vec![
-                    ("grant_type", "refresh_token".to_string()),
-                    ("client_id", client_id.to_string()),
-                    ("refresh_token", refresh_token.take().context("a refresh token")?),
-                ];
-                post(http, &token_url, form).await?
+impl Target {
+    /// Worker `w`: its setup (not measured), then `n` measured requests.
+    async fn run(&self, w: usize, n: usize) -> anyhow::Result<Vec<Duration>> {
+        let tag = &self.tag;
+        let mut refresh_token = match self.scenario {
+            Scenario::Refresh => Some(self.login(format!("ok-{tag}-w{w}")).await?),
+            Scenario::LoginReturning => {
+                self.login(format!("ok-{tag}-w{w}")).await?; // the user exists before measuring
+                None
             }
+            Scenario::LoginNew | Scenario::ClientCredentials => None,
         };
-        latencies.push(started.elapsed());
-        if matches!(scenario, Scenario::Refresh) {
-            refresh_token = Some(body);
+        let mut latencies = Vec::with_capacity(n);
+        for i in 0..n {
+            let started = Instant::now();
+            match self.scenario {
+                Scenario::LoginNew => drop(self.login(format!("ok-{tag}-w{w}-{i}")).await?),
+                Scenario::LoginReturning => drop(self.login(format!("ok-{tag}-w{w}~{i}")).await?),
+                Scenario::Refresh => {
+                    let token = refresh_token.take().context("a refresh token")?;
+                    let form = [("grant_type", "refresh_token"), ("client_id", &self.client_id), ("refresh_token", &token)];
+                    refresh_token = Some(post(self.http.post(&self.token_url).form(&form)).await?);
+                }
+                Scenario::ClientCredentials => {
+                    let request = self.http.post(&self.token_url).basic_auth(&self.client_id, Some(&self.client_secret));
+                    post(request.form(&[("grant_type", "client_credentials")])).await?;
+                }
+            }
+            latencies.push(started.elapsed());
         }
+        Ok(latencies)
     }
-    Ok(latencies)
+
+    /// A WeChat login; returns the refresh token.
+    async fn login(&self, code: String) -> anyhow::Result<String> {
+        let form = [("grant_type", WECHAT_GRANT), ("client_id", &self.client_id), ("code", &code)];
+        post(self.http.post(&self.token_url).form(&form)).await
+    }
 }
 
-/// POSTs a form; fails on anything but 200. Returns the status and the refresh token.
-async fn post(http: &reqwest::Client, url: &str, form: Vec<(&str, String)>) -> anyhow::Result<(u16, String)> {
-    let res = http.post(url).form(&form).send().await?;
+/// Sends a token request; fails on anything but 200. Returns the refresh token, if any.
+async fn post(request: reqwest::RequestBuilder) -> anyhow::Result<String> {
+    let res = request.send().await?;
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await?;
     if status != 200 {
         bail!("HTTP {status}: {body}");
     }
-    Ok((status, body["refresh_token"].as_str().unwrap_or_default().to_string()))
+    Ok(body["refresh_token"].as_str().unwrap_or_default().to_string())
 }

@@ -34,6 +34,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         "/wechat/decrypt" => wechat_decrypt::handle(&app, req).await,
         "/wechat/phone" => wechat_phone::handle(&app, req).await,
         "/wechat/session" => wechat_session::handle(&app, req).await,
+        "/demo/callback" => return demo_callback(req.uri().query().unwrap_or_default()),
         _ => return not_found(),
     };
     let (parts, body) = res.into_parts();
@@ -43,4 +44,33 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
 fn not_found() -> Response {
     let body = r#"{"error":"not_found","error_description":"no such route"}"#;
     (StatusCode::NOT_FOUND, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Where `demo-web` lands after the sign-in page: shows what came back, so a person (or the
+/// browser test) can read the code and redeem it. Local only: no function serves this.
+fn demo_callback(query: &str) -> Response {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let rows: String = params
+        .iter()
+        .map(|(k, v)| format!("<tr><th>{}</th><td id=\"{}\">{}</td></tr>", escape(k), escape(k), escape(v)))
+        .collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>demo-web callback</title></head>\
+         <body><h1>demo-web received</h1><table>{rows}</table></body></html>"
+    );
+    (StatusCode::OK, [(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], html)
+        .into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
