@@ -96,3 +96,34 @@ async fn the_protected_resource_events_reach_their_handlers() {
         assert_eq!((r.status, r.error()), (401, "invalid_token"), "{}", r.json);
     }
 }
+
+#[tokio::test]
+async fn the_web_flow_events_reach_their_handlers() {
+    let env = TestEnv::new().await;
+    env.create_client(wxauth::provision::NewClient {
+        id: "demo-web".into(),
+        name: "Demo web app".into(),
+        kind: wxauth::store::clients::ClientKind::Public,
+        grant_types: vec![],
+        redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
+        scope: Scope::parse("openid profile").expect("scope"),
+        audience: None,
+        wechat: None,
+    })
+    .await;
+    let page = authorize::handle(&env.app, event("authorize-get.json")).await;
+    assert_eq!(page.status(), 200, "the sign-in page for demo-web");
+    // The samples carry made-up codes, secrets and tokens: each is refused the RFC way.
+    let code = reply(token::handle(&env.app, event("token-authorization-code.json")).await);
+    assert_eq!((code.status, code.error()), (400, "invalid_grant"));
+    let service = reply(token::handle(&env.app, event("token-client-credentials.json")).await);
+    assert_eq!((service.status, service.error()), (401, "invalid_client"));
+    let introspection = reply(introspect::handle(&env.app, event("introspect.json")).await);
+    assert_eq!((introspection.status, introspection.error()), (401, "invalid_client"));
+    let revocation = reply(revoke::handle(&env.app, event("revoke.json")).await);
+    assert_eq!(
+        (revocation.status, revocation.error()),
+        (401, "invalid_client"),
+        "demo-miniprogram is not registered here"
+    );
+}

@@ -68,6 +68,8 @@ async fn the_code_flow_signs_in_redirects_and_exchanges_the_code_with_pkce() {
     assert!(tokens.json["refresh_token"].is_string());
     let (_, claims) = env.verify_with_jwks(tokens.str("access_token")).await;
     assert_eq!(claims["sub"], user_id.as_str());
+    let info = env.protected("GET", "/userinfo", tokens.str("access_token"), None).await;
+    assert_eq!((info.json["sub"].as_str(), info.json["username"].as_str()), (Some(user_id.as_str()), Some("alice")));
     let refreshed = env.refresh(&web.client_id, tokens.str("refresh_token")).await;
     assert_eq!(refreshed.status, 200);
 }

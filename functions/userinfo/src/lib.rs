@@ -15,6 +15,8 @@ pub struct UserInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
 }
 
@@ -39,6 +41,7 @@ async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
         sub: user.id.clone(),
         openid: appid.and_then(|a| user.openids.get(&a).cloned()),
         unionid: user.unionid.clone(),
+        username: user.username.clone(),
         phone_number: user.phone.as_ref().map(|p| p.phone_number.clone()),
     };
     Ok(http::no_store(http::json_response(200, &info)))

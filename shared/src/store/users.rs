@@ -30,6 +30,8 @@ pub struct User {
     /// appid -> openid
     pub openids: HashMap<String, String>,
     pub unionid: Option<String>,
+    /// Password users only.
+    pub username: Option<String>,
     pub phone: Option<Phone>,
     pub created_at: i64,
 }
@@ -68,6 +70,7 @@ impl Store {
             id: item.string("user_id").item("user")?,
             openids: item.string_map("openids"),
             unionid: item.opt_string("unionid"),
+            username: item.opt_string("username"),
             phone: item.opt_string("phone_number").map(|phone_number| Phone {
                 phone_number,
                 pure_phone_number: item.opt_string("pure_phone_number").unwrap_or_default(),

@@ -85,7 +85,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
+    let pct =
+        |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "{}: {} requests, concurrency {}, {:.1} s, {:.0} req/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -122,11 +123,13 @@ impl Target {
                 Scenario::LoginReturning => drop(self.login(format!("ok-{tag}-w{w}~{i}")).await?),
                 Scenario::Refresh => {
                     let token = refresh_token.take().context("a refresh token")?;
-                    let form = [("grant_type", "refresh_token"), ("client_id", &self.client_id), ("refresh_token", &token)];
+                    let form =
+                        [("grant_type", "refresh_token"), ("client_id", &self.client_id), ("refresh_token", &token)];
                     refresh_token = Some(post(self.http.post(&self.token_url).form(&form)).await?);
                 }
                 Scenario::ClientCredentials => {
-                    let request = self.http.post(&self.token_url).basic_auth(&self.client_id, Some(&self.client_secret));
+                    let request =
+                        self.http.post(&self.token_url).basic_auth(&self.client_id, Some(&self.client_secret));
                     post(request.form(&[("grant_type", "client_credentials")])).await?;
                 }
             }

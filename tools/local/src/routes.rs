@@ -58,7 +58,11 @@ fn demo_callback(query: &str) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>demo-web callback</title></head>\
          <body><h1>demo-web received</h1><table>{rows}</table></body></html>"
     );
-    (StatusCode::OK, [(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], html)
+    (
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")],
+        html,
+    )
         .into_response()
 }
 

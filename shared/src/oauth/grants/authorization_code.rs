@@ -63,15 +63,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
     let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
-    Ok(TokenResponse {
-        access_token: access.jwt,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: refresh.map(|r| r.token),
-        scope: scope.to_string(),
-        openid: None,
-        unionid: None,
-    })
+    Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
 }
 
 async fn revoke_what_it_issued(app: &App, code: &AuthorizationCode, now: i64) -> Result<(), Error> {

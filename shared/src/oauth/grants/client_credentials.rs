@@ -19,13 +19,5 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     }
     let scope = Scope::grant(form.get("scope"), &client.scope)?;
     let access = access::issue(app, &client.id, client, &scope, now).await?;
-    Ok(TokenResponse {
-        access_token: access.jwt,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: None,
-        scope: scope.to_string(),
-        openid: None,
-        unionid: None,
-    })
+    Ok(TokenResponse::new(app, access, None, &scope))
 }

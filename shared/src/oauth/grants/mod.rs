@@ -13,7 +13,9 @@ use serde::Serialize;
 use super::error::{Error, OAuthError};
 use crate::App;
 use crate::http::Form;
+use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
+use crate::tokens::access::AccessToken;
 
 /// The successful token response (RFC 6749 §5.1), plus the WeChat grant's `openid`/`unionid`.
 #[derive(Clone, Serialize, PartialEq, Eq)]
@@ -28,6 +30,21 @@ pub struct TokenResponse {
     pub openid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
+}
+
+impl TokenResponse {
+    /// A Bearer token response for `access`, with `refresh_token` when one was issued.
+    pub fn new(app: &App, access: AccessToken, refresh_token: Option<String>, scope: &Scope) -> Self {
+        Self {
+            access_token: access.jwt,
+            token_type: "Bearer",
+            expires_in: app.config.access_token_ttl.as_secs(),
+            refresh_token,
+            scope: scope.to_string(),
+            openid: None,
+            unionid: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenResponse {

@@ -25,15 +25,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     };
     let access = access::issue(app, &user_id, client, &scope, now).await?;
     let refresh = refresh::issue(app, client, &user_id, &scope, now).await?;
-    Ok(TokenResponse {
-        access_token: access.jwt,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: refresh.map(|r| r.token),
-        scope: scope.to_string(),
-        openid: None,
-        unionid: None,
-    })
+    Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
 }
 
 /// The user id when `password` is right for `username` and the username is not locked; the

@@ -25,13 +25,5 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     let scope = requested.unwrap_or_else(|| granted.clone());
     let access = access::issue(app, &rotation.next.record.subject, client, &scope, now).await?;
     let next = refresh::commit(app, rotation, now).await?;
-    Ok(TokenResponse {
-        access_token: access.jwt,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: Some(next.token),
-        scope: scope.to_string(),
-        openid: None,
-        unionid: None,
-    })
+    Ok(TokenResponse::new(app, access, Some(next.token), &scope))
 }

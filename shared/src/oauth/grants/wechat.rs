@@ -50,15 +50,10 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         refresh::issue(app, client, &user_id, &scope, now),
         store_session_key,
     )?;
-    Ok(TokenResponse {
-        access_token: access.jwt,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token: refresh.map(|r| r.token),
-        scope: scope.to_string(),
-        openid: Some(session.openid),
-        unionid: session.unionid,
-    })
+    let mut response = TokenResponse::new(app, access, refresh.map(|r| r.token), &scope);
+    response.openid = Some(session.openid);
+    response.unionid = session.unionid;
+    Ok(response)
 }
 
 /// WeChat's answer as the client sees it (API.md, token endpoint rules).
