@@ -152,6 +152,12 @@ pub async fn create_client(
     {
         anyhow::bail!("only mini-program clients may use the WeChat grant");
     }
+    if !crate::oauth::client_auth::plausible_client_id(&new.id) {
+        anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
+    }
+    if let Some(bad) = new.redirect_uris.iter().find(|uri| !acceptable_redirect_uri(uri)) {
+        anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
+    }
     let secret = (new.kind == ClientKind::Confidential).then(random_token);
     let wechat = match new.wechat {
         Some((appid, app_secret)) => {
@@ -178,5 +184,50 @@ pub async fn create_client(
             anyhow::bail!("a client with id {:?} exists already", client.id)
         }
         Err(CreateClientError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI" and "MUST NOT include
+/// a fragment component"; RFC 9700 §4.1.3 / RFC 8252 §7.3: plain http only on loopback.
+pub fn acceptable_redirect_uri(uri: &str) -> bool {
+    if uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let authority = |rest: &str| rest.split(['/', '?']).next().unwrap_or_default().to_string();
+    if let Some(rest) = uri.strip_prefix("https://") {
+        return !authority(rest).is_empty();
+    }
+    if let Some(rest) = uri.strip_prefix("http://") {
+        let host = authority(rest);
+        let host = host.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or(host);
+        return matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_redirect_uri;
+
+    #[test]
+    fn redirect_uris_are_absolute_https_or_loopback_http_without_fragments() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "http://127.0.0.1:3000/demo/callback",
+            "http://localhost/cb",
+        ] {
+            assert!(acceptable_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "javascript:alert(1)",
+            "https://app.example/cb#frag",
+            "/relative",
+            "https://",
+            "https://a b/",
+        ] {
+            assert!(!acceptable_redirect_uri(bad), "{bad}");
+        }
     }
 }

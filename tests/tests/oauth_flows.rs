@@ -69,7 +69,8 @@ async fn the_code_flow_signs_in_redirects_and_exchanges_the_code_with_pkce() {
     let (_, claims) = env.verify_with_jwks(tokens.str("access_token")).await;
     assert_eq!(claims["sub"], user_id.as_str());
     let info = env.protected("GET", "/userinfo", tokens.str("access_token"), None).await;
-    assert_eq!((info.json["sub"].as_str(), info.json["username"].as_str()), (Some(user_id.as_str()), Some("alice")));
+    assert_eq!(info.json["sub"].as_str(), Some(user_id.as_str()));
+    assert!(info.json.get("username").is_none(), "the username needs the profile scope: {}", info.json);
     let refreshed = env.refresh(&web.client_id, tokens.str("refresh_token")).await;
     assert_eq!(refreshed.status, 200);
 }
@@ -374,4 +375,81 @@ async fn introspection_answers_confidential_clients_about_their_business_only() 
         .await;
     let revoked = introspect(rs, rs_secret, login.str("access_token").to_string()).await;
     assert_eq!(revoked.json, serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
+async fn an_oversized_client_id_on_the_sign_in_page_is_an_error_page_not_a_500() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &[]).await;
+    let long = "x".repeat(5000);
+    let mut query = authorize_query(&web);
+    query[1] = ("client_id", long.as_str());
+    let res = open_sign_in(&env, &query).await.expect_err("refused");
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn a_client_removed_while_the_page_was_open_gets_nothing() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &[]).await;
+    env.password_user("hugo", "hugo's password").await;
+    let page = open_sign_in(&env, &authorize_query(&web)).await.expect("page");
+    env.app.store.delete_client(&web.client_id).await.expect("delete");
+    let res = submit_sign_in(
+        &env,
+        &page,
+        &[("username", "hugo"), ("password", "hugo's password"), ("decision", "approve")],
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), 400, "an error page");
+    assert!(res.headers().get("location").is_none(), "no code is sent anywhere");
+}
+
+#[tokio::test]
+async fn a_response_mode_that_would_put_a_token_in_the_query_is_refused() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &["implicit"]).await;
+    let query = [
+        ("response_type", "token"),
+        ("client_id", web.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("response_mode", "query"),
+    ];
+    let res = open_sign_in(&env, &query).await.expect_err("refused");
+    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("location").to_string();
+    assert!(location.starts_with(&format!("{REDIRECT}#error=invalid_request")), "{location}");
+}
+
+#[tokio::test]
+async fn another_client_replaying_a_used_code_revokes_nothing() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &[]).await;
+    let other = web_client(&env, &[]).await;
+    env.password_user("ivy", "ivy's password").await;
+    let code = code_for(&env, &web, "ivy", "ivy's password").await;
+    let tokens = exchange(&env, &web, &code, PKCE_VERIFIER).await;
+    assert_eq!(tokens.status, 200);
+    let leaked = exchange(&env, &other, &code, PKCE_VERIFIER).await;
+    assert_eq!((leaked.status, leaked.error()), (400, "invalid_grant"));
+    assert_eq!(env.refresh(&web.client_id, tokens.str("refresh_token")).await.status, 200, "the user's tokens live on");
+}
+
+#[tokio::test]
+async fn redirect_uris_must_be_https_or_loopback_and_fragment_free() {
+    let env = TestEnv::new().await;
+    let data_key = wxauth::keys::data_key::DataKey::new(env.kms.clone(), env.app.config.kms_data_key_id.clone());
+    for bad in ["http://app.example/cb", "https://app.example/cb#x", "javascript:alert(1)"] {
+        let new = wxauth::provision::NewClient {
+            id: "bad-redirect".into(),
+            name: String::new(),
+            kind: ClientKind::Public,
+            grant_types: vec![],
+            redirect_uris: vec![bad.into()],
+            scope: wxauth::oauth::scope::Scope::default(),
+            audience: None,
+            wechat: None,
+        };
+        assert!(wxauth::provision::create_client(&env.app.store, &data_key, new, 0).await.is_err(), "{bad}");
+    }
 }

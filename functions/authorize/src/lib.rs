@@ -16,6 +16,7 @@ mod page;
 
 use wxauth::App;
 use wxauth::http::{self, Form, Request, Response};
+use wxauth::oauth::client_auth::plausible_client_id;
 use wxauth::oauth::error::Error;
 use wxauth::oauth::grants::{IMPLICIT, authorization_code};
 use wxauth::oauth::pkce::CodeChallenge;
@@ -81,9 +82,9 @@ async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String
     let Some(client_id) = params.get("client_id") else {
         return Err(bad_request("Invalid request", "The request names no client (client_id)."));
     };
-    let client = match app.store.client(client_id).await? {
-        Some(client) => client,
-        None => return Err(bad_request("Unknown application", "This application is not registered.")),
+    let known = if plausible_client_id(client_id) { app.store.client(client_id).await? } else { None };
+    let Some(client) = known else {
+        return Err(bad_request("Unknown application", "This application is not registered."));
     };
     let redirect_uri = match params.get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
@@ -102,8 +103,10 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
     let (client, redirect_uri) = client_and_redirect(app, &params).await?;
     let state = params.get("state").map(str::to_string);
     let response_type = params.get("response_type").unwrap_or_default();
+    // Tokens never travel in a query (RFC 6749 §4.2.2): implicit answers in the fragment, a
+    // code in the query, and `response_mode` may only confirm that.
+    let fragment = response_type == "token";
     let back = |error: &str, description: &str| {
-        let fragment = response_type == "token";
         Refusal::Redirect(redirect_url(
             &redirect_uri,
             fragment,
@@ -112,6 +115,10 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
             &app.config.issuer,
         ))
     };
+    let expected_mode = if fragment { "fragment" } else { "query" };
+    if params.get("response_mode").is_some_and(|mode| mode != expected_mode) {
+        return Err(back("invalid_request", "response_mode must be query for a code and fragment for a token"));
+    }
     let code_challenge = match response_type {
         "code" if client.allows_grant(authorization_code::GRANT_TYPE) => {
             match CodeChallenge::parse(params.get("code_challenge"), params.get("code_challenge_method")) {
@@ -193,6 +200,16 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
             "This form was not opened in this browser. Start again from the application.",
         ));
     }
+    // The client may have changed since the page was shown: where we may send the user, and
+    // what it may have, are decided by its registration now.
+    let client =
+        app.store.client(&pending.client_id).await?.filter(|c| c.redirect_uris.contains(&pending.redirect_uri));
+    let Some(client) = client else {
+        return Err(bad_request(
+            "Unknown application",
+            "This application or its redirect URI is no longer registered.",
+        ));
+    };
     let back = |params: &[(&str, &str)]| {
         redirect_url(
             &pending.redirect_uri,
@@ -202,6 +219,12 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
             &app.config.issuer,
         )
     };
+    let grant = if pending.code_challenge.is_some() { authorization_code::GRANT_TYPE } else { IMPLICIT };
+    if !client.allows_grant(grant) {
+        consume(app, &pending, now).await?;
+        return Err(Refusal::Redirect(back(&[("error", "unauthorized_client")])));
+    }
+    let scope = pending.scope.intersection(&client.scope);
     if form.get("decision") != Some("approve") {
         consume(app, &pending, now).await?;
         return Ok(redirect(&back(&[
@@ -212,11 +235,6 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
     let Some(user_id) = wxauth::oauth::grants::password::sign_in(app, username, password, now).await? else {
-        let client = app
-            .store
-            .client(&pending.client_id)
-            .await?
-            .ok_or_else(|| bad_request("Unknown application", "This application is no longer registered."))?;
         return Ok(sign_in_page(
             &client,
             &pending,
@@ -235,7 +253,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
                     hash: hash(&code),
                     client_id: pending.client_id.clone(),
                     redirect_uri: pending.redirect_uri.clone(),
-                    scope: pending.scope.clone(),
+                    scope,
                     code_challenge,
                     subject: user_id,
                     expires_at: now + app.config.authorization_code_ttl.as_secs() as i64,
@@ -248,14 +266,9 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
             back(&[("code", &code)])
         }
         None => {
-            // Implicit: the client must still be registered for it.
-            let client = app.store.client(&pending.client_id).await?.filter(|c| c.allows_grant(IMPLICIT));
-            let Some(client) = client else {
-                return Err(Refusal::Redirect(back(&[("error", "unauthorized_client")])));
-            };
-            let token = access::issue(app, &user_id, &client, &pending.scope, now).await?;
+            let token = access::issue(app, &user_id, &client, &scope, now).await?;
             let expires_in = app.config.access_token_ttl.as_secs().to_string();
-            let scope = pending.scope.to_string();
+            let scope = scope.to_string();
             back(&[
                 ("access_token", &token.jwt),
                 ("token_type", "Bearer"),

@@ -1,11 +1,14 @@
 //! `GET|POST /userinfo`: what we know of the bearer token's user (RFC 6750 Bearer; the OpenID
-//! Connect UserInfo shape). `openid` is the user's openid in the token's mini program.
+//! Connect UserInfo shape). `openid` is the user's openid in the token's mini program. What
+//! else is shown follows the token's scope, as the user consented to it: `profile` for the
+//! username and the cross-app `unionid`, `phone` for the phone number.
 
 use serde::Serialize;
 use wxauth::App;
 use wxauth::http::{self, Request, Response};
 use wxauth::oauth::bearer;
 use wxauth::oauth::error::{Error, OAuthError};
+use wxauth::oauth::scope::Scope;
 
 #[derive(Debug, Serialize)]
 pub struct UserInfo {
@@ -37,12 +40,14 @@ async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
             .into());
     };
     let appid = client.and_then(|c| c.wechat).map(|w| w.appid);
+    let scope = Scope::parse(&claims.scope).unwrap_or_default();
+    let profile = scope.contains("profile");
     let info = UserInfo {
         sub: user.id.clone(),
         openid: appid.and_then(|a| user.openids.get(&a).cloned()),
-        unionid: user.unionid.clone(),
-        username: user.username.clone(),
-        phone_number: user.phone.as_ref().map(|p| p.phone_number.clone()),
+        unionid: user.unionid.clone().filter(|_| profile),
+        username: user.username.clone().filter(|_| profile),
+        phone_number: user.phone.as_ref().map(|p| p.phone_number.clone()).filter(|_| scope.contains("phone")),
     };
     Ok(http::no_store(http::json_response(200, &info)))
 }

@@ -42,6 +42,10 @@ async fn decrypt(app: &App, req: &Request) -> Result<Response, Error> {
         let key = caller.decrypt_session_key(app, ciphertext).await?;
         match crypto::decrypt(&key.0, &body.encrypted_data, &body.iv, &caller.app.appid) {
             Ok(data) => {
+                // Data that names a user (getUserInfo's openId) must name the caller.
+                if data.get("openId").and_then(|o| o.as_str()).is_some_and(|o| o != caller.openid) {
+                    return Err(OAuthError::invalid_request("the data belongs to another user").into());
+                }
                 if let Some((raw_data, signature)) = raw {
                     crypto::verify_raw_data(raw_data, &key.0, signature).map_err(client_error)?;
                 }

@@ -53,12 +53,6 @@ impl Credentials {
         }
     }
 
-    /// Client ids are ours: short and printable. Anything else cannot name a client (and must
-    /// not reach DynamoDB's key-size limit as a 500).
-    fn is_plausible_id(id: &str) -> bool {
-        !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
-    }
-
     pub fn client_id(&self) -> &str {
         match self {
             Credentials::Basic { id, .. } | Credentials::Post { id, .. } | Credentials::None { id } => id,
@@ -84,10 +78,16 @@ impl Credentials {
     }
 }
 
+/// Client ids are ours: short and printable (`wxauth-admin` refuses others). Anything else
+/// cannot name a client, and must not reach DynamoDB's key-size limit as a 500.
+pub fn plausible_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// The client making the request, authenticated.
 pub async fn authenticate(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
     let credentials = Credentials::from_request(headers, form)?;
-    if !Credentials::is_plausible_id(credentials.client_id()) {
+    if !plausible_client_id(credentials.client_id()) {
         return Err(credentials.refused().into());
     }
     let client = app.store.client(credentials.client_id()).await?;

@@ -219,8 +219,12 @@ impl Store {
     /// new window when the last one is over, and locks the username at the
     /// [`MAX_FAILURES`]th failure. Atomic under concurrency; a failure during a lock changes
     /// nothing. An unacceptable username is never a user: nothing is recorded.
-    pub async fn record_password_failure(&self, username: &str, now: i64) -> Result<(), Error> {
-        let Some(name) = normalize_username(username) else { return Ok(()) };
+    ///
+    /// Sign-in calls this *before* checking the password (and clears the count on success), so
+    /// concurrent guesses cannot all pass an "unlocked" check made while the others are still
+    /// hashing: `true` when this attempt is within the limit and may be checked at all.
+    pub async fn record_password_failure(&self, username: &str, now: i64) -> Result<bool, Error> {
+        let Some(name) = normalize_username(username) else { return Ok(false) };
         let pk = failures_key(&name);
         // Counting fails when there is no open window (none yet, the last one over) or a lock;
         // starting a window fails when one is open (another failure just started it) or a
@@ -230,13 +234,13 @@ impl Store {
                 if counted.failures >= MAX_FAILURES {
                     self.lock(&pk, &counted, now).await?;
                 }
-                return Ok(());
+                return Ok(counted.failures <= MAX_FAILURES);
             }
             if self.start_failure_window(&pk, now).await? {
-                return Ok(());
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false) // locked
     }
 
     /// Clears the counter (after a successful sign-in).
@@ -262,7 +266,7 @@ impl Store {
             .key("pk", s(pk))
             .key("sk", s("PWFAIL"))
             .update_expression("ADD failures :one")
-            .condition_expression(format!("window_start > :stale AND {UNLOCKED}"))
+            .condition_expression(format!("window_start > :stale AND expires_at > :now AND {UNLOCKED}"))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))
             .expression_attribute_values(":now", n(now))
@@ -285,7 +289,10 @@ impl Store {
             .key("pk", s(pk))
             .key("sk", s("PWFAIL"))
             .update_expression("SET failures = :one, window_start = :now, expires_at = :end REMOVE locked_until")
-            .condition_expression(format!("attribute_not_exists(pk) OR (window_start <= :stale AND {UNLOCKED})"))
+            // An item past `expires_at` is gone, whatever TTL has not deleted yet.
+            .condition_expression(format!(
+                "attribute_not_exists(pk) OR expires_at <= :now OR (window_start <= :stale AND {UNLOCKED})"
+            ))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))

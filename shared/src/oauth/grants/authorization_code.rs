@@ -30,15 +30,17 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     let Some(stored) = app.store.authorization_code(&code_hash, now).await? else {
         return Err(invalid("the authorization code is invalid or expired"));
     };
+    // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
+    // confidential client, or if the client is public, ensure that the code was issued to
+    // client_id in the request" and that redirect_uri is "identical". Checked before the replay
+    // rule: another client holding a leaked, used code must not be able to revoke the user's
+    // tokens with it.
+    if stored.client_id != client.id {
+        return Err(invalid("the authorization code was issued to another client"));
+    }
     if stored.used_at.is_some() {
         revoke_what_it_issued(app, &stored, now).await?;
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
-    }
-    // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
-    // confidential client, or if the client is public, ensure that the code was issued to
-    // client_id in the request" and that redirect_uri is "identical".
-    if stored.client_id != client.id {
-        return Err(invalid("the authorization code was issued to another client"));
     }
     if stored.redirect_uri != redirect_uri {
         return Err(invalid("redirect_uri differs from the authorization request"));
@@ -47,22 +49,31 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         return Err(invalid("code_verifier does not match the code_challenge"));
     }
     let scope = stored.scope.intersection(&client.scope);
-    // Sign first: if KMS fails, the code is still unspent and the client may retry.
+    // Everything is issued before the code is marked used, so the record a replay finds names
+    // tokens that exist and can be revoked; if KMS or DynamoDB fail before that, the code is
+    // still unspent and the client may retry. Tokens of a losing redemption are revoked.
     let access = access::issue(app, &stored.subject, client, &scope, now).await?;
     let family_id = random_id();
+    let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
     let redemption = Redemption {
         family_id: family_id.clone(),
         access_jti: access.claims.jti.clone(),
         access_exp: access.claims.exp,
     };
     if app.store.redeem_authorization_code(&code_hash, &redemption, now).await? == Written::LostRace {
-        // A concurrent redemption won: this is a replay of a used code.
+        // A concurrent redemption won: this is a replay of a used code. Revoke both sides.
+        let mine = AuthorizationCode {
+            family_id: Some(family_id),
+            access_jti: Some(access.claims.jti),
+            access_exp: Some(access.claims.exp),
+            ..stored
+        };
+        revoke_what_it_issued(app, &mine, now).await?;
         if let Some(winner) = app.store.authorization_code(&code_hash, now).await? {
             revoke_what_it_issued(app, &winner, now).await?;
         }
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
-    let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
     Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
 }
 

@@ -30,21 +30,23 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
 
 /// The user id when `password` is right for `username` and the username is not locked; the
 /// same work and the same `None` otherwise. Shared with the sign-in page.
+///
+/// The attempt is counted as a failure before the password is checked and the count cleared on
+/// success: a burst of concurrent guesses gets no more than the lockout allows.
 pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Result<Option<String>, Error> {
     let Some(name) = crate::store::passwords::normalize_username(username) else {
         crate::password::verify_password_blocking(password.to_string(), None).await;
         return Ok(None);
     };
-    let (locked, user) = tokio::try_join!(app.store.is_locked(&name, now), app.store.password_user(&name))?;
+    let (allowed, user) =
+        tokio::try_join!(app.store.record_password_failure(&name, now), app.store.password_user(&name))?;
     let (user_id, stored) = match user {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+        Some((id, hash)) if allowed => (Some(id), Some(hash)),
+        _ => (None, None), // burns the same work on a dummy hash
     };
-    let matches = crate::password::verify_password_blocking(password.to_string(), stored).await;
-    if matches && !locked {
+    if crate::password::verify_password_blocking(password.to_string(), stored).await {
         app.store.clear_password_failures(&name).await?;
         return Ok(user_id);
     }
-    app.store.record_password_failure(&name, now).await?;
     Ok(None)
 }
