@@ -6,7 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local"            # logs and pids, git-ignored
 mkdir -p "$STATE"
 PIDS=()
-BIN_DIR=${BIN_DIR:-$ROOT/target/debug}   # scripts/bench points this at target/release
+BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench points this at target/release
 
 # Credentials and region for the emulator; nothing here can reach AWS.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}

@@ -205,3 +205,19 @@ async fn an_unknown_refresh_token_is_invalid_grant() {
     let reply = env.refresh(&mp.client_id, "not-a-token-we-issued").await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
 }
+
+#[tokio::test]
+async fn revoke_all_ends_every_family_of_the_user_and_no_other() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let phone = env.login(&mp, "ok-tom").await;
+    let tablet = env.login(&mp, "ok-tom~2").await;
+    let someone_else = env.login(&mp, "ok-una").await;
+    let revoked = env.app.store.revoke_user_families(&sub(&phone), wxauth::unix_now()).await.expect("revoke-all");
+    assert_eq!(revoked, 2);
+    for login in [&phone, &tablet] {
+        let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;
+        assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
+    }
+    assert_eq!(env.refresh(&mp.client_id, someone_else.str("refresh_token")).await.status, 200);
+}

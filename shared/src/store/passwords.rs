@@ -172,7 +172,7 @@ impl Store {
                 TransactWriteItem::builder().delete(user.build().map_err(|e| Error::Internal(e.into()))?).build(),
             ];
             if self.transact(items).await? == Written::Yes {
-                self.revoke_families_of(&user_id, now).await?;
+                self.revoke_user_families(&user_id, now).await?;
                 return Ok(true);
             }
         }
@@ -184,28 +184,6 @@ impl Store {
             Some(item) => item.string("user_id").item("username mapping").map(Some),
             None => Ok(None),
         }
-    }
-
-    /// Revokes every token family of `user_id` (the `gsi1` index lists them; it is eventually
-    /// consistent, so a family created in the last moment before the deletion may be missed).
-    async fn revoke_families_of(&self, user_id: &str, now: i64) -> Result<(), Error> {
-        let mut pages = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", s(user_key(user_id)))
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let pk = Item(item.map_err(backend("Query"))?).string("pk").item("token family index entry")?;
-            if let Some(family_id) = pk.strip_prefix("FAMILY#") {
-                self.revoke_family(family_id, now).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Whether `username` is locked at `now` (see the module rules).

@@ -179,6 +179,31 @@ impl Store {
         }
     }
 
+    /// Revokes every token family of `user_id` (revoke-all: a stolen phone, a deleted account).
+    /// The `gsi1` index lists them; it is eventually consistent, so a family created in the last
+    /// moment may be missed. Returns how many families were revoked.
+    pub async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<usize, Error> {
+        let mut pages = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", s(format!("USER#{user_id}")))
+            .into_paginator()
+            .items()
+            .send();
+        let mut revoked = 0;
+        while let Some(item) = pages.next().await {
+            let pk = Item(item.map_err(backend("Query"))?).string("pk").item("token family index entry")?;
+            if let Some(family_id) = pk.strip_prefix("FAMILY#") {
+                self.revoke_family(family_id, now).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     fn put_token(&self, token: &RefreshToken) -> Result<TransactWriteItem, Error> {
         let put = Put::builder()
             .table_name(&self.table)

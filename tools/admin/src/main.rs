@@ -71,6 +71,13 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Revokes every refresh-token family of a user (WeChat or password), e.g. for a lost
+    /// phone; its access tokens run out within ACCESS_TOKEN_TTL.
+    RevokeAll {
+        /// The user id (the `sub` of its tokens).
+        #[arg(long)]
+        user_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +269,12 @@ async fn main() -> anyhow::Result<()> {
             store.clear_password_failures(&username).await?;
             print(cli.json, &json!({"username": username, "password_set": true}), || {
                 format!("set the password of {username}")
+            });
+        }
+        Command::User(UserCommand::RevokeAll { user_id }) => {
+            let revoked = store.revoke_user_families(&user_id, now).await?;
+            print(cli.json, &json!({"user_id": user_id, "revoked_families": revoked}), || {
+                format!("revoked {revoked} token families of {user_id}")
             });
         }
         Command::User(UserCommand::Delete { username }) => {
