@@ -138,6 +138,17 @@ impl TestEnv {
         self.token(&[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token)]).await
     }
 
+    /// A refresh asking for a narrower `scope`.
+    pub async fn refresh_scoped(&self, client_id: &str, refresh_token: &str, scope: &str) -> Reply {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+        ])
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         let req = http::Request::builder().method("GET").uri(path).body(Body::Empty).expect("request");
         let res = match path {

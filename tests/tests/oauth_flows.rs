@@ -453,3 +453,40 @@ async fn redirect_uris_must_be_https_or_loopback_and_fragment_free() {
         assert!(wxauth::provision::create_client(&env.app.store, &data_key, new, 0).await.is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn redirect_uri_is_required_at_the_token_endpoint_exactly_when_the_request_named_it() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &[]).await;
+    env.password_user("jill", "jill's password").await;
+    let named = code_for(&env, &web, "jill", "jill's password").await;
+    let without = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &web.client_id),
+            ("code", &named),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .await;
+    assert_eq!((without.status, without.error()), (400, "invalid_grant"));
+
+    let query: Vec<_> = authorize_query(&web).into_iter().filter(|(k, _)| *k != "redirect_uri").collect();
+    let page = open_sign_in(&env, &query).await.expect("page: the client's only redirect URI applies");
+    let res = submit_sign_in(
+        &env,
+        &page,
+        &[("username", "jill"), ("password", "jill's password"), ("decision", "approve")],
+        true,
+    )
+    .await;
+    let code = location_params(&res).get("code").expect("code").clone();
+    let tokens = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &web.client_id),
+            ("code", &code),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.json);
+}

@@ -173,24 +173,10 @@ async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
         .await;
     assert_eq!(login.str("scope"), "openid profile");
 
-    let wider = env
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &mp.client_id),
-            ("refresh_token", login.str("refresh_token")),
-            ("scope", "openid phone"),
-        ])
-        .await;
+    let wider = env.refresh_scoped(&mp.client_id, login.str("refresh_token"), "openid phone").await;
     assert_eq!((wider.status, wider.error()), (400, "invalid_scope"));
 
-    let narrower = env
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &mp.client_id),
-            ("refresh_token", login.str("refresh_token")),
-            ("scope", "openid"),
-        ])
-        .await;
+    let narrower = env.refresh_scoped(&mp.client_id, login.str("refresh_token"), "openid").await;
     assert_eq!(narrower.status, 200, "a refused widening did not spend the token: {}", narrower.json);
     assert_eq!(narrower.str("scope"), "openid");
 

@@ -196,14 +196,7 @@ async fn a_phone_number_is_fetched_stored_and_shown_in_userinfo_with_one_server_
     assert_eq!(calls["getuserphonenumber"], 3);
     let info = env.protected("GET", "/userinfo", login.str("access_token"), None).await;
     assert_eq!(info.json["phone_number"], "13700137000");
-    let without_phone = env
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &mp.client_id),
-            ("refresh_token", login.str("refresh_token")),
-            ("scope", "openid"),
-        ])
-        .await;
+    let without_phone = env.refresh_scoped(&mp.client_id, login.str("refresh_token"), "openid").await;
     let info = env.protected("GET", "/userinfo", without_phone.str("access_token"), None).await;
     assert!(info.json.get("phone_number").is_none(), "the phone number needs the phone scope: {}", info.json);
 }

@@ -78,7 +78,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 /// The client and redirect URI of a request: the two things that must be right before we may
 /// redirect anywhere.
-async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String), Refusal> {
+async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String, bool), Refusal> {
     let Some(client_id) = params.get("client_id") else {
         return Err(bad_request("Invalid request", "The request names no client (client_id)."));
     };
@@ -94,13 +94,13 @@ async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return Err(bad_request("Invalid redirect", "The request names no redirect URI.")),
     };
-    Ok((client, redirect_uri))
+    Ok((client, redirect_uri, params.get("redirect_uri").is_some()))
 }
 
 async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
     let params = Form::parse(req.uri().query().unwrap_or_default().as_bytes())
         .map_err(|e| bad_request("Invalid request", e.description))?;
-    let (client, redirect_uri) = client_and_redirect(app, &params).await?;
+    let (client, redirect_uri, redirect_uri_given) = client_and_redirect(app, &params).await?;
     let state = params.get("state").map(str::to_string);
     let response_type = params.get("response_type").unwrap_or_default();
     // Tokens never travel in a query (RFC 6749 §4.2.2): implicit answers in the fragment, a
@@ -138,6 +138,7 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
         csrf_hash: hash(&csrf_token),
         client_id: client.id.clone(),
         redirect_uri,
+        redirect_uri_given,
         response_type: response_type.to_string(),
         scope,
         state,
@@ -253,6 +254,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
                     hash: hash(&code),
                     client_id: pending.client_id.clone(),
                     redirect_uri: pending.redirect_uri.clone(),
+                    redirect_uri_given: pending.redirect_uri_given,
                     scope,
                     code_challenge,
                     subject: user_id,

@@ -12,7 +12,7 @@
 //!   authorization code").
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
 use crate::oauth::error::Error;
@@ -27,6 +27,9 @@ pub struct PendingAuthorization {
     pub csrf_hash: String,
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (else it was the client's only one): RFC 6749
+    /// §4.1.3 then requires it again at the token endpoint.
+    pub redirect_uri_given: bool,
     /// `code` or `token`.
     pub response_type: String,
     pub scope: Scope,
@@ -42,6 +45,8 @@ pub struct AuthorizationCode {
     pub hash: String,
     pub client_id: String,
     pub redirect_uri: String,
+    /// See [`PendingAuthorization::redirect_uri_given`].
+    pub redirect_uri_given: bool,
     pub scope: Scope,
     pub code_challenge: String,
     pub subject: String,
@@ -79,6 +84,7 @@ impl Store {
             .item("csrf_hash", s(&p.csrf_hash))
             .item("client_id", s(&p.client_id))
             .item("redirect_uri", s(&p.redirect_uri))
+            .item("redirect_uri_given", AttributeValue::Bool(p.redirect_uri_given))
             .item("response_type", s(&p.response_type))
             .item("scope", s(p.scope.to_string()))
             .item("expires_at", n(p.expires_at))
@@ -126,6 +132,7 @@ impl Store {
             .item("sk", s("CODE"))
             .item("client_id", s(&code.client_id))
             .item("redirect_uri", s(&code.redirect_uri))
+            .item("redirect_uri_given", AttributeValue::Bool(code.redirect_uri_given))
             .item("scope", s(code.scope.to_string()))
             .item("code_challenge", s(&code.code_challenge))
             .item("subject", s(&code.subject))
@@ -179,6 +186,7 @@ fn parse_pending(id_hash: &str, item: &Item) -> anyhow::Result<PendingAuthorizat
         csrf_hash: item.string("csrf_hash")?,
         client_id: item.string("client_id")?,
         redirect_uri: item.string("redirect_uri")?,
+        redirect_uri_given: item.opt_bool("redirect_uri_given").unwrap_or(true),
         response_type: item.string("response_type")?,
         scope: parse_scope(item)?,
         state: item.opt_string("state"),
@@ -192,6 +200,7 @@ fn parse_code(hash: &str, item: &Item) -> anyhow::Result<AuthorizationCode> {
         hash: hash.to_string(),
         client_id: item.string("client_id")?,
         redirect_uri: item.string("redirect_uri")?,
+        redirect_uri_given: item.opt_bool("redirect_uri_given").unwrap_or(true),
         scope: parse_scope(item)?,
         code_challenge: item.string("code_challenge")?,
         subject: item.string("subject")?,

@@ -125,6 +125,10 @@ impl Item {
         self.0.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec())
     }
 
+    pub(crate) fn opt_bool(&self, name: &str) -> Option<bool> {
+        self.0.get(name).and_then(|v| v.as_bool().ok()).copied()
+    }
+
     pub(crate) fn bool(&self, name: &str) -> bool {
         self.0.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
     }

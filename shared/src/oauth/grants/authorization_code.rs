@@ -24,7 +24,7 @@ fn invalid(why: &'static str) -> Error {
 
 pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
     let code = form.require("code")?;
-    let redirect_uri = form.require("redirect_uri")?;
+    let redirect_uri = form.get("redirect_uri");
     let verifier = form.require("code_verifier")?;
     let code_hash = hash(code);
     let Some(stored) = app.store.authorization_code(&code_hash, now).await? else {
@@ -42,7 +42,12 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         revoke_what_it_issued(app, &stored, now).await?;
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
-    if stored.redirect_uri != redirect_uri {
+    // "REQUIRED, if the redirect_uri parameter was included in the authorization request".
+    let redirect_ok = match redirect_uri {
+        Some(uri) => uri == stored.redirect_uri,
+        None => !stored.redirect_uri_given,
+    };
+    if !redirect_ok {
         return Err(invalid("redirect_uri differs from the authorization request"));
     }
     if !CodeChallenge::from_stored(stored.code_challenge.clone()).verify(verifier) {
