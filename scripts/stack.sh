@@ -2,11 +2,12 @@
 # starts moto (DynamoDB + KMS) and the mock WeChat, and stops everything on exit.
 
 MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0   # pinned: new lint rules must not fail a clean clone's CI
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local"            # logs and pids, git-ignored
 mkdir -p "$STATE"
 PIDS=()
-BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench points this at target/release
+WXAUTH_BIN_DIR=${WXAUTH_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench: the release build
 
 # Credentials and region for the emulator; nothing here can reach AWS.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}
@@ -22,17 +23,24 @@ free_port() {
 
 # moto's server in a virtualenv inside the project (.venv, git-ignored), installed once.
 ensure_moto() {
-  if [ -x "$ROOT/.venv/bin/moto_server" ] && "$ROOT/.venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  if [ -x "$ROOT/.venv/bin/moto_server" ] && [ -x "$ROOT/.venv/bin/cfn-lint" ] \
+    && "$ROOT/.venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+    && [ "$("$ROOT/.venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}')" = "$CFN_LINT_VERSION" ]; then
     return
   fi
-  say "installing moto[server]==$MOTO_VERSION into .venv (once)"
-  python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  say "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into .venv (once)"
+  rm -rf "$ROOT/.venv"   # never build on a half-made one
+  if ! python3 -m venv "$ROOT/.venv"; then
+    say "python3 cannot make a virtualenv (on Debian: apt-get install python3-venv)"; return 1
+  fi
+  "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 }
 
 wait_for_http() { # url, name, pid
   for _ in $(seq 1 150); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    # Answering is not enough: it must be our process (not a leftover on a reused port).
+    if curl -fsS -o /dev/null "$1" 2>/dev/null && sleep 0.1 && kill -0 "$3" 2>/dev/null; then return 0; fi
     if ! kill -0 "$3" 2>/dev/null; then say "$2 exited; its log:"; cat "$STATE/$2.log" >&2; return 1; fi
     sleep 0.2
   done
@@ -47,14 +55,14 @@ start_moto() { # port
 }
 
 start_mock_wechat() { # port
-  MOCK_WECHAT_PORT="$1" "$BIN_DIR/mock-wechat" >"$STATE/mock-wechat.log" 2>&1 &
+  MOCK_WECHAT_PORT="$1" "$WXAUTH_BIN_DIR/mock-wechat" >"$STATE/mock-wechat.log" 2>&1 &
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/mock/health" mock-wechat $!
   export WECHAT_API_BASE="http://127.0.0.1:$1"
 }
 
 start_local_server() { # port
-  PORT="$1" "$BIN_DIR/wxauth-local" >"$STATE/local.log" 2>&1 &
+  PORT="$1" "$WXAUTH_BIN_DIR/wxauth-local" >"$STATE/local.log" 2>&1 &
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/.well-known/oauth-authorization-server" local-server $!
 }
@@ -66,7 +74,7 @@ stop_services() {
 trap stop_services EXIT
 trap 'exit 130' INT TERM
 
-admin() { "$BIN_DIR/wxauth-admin" "$@"; }
+admin() { "$WXAUTH_BIN_DIR/wxauth-admin" "$@"; }
 
 # The demo clients and user of API.md's local-stack section. The local server's issuer
 # ($ISSUER) must be set: demo-web's redirect URI hangs off it. Exports DEMO_SERVICE_SECRET (the

@@ -1,5 +1,5 @@
-//! The only HTTP in `shared`: reading form and JSON bodies, client credentials and bearer tokens
-//! from headers, and building responses. Handlers turn a [`Request`] into a [`Response`] with
+//! HTTP parsing and responses for `shared`: reading form and JSON bodies, client credentials and
+//! bearer tokens from headers, and building responses. Handlers turn a [`Request`] into a [`Response`] with
 //! these; nothing below them sees HTTP.
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@ async fn web_client(env: &TestEnv, grants: &[&str]) -> Web {
     Web { client_id }
 }
 
-fn authorize_query<'a>(web: &'a Web) -> Vec<(&'a str, &'a str)> {
+fn authorize_query(web: &Web) -> Vec<(&str, &str)> {
     vec![
         ("response_type", "code"),
         ("client_id", web.client_id.as_str()),

@@ -12,7 +12,7 @@
 //! automatically redirect the user-agent to the invalid redirection URI": those get an error
 //! page. Every other error goes back to the client by redirect.
 
-mod page;
+pub mod page;
 
 use wxauth::App;
 use wxauth::http::{self, Form, Request, Response};

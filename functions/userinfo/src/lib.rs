@@ -7,7 +7,7 @@ use serde::Serialize;
 use wxauth::App;
 use wxauth::http::{self, Request, Response};
 use wxauth::oauth::bearer;
-use wxauth::oauth::error::{Error, OAuthError};
+use wxauth::oauth::error::Error;
 use wxauth::oauth::scope::Scope;
 
 #[derive(Debug, Serialize)]
@@ -35,9 +35,7 @@ async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
     let claims = bearer::authenticate(app, req.headers(), now).await?;
     let (user, client) = tokio::try_join!(app.store.user(&claims.sub), app.store.client(&claims.client_id))?;
     let Some(user) = user else {
-        return Err(OAuthError::new(401, "invalid_token", "the token's user no longer exists")
-            .with_www_authenticate("Bearer error=\"invalid_token\"")
-            .into());
+        return Err(bearer::invalid(&app.config.issuer).into());
     };
     let appid = client.and_then(|c| c.wechat).map(|w| w.appid);
     let scope = Scope::parse(&claims.scope).unwrap_or_default();

@@ -1,8 +1,9 @@
 //! Protected resources (RFC 6750): the caller's access token, verified locally.
 //!
 //! The JWT is checked against the cached key registry (signature, `typ`, `iss`, `exp`; no KMS
-//! call), then against the deny list (revoked `jti`s). Every failure is the same
-//! `401 invalid_token` with `WWW-Authenticate: Bearer`, so a caller learns nothing about why.
+//! call), then against the deny list (revoked `jti`s). Every failure of a presented token is the
+//! same `401 invalid_token` challenge, so a caller learns nothing about why; a request with no
+//! token gets the bare challenge RFC 6750 §3.1 asks for.
 //! `aud` is not checked here: these endpoints belong to the authorization server itself and
 //! serve every client it issued tokens to, whatever resource server those tokens were meant for.
 
@@ -21,7 +22,8 @@ fn missing(realm: &str) -> OAuthError {
         .with_www_authenticate(format!("Bearer realm=\"{realm}\""))
 }
 
-fn invalid(realm: &str) -> OAuthError {
+/// The challenge for a token that is not (or no longer) acceptable, e.g. its user was deleted.
+pub fn invalid(realm: &str) -> OAuthError {
     OAuthError::new(401, "invalid_token", "the access token is invalid, expired or revoked")
         .with_www_authenticate(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
 }

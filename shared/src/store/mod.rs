@@ -218,6 +218,17 @@ fn cancellation(err: &TransactWriteItemsError) -> Cancellation {
     }
 }
 
+/// Wraps a context for errors from our own parsing of items.
+pub(crate) trait ItemContext<T> {
+    fn item(self, kind: &'static str) -> Result<T, Error>;
+}
+
+impl<T> ItemContext<T> for anyhow::Result<T> {
+    fn item(self, kind: &'static str) -> Result<T, Error> {
+        self.with_context(|| format!("reading a {kind} item")).map_err(Error::Internal)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,16 +251,5 @@ mod tests {
         assert_eq!(cancellation(&cancelled(&["TransactionConflict", "None"])), Cancellation::Transient);
         assert_eq!(cancellation(&cancelled(&["None", "ThrottlingError"])), Cancellation::Transient);
         assert_eq!(cancellation(&cancelled(&["ValidationError"])), Cancellation::Other);
-    }
-}
-
-/// Wraps a context for errors from our own parsing of items.
-pub(crate) trait ItemContext<T> {
-    fn item(self, kind: &'static str) -> Result<T, Error>;
-}
-
-impl<T> ItemContext<T> for anyhow::Result<T> {
-    fn item(self, kind: &'static str) -> Result<T, Error> {
-        self.with_context(|| format!("reading a {kind} item")).map_err(Error::Internal)
     }
 }

@@ -186,13 +186,6 @@ impl Store {
         }
     }
 
-    /// Whether `username` is locked at `now` (see the module rules).
-    pub async fn is_locked(&self, username: &str, now: i64) -> Result<bool, Error> {
-        let Some(name) = normalize_username(username) else { return Ok(false) };
-        let Some(item) = self.get(failures_key(&name), "PWFAIL", now).await? else { return Ok(false) };
-        Ok(Failures::of(&item).is_locked(now))
-    }
-
     /// Records a failed sign-in for `username`: counts it in the current window, or starts a
     /// new window when the last one is over, and locks the username at the
     /// [`MAX_FAILURES`]th failure. Atomic under concurrency; a failure during a lock changes
@@ -201,7 +194,7 @@ impl Store {
     /// Sign-in calls this *before* checking the password (and clears the count on success), so
     /// concurrent guesses cannot all pass an "unlocked" check made while the others are still
     /// hashing: `true` when this attempt is within the limit and may be checked at all.
-    pub async fn record_password_failure(&self, username: &str, now: i64) -> Result<bool, Error> {
+    pub async fn admit_password_attempt(&self, username: &str, now: i64) -> Result<bool, Error> {
         let Some(name) = normalize_username(username) else { return Ok(false) };
         let pk = failures_key(&name);
         // Counting fails when there is no open window (none yet, the last one over) or a lock;
@@ -331,13 +324,6 @@ impl Failures {
         }
     }
 
-    /// Locked by `locked_until`, or by a full window whose lock is being written (the count
-    /// and the lock are two writes; between them the count alone says "locked").
-    fn is_locked(&self, now: i64) -> bool {
-        let window_open = self.window_start > now - WINDOW_SECONDS;
-        self.locked_until.is_some_and(|until| until > now) || (window_open && self.failures >= MAX_FAILURES)
-    }
-
     /// `locked_until` and `expires_at` for a lock starting at `now`: the item lives until both
     /// the window and the lock are over.
     fn lock_from(&self, now: i64) -> (i64, i64) {
@@ -383,32 +369,9 @@ mod tests {
         assert_eq!(failures_key(&name), "PWFAIL#alice");
     }
 
-    fn failures(failures: i64, window_start: i64, locked_until: Option<i64>) -> Failures {
-        Failures { failures, window_start, locked_until }
-    }
-
-    #[test]
-    fn a_password_lock_lasts_its_time() {
-        let f = failures(MAX_FAILURES, 1_000, Some(1_100 + LOCK_SECONDS));
-        assert!(f.is_locked(1_100));
-        assert!(f.is_locked(1_100 + LOCK_SECONDS - 1));
-        assert!(!f.is_locked(1_100 + LOCK_SECONDS));
-    }
-
-    #[test]
-    fn fewer_password_failures_than_the_limit_do_not_lock() {
-        assert!(!failures(MAX_FAILURES - 1, 1_000, None).is_locked(1_010));
-    }
-
-    #[test]
-    fn a_full_password_window_locks_before_its_lock_is_written() {
-        assert!(failures(MAX_FAILURES, 1_000, None).is_locked(1_010));
-        assert!(!failures(MAX_FAILURES, 1_000, None).is_locked(1_000 + WINDOW_SECONDS));
-    }
-
     #[test]
     fn a_password_lock_item_lives_until_window_and_lock_are_over() {
-        let f = failures(MAX_FAILURES, 1_000, None);
+        let f = Failures { failures: MAX_FAILURES, window_start: 1_000, locked_until: None };
         assert_eq!(f.lock_from(1_100), (1_100 + LOCK_SECONDS, 1_100 + LOCK_SECONDS));
         // Were the lock shorter than the window, the window's end would keep the item.
         let (until, expires) = f.lock_from(1_000);

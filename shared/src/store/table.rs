@@ -42,23 +42,22 @@ pub async fn ensure_table(ddb: &Client, table: &str) -> anyhow::Result<()> {
         Err(e) => return Err(e).with_context(|| format!("creating table {table}")),
     }
     wait_until_active(ddb, table).await?;
-    ddb.update_time_to_live()
+    match ddb
+        .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?,
         )
         .send()
         .await
-        .map(|_| ())
-        .or_else(|e| {
-            // Asking again for the TTL that is already on is an error in DynamoDB.
-            if e.as_service_error().and_then(|e| e.message()).is_some_and(|m| m.contains("already enabled")) {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .with_context(|| format!("enabling TTL on {table}"))
+    {
+        Ok(_) => Ok(()),
+        // Asking again for the TTL that is already on is an error in DynamoDB.
+        Err(e) if e.as_service_error().and_then(|e| e.message()).is_some_and(|m| m.contains("already enabled")) => {
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("enabling TTL on {table}")),
+    }
 }
 
 async fn wait_until_active(ddb: &Client, table: &str) -> anyhow::Result<()> {

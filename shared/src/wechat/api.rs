@@ -161,13 +161,7 @@ impl WechatClient {
     /// Retried once when WeChat is busy (-1) or the connection could not be made: in both cases
     /// the code was not consumed.
     pub async fn jscode2session(&self, appid: &str, secret: &str, code: &str) -> Result<Session, WechatError> {
-        match self.jscode2session_once(appid, secret, code).await {
-            Err(e) if e.is_busy() || matches!(e, WechatError::Unreachable(ref m) if m.starts_with(CONNECT)) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                self.jscode2session_once(appid, secret, code).await
-            }
-            other => other,
-        }
+        retry_once(|| self.jscode2session_once(appid, secret, code)).await
     }
 
     async fn jscode2session_once(&self, appid: &str, secret: &str, code: &str) -> Result<Session, WechatError> {

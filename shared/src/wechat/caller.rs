@@ -30,9 +30,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<We
         return Err(OAuthError::access_denied("this access token was not issued to a WeChat mini program").into());
     };
     let Some(user) = user else {
-        return Err(OAuthError::new(401, "invalid_token", "the token's user no longer exists")
-            .with_www_authenticate("Bearer error=\"invalid_token\"")
-            .into());
+        return Err(bearer::invalid(&app.config.issuer).into());
     };
     let Some(openid) = user.openids.get(&wechat_app.appid).cloned() else {
         return Err(OAuthError::access_denied("this user has not logged in through this mini program").into());

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use authorize::page::escape;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -64,17 +65,4 @@ fn demo_callback(query: &str) -> Response {
         html,
     )
         .into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
 }

@@ -39,7 +39,7 @@ pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Res
         return Ok(None);
     };
     let (allowed, user) =
-        tokio::try_join!(app.store.record_password_failure(&name, now), app.store.password_user(&name))?;
+        tokio::try_join!(app.store.admit_password_attempt(&name, now), app.store.password_user(&name))?;
     let (user_id, stored) = match user {
         Some((id, hash)) if allowed => (Some(id), Some(hash)),
         _ => (None, None), // burns the same work on a dummy hash

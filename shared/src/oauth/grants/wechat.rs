@@ -20,9 +20,6 @@ use crate::wechat::secrets::session_key_context;
 pub const GRANT_TYPE: &str = "urn:wxauth:grant-type:wechat-code";
 pub const PARAMETERS: &[&str] = &["code", "scope"];
 
-/// How long a 45011 (per-user minute quota) asks the client to wait.
-const MINUTE_QUOTA_RETRY_AFTER: u64 = 60;
-
 pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
     let Some(wechat_app) = &client.wechat else {
         return Err(OAuthError::unauthorized_client("this client is not a WeChat mini program").into());
@@ -56,7 +53,9 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     Ok(response)
 }
 
-/// WeChat's answer as the client sees it (API.md, token endpoint rules).
+/// WeChat's answer as the client sees it (API.md, token endpoint rules): a bad code is the
+/// client's `invalid_grant`, a high-risk user `access_denied`; the rest as for every WeChat call
+/// ([`WechatError::into_error`]: busy or down 503, minute quota 429, anything else 502).
 pub fn to_error(e: WechatError) -> Error {
     match e {
         WechatError::Api { errcode: 40029, .. } => {
@@ -65,21 +64,10 @@ pub fn to_error(e: WechatError) -> Error {
         WechatError::Api { errcode: 40163, .. } => {
             OAuthError::invalid_grant("the WeChat login code has been used").into()
         }
-        WechatError::Api { errcode: 45011, .. } => {
-            OAuthError::temporarily_unavailable("WeChat's per-user login quota is exhausted; retry in a minute")
-                .with_status(429)
-                .with_retry_after(MINUTE_QUOTA_RETRY_AFTER)
-                .into()
-        }
         WechatError::Api { errcode: 40226, .. } => {
             OAuthError::access_denied("WeChat refused this user (high-risk account)").into()
         }
-        WechatError::Api { errcode: -1, .. } => {
-            Error::Unavailable(anyhow::anyhow!("WeChat is busy (-1), also after a retry"))
-        }
-        e @ WechatError::Unreachable(_) => Error::Unavailable(e.into()),
-        // Anything else (40125 invalid secret, 40013 invalid appid, ...) is our configuration.
-        e => Error::BadGateway(e.into()),
+        e => e.into_error("jscode2session"),
     }
 }
 
