@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local"            # logs and pids, git-ignored
 mkdir -p "$STATE"
 PIDS=()
-WXAUTH_BIN_DIR=${WXAUTH_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench: the release build
+export WXAUTH_BIN_DIR=${WXAUTH_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench: the release build
 
 # Credentials and region for the emulator; nothing here can reach AWS.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing}

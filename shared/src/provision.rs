@@ -143,6 +143,11 @@ pub async fn create_client(
     if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
         anyhow::bail!("only mini-program clients hold WeChat credentials");
     }
+    if let Some((appid, secret)) = &new.wechat {
+        if !crate::oauth::client_auth::plausible_client_id(appid) || secret.trim().is_empty() {
+            anyhow::bail!("the WeChat appid and app secret must both be given and printable");
+        }
+    }
     let known = |g: &str| crate::oauth::grants::GRANT_TYPES.contains(&g) || g == crate::oauth::grants::IMPLICIT;
     if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
         anyhow::bail!("unknown grant type {unknown:?}; known: {}", crate::oauth::grants::GRANT_TYPES.join(", "));
@@ -171,10 +176,10 @@ pub async fn create_client(
         name: new.name,
         kind: new.kind,
         secret_hash: secret.as_deref().map(hash),
-        grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { new.grant_types },
+        grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { dedup(new.grant_types) },
         redirect_uris: new.redirect_uris,
         scope: new.scope,
-        audience: new.audience,
+        audience: new.audience.filter(|a| !a.trim().is_empty()),
         wechat,
         created_at: now,
     };
@@ -185,6 +190,12 @@ pub async fn create_client(
         }
         Err(CreateClientError::Store(e)) => Err(e.into()),
     }
+}
+
+/// `items` without repeats, in their first order.
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().filter(|g| seen.insert(g.clone())).collect()
 }
 
 /// RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI" and "MUST NOT include

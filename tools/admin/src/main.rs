@@ -92,10 +92,10 @@ enum KeyCommand {
         kms_key_id: Option<String>,
         /// Seconds between publishing and signing: at least twice the functions' KEY_CACHE_TTL
         /// (a container's cached registry, then a resource server's cached JWKS).
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(i64).range(0..))]
         publish_ahead: i64,
         /// The functions' ACCESS_TOKEN_TTL: how long the old key must stay published.
-        #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
+        #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(i64).range(1..))]
         access_token_ttl: i64,
     },
 }

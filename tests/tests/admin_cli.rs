@@ -1,0 +1,735 @@
+//! `wxauth-admin`, the real binary (`$WXAUTH_BIN_DIR/wxauth-admin`, built by `scripts/test`),
+//! run against each test's own table and data key; its effects checked through the store and
+//! the token endpoint.
+
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use wxauth::tokens::secret::random_id;
+use wxauth_tests::{MiniProgram, PATIENCE, Reply, TestEnv};
+
+/// What one run of the tool did.
+struct Run {
+    args: String,
+    output: Output,
+}
+
+impl Run {
+    fn succeeded(&self) -> bool {
+        self.output.status.success()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Both streams, for "never printed" checks.
+    fn printed(&self) -> String {
+        format!("{}{}", self.stdout(), self.stderr())
+    }
+
+    /// Panics unless the run succeeded; returns it.
+    fn ok(self) -> Self {
+        assert!(
+            self.succeeded(),
+            "wxauth-admin {} failed:\nstdout: {}\nstderr: {}",
+            self.args,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    /// Panics unless the run failed; returns its standard error.
+    fn failed(self) -> String {
+        assert!(!self.succeeded(), "wxauth-admin {} should have failed; stdout: {}", self.args, self.stdout());
+        self.stderr()
+    }
+
+    /// Standard output as JSON (the run must have succeeded).
+    fn json(self) -> Value {
+        let run = self.ok();
+        serde_json::from_str(&run.stdout())
+            .unwrap_or_else(|e| panic!("wxauth-admin {}: not JSON ({e}): {}", run.args, run.stdout()))
+    }
+}
+
+/// `$WXAUTH_BIN_DIR/wxauth-admin`, else the one beside this test binary (target/<profile>).
+fn admin_binary() -> std::path::PathBuf {
+    let dir = match std::env::var_os("WXAUTH_BIN_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().expect("test binary path");
+            exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").to_path_buf()
+        }
+    };
+    let binary = dir.join("wxauth-admin");
+    assert!(binary.is_file(), "{} is missing: run the tests through scripts/test (it builds it)", binary.display());
+    binary
+}
+
+/// Runs `wxauth-admin --table <env's table> --data-key <env's data key> <args>`, with this
+/// process's environment (AWS endpoint, region, credentials) less the tool's secret-bearing
+/// variables, plus `vars`; standard input empty.
+fn admin(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    admin_with_stdin(env, args, vars, None)
+}
+
+fn admin_with_stdin(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let config = &env.app.config;
+    let mut command = Command::new(admin_binary());
+    command
+        .args(["--table", &config.table, "--data-key", &config.kms_data_key_id])
+        .args(args)
+        .env_remove("WXAUTH_USER_PASSWORD")
+        .env_remove("WECHAT_APP_SECRET")
+        .env_remove("ACCESS_TOKEN_TTL")
+        .envs(vars.iter().copied())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("wxauth-admin starts");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("wxauth-admin runs");
+    Run { args: args.join(" "), output }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", random_id())
+}
+
+/// A confidential client made by the tool, with `extra` arguments; returns id and secret.
+fn confidential_client(env: &TestEnv, extra: &[&str]) -> (String, String) {
+    let id = unique("svc");
+    let mut args = vec!["--json", "client", "create", "--id", &id, "--kind", "confidential"];
+    args.extend_from_slice(extra);
+    let out = admin(env, &args, &[]).json();
+    let secret = out["client_secret"].as_str().unwrap_or_else(|| panic!("no client_secret in {out}")).to_string();
+    (id, secret)
+}
+
+/// A confidential client allowed the password and refresh-token grants, made by the tool.
+fn password_client(env: &TestEnv) -> (String, String) {
+    confidential_client(env, &["--grant", "password", "--grant", "refresh_token", "--scope", "openid"])
+}
+
+async fn password_grant(env: &TestEnv, client: &(String, String), username: &str, password: &str) -> Reply {
+    env.post_basic(
+        "/oauth/token",
+        &client.0,
+        &client.1,
+        &[("grant_type", "password"), ("username", username), ("password", password)],
+    )
+    .await
+}
+
+/// A confidential client's refresh (it authenticates, so `env.refresh` would be refused as
+/// `invalid_client` before the token is looked at).
+async fn confidential_refresh(env: &TestEnv, client: &(String, String), refresh_token: &str) -> Reply {
+    env.post_basic(
+        "/oauth/token",
+        &client.0,
+        &client.1,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await
+}
+
+fn claims(reply: &Reply) -> Value {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(reply.str("access_token")).expect("jwt").claims
+}
+
+fn kid(reply: &Reply) -> String {
+    jsonwebtoken::decode_header(reply.str("access_token")).expect("JWT header").kid.expect("kid")
+}
+
+/// Every string and byte value of a raw item, nested ones included.
+fn raw_values(value: &AttributeValue, out: &mut Vec<Vec<u8>>) {
+    match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => out.push(s.as_bytes().to_vec()),
+        AttributeValue::B(b) => out.push(b.as_ref().to_vec()),
+        AttributeValue::Ss(list) | AttributeValue::Ns(list) => out.extend(list.iter().map(|s| s.as_bytes().to_vec())),
+        AttributeValue::Bs(list) => out.extend(list.iter().map(|b| b.as_ref().to_vec())),
+        AttributeValue::L(list) => list.iter().for_each(|v| raw_values(v, out)),
+        AttributeValue::M(map) => map.values().for_each(|v| raw_values(v, out)),
+        _ => {}
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every key of a JSON value, nested ones included, lowercased.
+fn json_keys(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.to_lowercase());
+                json_keys(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| json_keys(v, out)),
+        _ => {}
+    }
+}
+
+// ---- clients -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_confidential_clients_secret_is_printed_once_at_creation_and_works_for_client_credentials() {
+    let env = TestEnv::new().await;
+    let id = unique("reports");
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--name",
+            "Reports",
+            "--kind",
+            "confidential",
+            "--scope",
+            "reports:read reports:write",
+        ],
+        &[],
+    )
+    .json();
+    let secret = created["client_secret"].as_str().expect("client_secret").to_string();
+    assert!(secret.len() >= 32, "a long random secret: {secret}");
+    assert_eq!(created["client_id"], id.as_str());
+    assert_eq!(created["kind"], "confidential");
+    assert_eq!(created["grant_types"], serde_json::json!(["client_credentials"]), "the kind's default grants");
+    assert_eq!(created["scope"], "reports:read reports:write");
+
+    let stored = env.app.store.client(&id).await.expect("store").expect("the client is stored");
+    let hash = stored.secret_hash.clone().expect("a stored hash");
+    assert_ne!(hash, secret, "only the hash is stored");
+
+    // `show` and `list`, JSON or text, never show the secret or its hash.
+    let shown = admin(&env, &["--json", "client", "show", &id], &[]).ok();
+    let shown_json: Value = serde_json::from_str(&shown.stdout()).expect("json");
+    assert_eq!(shown_json["client_id"], id.as_str());
+    assert_eq!(shown_json["scope"], "reports:read reports:write");
+    let mut keys = Vec::new();
+    json_keys(&shown_json, &mut keys);
+    assert!(!keys.iter().any(|k| k.contains("secret") || k.contains("hash")), "no secret or hash field: {keys:?}");
+    let shown_text = admin(&env, &["client", "show", &id], &[]).ok();
+    assert!(shown_text.stdout().contains(&id), "{}", shown_text.stdout());
+    let listed = admin(&env, &["--json", "client", "list"], &[]).ok();
+    let listed_json: Value = serde_json::from_str(&listed.stdout()).expect("json");
+    let entry = listed_json.as_array().expect("a list").iter().find(|c| c["client_id"] == id.as_str());
+    assert_eq!(entry.expect("the client is listed")["kind"], "confidential");
+    let mut keys = Vec::new();
+    json_keys(&listed_json, &mut keys);
+    assert!(!keys.iter().any(|k| k.contains("secret") || k.contains("hash")), "no secret or hash field: {keys:?}");
+    let listed_text = admin(&env, &["client", "list"], &[]).ok();
+    for run in [&shown, &shown_text, &listed, &listed_text] {
+        assert!(!run.printed().contains(&secret), "the secret is shown only once: {}", run.printed());
+        assert!(!run.printed().contains(&hash), "the hash is never shown: {}", run.printed());
+    }
+
+    let token = env
+        .post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials"), ("scope", "reports:read")])
+        .await;
+    assert_eq!(token.status, 200, "{}", token.json);
+    assert_eq!(token.str("scope"), "reports:read");
+    assert_eq!(claims(&token)["sub"], id.as_str());
+    let wrong = env.post_basic("/oauth/token", &id, "not-the-secret", &[("grant_type", "client_credentials")]).await;
+    assert_eq!((wrong.status, wrong.error()), (401, "invalid_client"));
+}
+
+#[tokio::test]
+async fn the_text_output_of_client_create_shows_the_secret_once_with_a_warning() {
+    let env = TestEnv::new().await;
+    let id = unique("svc");
+    let run = admin(&env, &["client", "create", "--id", &id, "--kind", "confidential"], &[]).ok();
+    let out = run.stdout();
+    let line = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a client_secret line");
+    assert_eq!(out.matches(line).count(), 1, "printed once: {out}");
+    assert!(out.contains("shown once"), "{out}");
+    let token = env.post_basic("/oauth/token", &id, line, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(token.status, 200, "the printed secret is the client's: {}", token.json);
+}
+
+#[tokio::test]
+async fn creating_a_client_id_twice_fails_and_keeps_the_first_client() {
+    let env = TestEnv::new().await;
+    let (id, secret) = confidential_client(&env, &[]);
+    let again = admin(&env, &["--json", "client", "create", "--id", &id, "--kind", "confidential"], &[]);
+    assert!(!again.stdout().contains("client_secret"), "no secret for a client that was not made: {}", again.stdout());
+    let stderr = again.failed();
+    assert!(stderr.contains("exists"), "{stderr}");
+    assert!(stderr.contains(&id), "names the id: {stderr}");
+    let token = env.post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(token.status, 200, "the first client's secret still works: {}", token.json);
+}
+
+#[tokio::test]
+async fn a_deleted_client_is_gone_from_show_list_and_the_token_endpoint() {
+    let env = TestEnv::new().await;
+    let (id, secret) = confidential_client(&env, &[]);
+    let deleted = admin(&env, &["client", "delete", &id], &[]).ok();
+    assert!(deleted.stdout().contains(&format!("deleted {id}")), "{}", deleted.stdout());
+
+    let stderr = admin(&env, &["client", "show", &id], &[]).failed();
+    assert!(stderr.contains(&format!("no client {id:?}")), "a clear message: {stderr}");
+    let listed = admin(&env, &["--json", "client", "list"], &[]).json();
+    assert!(!listed.as_array().expect("a list").iter().any(|c| c["client_id"] == id.as_str()), "{listed}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none());
+    let token = env.post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!((token.status, token.error()), (401, "invalid_client"));
+
+    let stderr = admin(&env, &["client", "delete", &id], &[]).failed();
+    assert!(stderr.contains(&format!("no client {id:?}")), "deleting twice fails: {stderr}");
+}
+
+#[tokio::test]
+async fn a_mini_program_clients_app_secret_comes_from_the_environment_and_is_stored_encrypted() {
+    let env = TestEnv::new().await;
+    let appid = format!("wx{}", random_id());
+    let app_secret = format!("app-secret-{}", random_id());
+    env.mock_post("/mock/apps", serde_json::json!({"appid": appid, "secret": app_secret})).await;
+    let id = unique("mp");
+    let run = admin(
+        &env,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--kind",
+            "miniprogram",
+            "--wechat-appid",
+            &appid,
+            "--wechat-secret-from-env",
+            "--scope",
+            "openid profile",
+        ],
+        &[("WECHAT_APP_SECRET", &app_secret)],
+    )
+    .ok();
+    assert!(!run.printed().contains(&app_secret), "the app secret is never printed: {}", run.printed());
+    let created: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(created["wechat_appid"], appid.as_str());
+    assert!(created.get("client_secret").is_none(), "a mini program has no client secret: {created}");
+    assert_eq!(created["grant_types"], serde_json::json!([wxauth_tests::WECHAT_GRANT, "refresh_token"]));
+
+    let item = env.raw_item(&format!("CLIENT#{id}"), "CLIENT").await.expect("the client's item");
+    assert!(matches!(item.get("wechat_secret"), Some(AttributeValue::B(_))), "an encrypted blob: {item:?}");
+    let mut values = Vec::new();
+    item.values().for_each(|v| raw_values(v, &mut values));
+    for value in &values {
+        assert!(!contains(value, app_secret.as_bytes()), "the app secret is stored in plain: {item:?}");
+    }
+    let shown = admin(&env, &["--json", "client", "show", &id], &[]).ok();
+    assert!(!shown.printed().contains(&app_secret));
+
+    // It decrypts with the deployment's data key: a login through the client reaches WeChat
+    // with the right secret (the mock refuses a wrong one).
+    let mp = MiniProgram { client_id: id, appid };
+    let login = env.login(&mp, "ok-amy").await;
+    assert!(login.json["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn a_mini_program_client_needs_its_appid_and_its_secret_from_the_environment() {
+    let env = TestEnv::new().await;
+    let appid = format!("wx{}", random_id());
+    let id = unique("mp");
+    let create = |extra: &[&str], vars: &[(&str, &str)]| {
+        let mut args = vec!["client", "create", "--id", id.as_str(), "--kind", "miniprogram"];
+        args.extend_from_slice(extra);
+        admin(&env, &args, vars)
+    };
+    let stderr = create(&["--wechat-appid", &appid], &[("WECHAT_APP_SECRET", "ignored-without-the-flag")]).failed();
+    assert!(stderr.contains("--wechat-secret-from-env"), "{stderr}");
+    let stderr = create(&["--wechat-appid", &appid, "--wechat-secret-from-env"], &[]).failed();
+    assert!(stderr.contains("WECHAT_APP_SECRET"), "names the missing variable: {stderr}");
+    let stderr = create(&[], &[]).failed();
+    assert!(stderr.to_lowercase().contains("appid"), "{stderr}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
+
+    let id = unique("svc");
+    let stderr = admin(
+        &env,
+        &[
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--kind",
+            "confidential",
+            "--wechat-appid",
+            &appid,
+            "--wechat-secret-from-env",
+        ],
+        &[("WECHAT_APP_SECRET", "s3cret-value")],
+    )
+    .failed();
+    assert!(stderr.contains("mini-program"), "only mini programs hold WeChat credentials: {stderr}");
+    assert!(!stderr.contains("s3cret-value"));
+    assert!(env.app.store.client(&id).await.expect("store").is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_uri_over_plain_http_off_loopback_is_refused() {
+    let env = TestEnv::new().await;
+    let id = unique("web");
+    let stderr = admin(
+        &env,
+        &["client", "create", "--id", &id, "--kind", "public", "--redirect-uri", "http://evil.example/cb"],
+        &[],
+    )
+    .failed();
+    assert!(stderr.contains("http://evil.example/cb"), "names the URI: {stderr}");
+    assert!(stderr.contains("https"), "says what is acceptable: {stderr}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
+
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--kind",
+            "public",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(created["redirect_uris"], serde_json::json!(["https://app.example/cb", "http://127.0.0.1:8080/cb"]));
+    let stored = env.app.store.client(&id).await.expect("store").expect("stored");
+    assert_eq!(stored.redirect_uris, ["https://app.example/cb", "http://127.0.0.1:8080/cb"]);
+}
+
+#[tokio::test]
+async fn an_unknown_grant_type_is_refused() {
+    let env = TestEnv::new().await;
+    let id = unique("svc");
+    let stderr =
+        admin(&env, &["client", "create", "--id", &id, "--kind", "confidential", "--grant", "magic_beans"], &[])
+            .failed();
+    assert!(stderr.contains("unknown grant type") && stderr.contains("magic_beans"), "{stderr}");
+    let stderr = admin(
+        &env,
+        &["client", "create", "--id", &id, "--kind", "confidential", "--grant", wxauth_tests::WECHAT_GRANT],
+        &[],
+    )
+    .failed();
+    assert!(stderr.contains("WeChat grant"), "the WeChat grant is for mini programs: {stderr}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
+
+    let created =
+        admin(&env, &["--json", "client", "create", "--id", &id, "--kind", "confidential", "--grant", "password"], &[])
+            .json();
+    assert_eq!(created["grant_types"], serde_json::json!(["password"]), "exactly the grants asked for");
+}
+
+// ---- password users ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_user_created_by_the_tool_signs_in_with_the_password_grant() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    let password = format!("bob's password {}", random_id());
+    let run =
+        admin(&env, &["--json", "user", "create", "--username", "Bob"], &[("WXAUTH_USER_PASSWORD", &password)]).ok();
+    assert!(!run.printed().contains(&password), "the password is never printed: {}", run.printed());
+    let created: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(created["username"], "bob", "stored lowercased");
+    let user_id = created["user_id"].as_str().expect("user_id");
+    let (stored_id, _) = env.app.store.password_user("bob").await.expect("store").expect("the user is stored");
+    assert_eq!(stored_id, user_id);
+
+    for username in ["bob", "Bob"] {
+        let token = password_grant(&env, &client, username, &password).await;
+        assert_eq!(token.status, 200, "{username}: {}", token.json);
+        assert_eq!(claims(&token)["sub"], user_id);
+        assert!(token.json["refresh_token"].is_string(), "the client may refresh");
+    }
+    let wrong = password_grant(&env, &client, "bob", "not bob's password").await;
+    assert_eq!((wrong.status, wrong.error()), (400, "invalid_grant"));
+
+    let taken = admin(&env, &["user", "create", "--username", "BOB"], &[("WXAUTH_USER_PASSWORD", "another password")]);
+    assert!(!taken.printed().contains("another password"));
+    let stderr = taken.failed();
+    assert!(stderr.contains("taken"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_password_can_come_from_one_line_of_standard_input() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    let run =
+        admin_with_stdin(&env, &["user", "create", "--username", "carol"], &[], Some("carol's  password \n")).ok();
+    assert!(!run.printed().contains("carol's  password"), "{}", run.printed());
+    let token = password_grant(&env, &client, "carol", "carol's  password ").await;
+    assert_eq!(token.status, 200, "only the line ending is stripped: {}", token.json);
+
+    let stderr = admin(&env, &["user", "create", "--username", "dave"], &[]).failed();
+    assert!(stderr.contains("WXAUTH_USER_PASSWORD"), "no password at all: {stderr}");
+    assert!(env.app.store.password_user("dave").await.expect("store").is_none());
+}
+
+#[tokio::test]
+async fn set_password_replaces_the_password() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    let (old, new) = ("erin's old password", "erin's new password");
+    admin(&env, &["user", "create", "--username", "erin"], &[("WXAUTH_USER_PASSWORD", old)]).ok();
+    assert_eq!(password_grant(&env, &client, "erin", old).await.status, 200);
+
+    let run =
+        admin(&env, &["--json", "user", "set-password", "--username", "Erin"], &[("WXAUTH_USER_PASSWORD", new)]).ok();
+    assert!(!run.printed().contains(new), "the password is never printed: {}", run.printed());
+    let out: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(out, serde_json::json!({"username": "erin", "password_set": true}));
+
+    let refused = password_grant(&env, &client, "erin", old).await;
+    assert_eq!((refused.status, refused.error()), (400, "invalid_grant"), "the old password no longer works");
+    let token = password_grant(&env, &client, "erin", new).await;
+    assert_eq!(token.status, 200, "the new one does: {}", token.json);
+
+    let stderr =
+        admin(&env, &["user", "set-password", "--username", "nobody"], &[("WXAUTH_USER_PASSWORD", new)]).failed();
+    assert!(stderr.contains("no user \"nobody\""), "{stderr}");
+}
+
+#[tokio::test]
+async fn set_password_lifts_a_lockout() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    admin(&env, &["user", "create", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
+    for _ in 0..wxauth::store::passwords::MAX_FAILURES {
+        assert_eq!(password_grant(&env, &client, "fay", "a wrong guess").await.error(), "invalid_grant");
+    }
+    let locked = password_grant(&env, &client, "fay", "fay's password").await;
+    assert_eq!((locked.status, locked.error()), (400, "invalid_grant"), "locked, though the password is right");
+
+    admin(&env, &["user", "set-password", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's new password")]).ok();
+    let token = password_grant(&env, &client, "fay", "fay's new password").await;
+    assert_eq!(token.status, 200, "the lock is lifted: {}", token.json);
+}
+
+#[tokio::test]
+async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    let password = "gus's password";
+    admin(&env, &["user", "create", "--username", "Gus"], &[("WXAUTH_USER_PASSWORD", password)]).ok();
+    let signed_in = password_grant(&env, &client, "gus", password).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.json);
+    let refreshed = confidential_refresh(&env, &client, signed_in.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "the refresh token works before: {}", refreshed.json);
+
+    let run = admin(&env, &["--json", "user", "delete", "--username", "gus"], &[]).json();
+    assert_eq!(run, serde_json::json!({"deleted": "gus"}));
+
+    let refused = password_grant(&env, &client, "gus", password).await;
+    assert_eq!((refused.status, refused.error()), (400, "invalid_grant"), "no sign-in");
+    let revoked = confidential_refresh(&env, &client, refreshed.str("refresh_token")).await;
+    assert_eq!((revoked.status, revoked.error()), (400, "invalid_grant"), "the family is revoked");
+    assert!(env.app.store.password_user("gus").await.expect("store").is_none());
+
+    let stderr = admin(&env, &["user", "delete", "--username", "gus"], &[]).failed();
+    assert!(stderr.contains("no user \"gus\""), "deleting twice fails: {stderr}");
+}
+
+#[tokio::test]
+async fn a_too_short_password_is_refused_and_never_printed() {
+    let env = TestEnv::new().await;
+    let client = password_client(&env);
+    let run = admin(&env, &["user", "create", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
+    assert!(!run.printed().contains("Sh0rt!"), "the password is never printed: {}", run.printed());
+    let stderr = run.failed();
+    assert!(stderr.contains("password refused") && stderr.contains("at least 8"), "{stderr}");
+    assert!(env.app.store.password_user("hal").await.expect("store").is_none(), "no user was created");
+
+    // Nor does set-password take one; the old password stays.
+    admin(&env, &["user", "create", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "hal's long password")]).ok();
+    let run = admin(&env, &["user", "set-password", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
+    assert!(!run.printed().contains("Sh0rt!"), "{}", run.printed());
+    assert!(run.failed().contains("at least 8"));
+    assert_eq!(password_grant(&env, &client, "hal", "hal's long password").await.status, 200);
+    assert_eq!(password_grant(&env, &client, "hal", "Sh0rt!").await.error(), "invalid_grant");
+}
+
+// ---- signing keys ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn key_list_shows_the_deployments_signing_key() {
+    let env = TestEnv::new().await;
+    let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    assert_eq!(keys.len(), 1);
+    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["kid"], keys[0].kid.as_str());
+    assert_eq!(listed[0]["kms_key_id"], keys[0].kms_key_id.as_str());
+    assert_eq!(listed[0]["active_from"], keys[0].active_from);
+    assert!(listed[0]["expires_at"].is_null(), "the signing key is not retired");
+
+    let text = admin(&env, &["key", "list"], &[]).ok().stdout();
+    assert!(text.contains(&keys[0].kid) && text.contains("signs from"), "{text}");
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_its_time_comes() {
+    let env = TestEnv::with_config(|c| c.key_cache_ttl = std::time::Duration::ZERO).await;
+    let mp = env.miniprogram().await;
+    let old_kid = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys")[0].kid.clone();
+    let before = env.login(&mp, "ok-ivy").await;
+    assert_eq!(kid(&before), old_kid);
+
+    let ttl = env.app.config.access_token_ttl.as_secs().to_string();
+    let rotated =
+        admin(&env, &["--json", "key", "rotate", "--publish-ahead", "0", "--access-token-ttl", &ttl], &[]).json();
+    let new_kid = rotated["kid"].as_str().expect("kid").to_string();
+    let active_from = rotated["active_from"].as_i64().expect("active_from");
+    assert_ne!(new_kid, old_kid);
+    assert!(active_from <= wxauth::unix_now() + 1, "publish-ahead 0: it signs at once (or within the second)");
+
+    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let old = listed.iter().find(|k| k["kid"] == old_kid.as_str()).expect("the old key is still published");
+    let new = listed.iter().find(|k| k["kid"] == new_kid.as_str()).expect("the new key is published");
+    assert_eq!(new["active_from"], active_from);
+    assert!(new["expires_at"].is_null(), "the new key is not retired");
+    let ttl: i64 = ttl.parse().expect("ttl");
+    assert_eq!(
+        old["expires_at"].as_i64(),
+        Some(active_from + ttl + 60),
+        "the old key stays published until its last tokens have expired (plus a minute of skew)"
+    );
+    let jwks = env.get("/.well-known/jwks.json").await;
+    let kids: Vec<&str> =
+        jwks.json["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "both in the JWKS: {kids:?}");
+
+    // The new key signs once its time has come (the registry is not cached here).
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while wxauth::unix_now() < active_from {
+        assert!(std::time::Instant::now() < deadline, "active_from {active_from} never came");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let after = env.login(&mp, "ok-ivy~2").await;
+    assert_eq!(kid(&after), new_kid, "signed by the new key");
+    env.verify_with_jwks(after.str("access_token")).await;
+    env.verify_with_jwks(before.str("access_token")).await;
+    let refreshed = env.refresh(&mp.client_id, before.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.json);
+    assert_eq!(kid(&refreshed), new_kid);
+}
+
+// ---- revoke-all --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let phone = env.login(&mp, "ok-jan").await;
+    let tablet = env.login(&mp, "ok-jan~2").await;
+    let someone_else = env.login(&mp, "ok-kim").await;
+    let sub = claims(&phone)["sub"].as_str().expect("sub").to_string();
+    assert_eq!(claims(&tablet)["sub"], sub.as_str(), "one user, two devices");
+
+    let out = admin(&env, &["--json", "user", "revoke-all", "--user-id", &sub], &[]).json();
+    assert_eq!(out, serde_json::json!({"user_id": sub, "revoked_families": 2}));
+    for login in [&phone, &tablet] {
+        let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;
+        assert_eq!((reply.status, reply.error()), (400, "invalid_grant"), "{}", reply.json);
+    }
+    let other = env.refresh(&mp.client_id, someone_else.str("refresh_token")).await;
+    assert_eq!(other.status, 200, "another user's family is untouched: {}", other.json);
+
+    let text = admin(&env, &["user", "revoke-all", "--user-id", "no-such-user"], &[]).ok().stdout();
+    assert!(text.contains("revoked 0 token families of no-such-user"), "{text}");
+}
+
+#[tokio::test]
+async fn empty_wechat_credentials_are_refused_with_a_clear_message() {
+    let env = TestEnv::new().await;
+    let id = unique("mp");
+    let empty_appid = admin(
+        &env,
+        &["client", "create", "--id", &id, "--kind", "miniprogram", "--wechat-appid", "", "--wechat-secret-from-env"],
+        &[("WECHAT_APP_SECRET", "s3cret")],
+    )
+    .failed();
+    assert!(empty_appid.contains("appid"), "{empty_appid}");
+    let empty_secret = admin(
+        &env,
+        &[
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--kind",
+            "miniprogram",
+            "--wechat-appid",
+            "wx1",
+            "--wechat-secret-from-env",
+        ],
+        &[("WECHAT_APP_SECRET", "  ")],
+    )
+    .failed();
+    assert!(empty_secret.contains("app secret") && !empty_secret.contains("KMS"), "{empty_secret}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none());
+}
+
+#[tokio::test]
+async fn repeated_grants_are_stored_once_and_an_empty_audience_is_none() {
+    let env = TestEnv::new().await;
+    let id = unique("svc");
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--id",
+            &id,
+            "--kind",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--grant",
+            "client_credentials",
+            "--audience",
+            "",
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(created["grant_types"], serde_json::json!(["client_credentials"]));
+    assert!(created["audience"].is_null(), "{created}");
+}
+
+#[tokio::test]
+async fn key_rotation_refuses_negative_durations() {
+    let env = TestEnv::new().await;
+    admin(&env, &["key", "rotate", "--publish-ahead=-100"], &[]).failed();
+    admin(&env, &["key", "rotate", "--access-token-ttl=0"], &[]).failed();
+    assert_eq!(env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys").len(), 1, "nothing was rotated");
+}
