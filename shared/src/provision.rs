@@ -143,10 +143,10 @@ pub async fn create_client(
     if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
         anyhow::bail!("only mini-program clients hold WeChat credentials");
     }
-    if let Some((appid, secret)) = &new.wechat {
-        if !crate::oauth::client_auth::plausible_client_id(appid) || secret.trim().is_empty() {
-            anyhow::bail!("the WeChat appid and app secret must both be given and printable");
-        }
+    if let Some((appid, secret)) = &new.wechat
+        && (!crate::oauth::client_auth::plausible_client_id(appid) || secret.trim().is_empty())
+    {
+        anyhow::bail!("the WeChat appid and app secret must both be given and printable");
     }
     let known = |g: &str| crate::oauth::grants::GRANT_TYPES.contains(&g) || g == crate::oauth::grants::IMPLICIT;
     if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {

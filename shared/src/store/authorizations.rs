@@ -14,7 +14,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
+use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
 
@@ -117,11 +117,7 @@ impl Store {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Written::Yes),
-            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
-            Err(e) => Err(backend("DeleteItem")(e)),
-        }
+        conditional(result, "DeleteItem").map(Written::from_conditional)
     }
 
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
@@ -167,11 +163,7 @@ impl Store {
             .expression_attribute_values(":exp", n(issued.access_exp))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Written::Yes),
-            Err(e) if is_condition_failure(&e) => Ok(Written::LostRace),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(result, "UpdateItem").map(Written::from_conditional)
     }
 }
 

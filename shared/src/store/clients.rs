@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, ItemContext as _, Store, backend, is_condition_failure, s};
+use super::{Item, ItemContext as _, Store, backend, conditional, s};
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
 
@@ -116,10 +116,9 @@ impl Store {
                 .item("wechat_appid", s(&app.appid))
                 .item("wechat_secret", AttributeValue::B(Blob::new(app.encrypted_secret.clone())));
         }
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(CreateClientError::Exists),
-            Err(e) => Err(backend("PutItem")(e).into()),
+        match conditional(put.send().await, "PutItem")? {
+            Some(_) => Ok(()),
+            None => Err(CreateClientError::Exists),
         }
     }
 

@@ -167,6 +167,28 @@ where
 
 pub(crate) use crate::aws::is_condition_failure;
 
+/// The outcome of a single conditional write: `Some(output)` when it was written, `None` when
+/// its condition failed (a race lost, or a rule held), `Err` for a fault.
+pub(crate) fn conditional<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    operation: &'static str,
+) -> Result<Option<T>, Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if is_condition_failure(&e) => Ok(None),
+        Err(e) => Err(backend(operation)(e)),
+    }
+}
+
+impl Written {
+    fn from_conditional<T>(written: Option<T>) -> Self {
+        if written.is_some() { Written::Yes } else { Written::LostRace }
+    }
+}
+
 /// How a conditional write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 
-use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
+use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
 use crate::oauth::error::Error;
 use crate::password::PasswordHash;
 use crate::tokens::secret::random_id;
@@ -144,11 +144,7 @@ impl Store {
             .expression_attribute_values(":name", s(&name))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(result, "UpdateItem").map(|w| w.is_some())
     }
 
     /// Deletes the username mapping and the user item in one transaction, then revokes the
@@ -244,11 +240,8 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(Failures::of(&Item(out.attributes.unwrap_or_default())))),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        let counted = conditional(result, "UpdateItem")?;
+        Ok(counted.map(|out| Failures::of(&Item(out.attributes.unwrap_or_default()))))
     }
 
     /// Starts a window with this failure, unless one is open or the username is locked.
@@ -270,11 +263,7 @@ impl Store {
             .expression_attribute_values(":end", n(now + WINDOW_SECONDS))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(result, "UpdateItem").map(|w| w.is_some())
     }
 
     /// Locks the username whose window `counted` reached the limit. Whichever concurrent failure
@@ -296,11 +285,8 @@ impl Store {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()), // locked already, or cleared meanwhile
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(result, "UpdateItem")?; // a failed condition: locked already, or cleared meanwhile
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::{Item, ItemContext as _, Store, Written, backend, is_condition_failure, n, s};
+use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
 
@@ -172,11 +172,8 @@ impl Store {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()), // gone already: nothing left to revoke
-            Err(e) => Err(backend("UpdateItem")(e)),
-        }
+        conditional(result, "UpdateItem")?; // a failed condition: gone already, nothing to revoke
+        Ok(())
     }
 
     /// Revokes every token family of `user_id` (revoke-all: a stolen phone, a deleted account).

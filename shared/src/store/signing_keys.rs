@@ -6,7 +6,7 @@
 //! key in its JWKS before a token signed by it exists. A retired key gets an `expires_at` after
 //! the last token it signed has expired; until then it stays published.
 
-use super::{Item, ItemContext as _, Store, backend, is_condition_failure, n, s};
+use super::{Item, ItemContext as _, Store, backend, conditional, n, s};
 use crate::keys::jwks::Jwk;
 use crate::oauth::error::Error;
 
@@ -64,11 +64,7 @@ impl Store {
         if let Some(at) = key.expires_at {
             put = put.item("expires_at", n(at));
         }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("PutItem")(e)),
-        }
+        Ok(conditional(put.send().await, "PutItem")?.is_some())
     }
 
     /// Ends a key's publication at `expires_at` (it no longer signs once a newer key is active).
