@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use tracing_subscriber::util::SubscriberInitExt as _;
+
 use serde_json::json;
 use wxauth_tests::TestEnv;
 
@@ -25,10 +27,12 @@ impl Write for Captured {
 async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // This test's thread only (#[tokio::test] runs the whole flow on it): the other tests share
+    // this process and log their own secrets, which are not this test's to look for.
+    let _capture = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!("trace,{}", wxauth::QUIET_TARGETS)))
         .with_writer(move || writer.clone())
-        .init();
+        .set_default();
 
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;

@@ -1,0 +1,15 @@
+//! The integration tests, one module per area, linked into one binary. They talk to moto
+//! (DynamoDB, KMS), the mock WeChat and the local server that `scripts/test` starts.
+
+mod admin_cli;
+mod bad_requests;
+mod discovery;
+mod events;
+mod interop_oauth2;
+mod local_server;
+mod logs;
+mod oauth_flows;
+mod outages;
+mod refresh;
+mod wechat_data;
+mod wechat_login;
