@@ -21,7 +21,9 @@
 //!
 //! # Rules
 //! - Verification is constant-time in the comparison (argon2's own) and costs the same whether
-//!   or not the user exists: an unknown username [`burn_verification`]s against a dummy hash.
+//!   or not the user exists: an unknown username [`burn_verification`]s against a dummy hash
+//!   made once with these parameters and kept in the binary (built at run time, the first
+//!   unknown username per container would pay a hash and a verification, and stand out).
 //! - It is CPU-bound for tens of milliseconds: async callers use [`verify_password_blocking`],
 //!   which runs it on the blocking pool, at most one per core at a time (so a burst of sign-ins
 //!   on the local server cannot take 19 MiB times the blocking pool's 512 threads).
@@ -31,8 +33,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::phc;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Memory cost in KiB (19 MiB).
@@ -79,10 +81,8 @@ pub fn hash_password(password: &str) -> anyhow::Result<PasswordHash> {
     if password.len() > MAX_PASSWORD_BYTES {
         anyhow::bail!("password longer than {MAX_PASSWORD_BYTES} bytes");
     }
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+    let hash: phc::PasswordHash =
+        argon2().hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
     Ok(PasswordHash(hash.to_string()))
 }
 
@@ -92,7 +92,7 @@ pub fn verify_password(password: &str, stored: &PasswordHash) -> bool {
     if password.len() > MAX_PASSWORD_BYTES {
         return false;
     }
-    let parsed = match argon2::PasswordHash::new(&stored.0) {
+    let parsed = match phc::PasswordHash::new(&stored.0) {
         Ok(parsed) => parsed,
         Err(e) => {
             tracing::error!(error = %e, "a stored password hash is malformed");
@@ -102,28 +102,17 @@ pub fn verify_password(password: &str, stored: &PasswordHash) -> bool {
     argon2().verify_password(password.as_bytes(), &parsed).is_ok()
 }
 
-/// Does the same work as [`verify_password`] against a fixed dummy hash (computed once,
-/// lazily), so an unknown username costs what a known one does.
+/// Does the same work as [`verify_password`] against [`DUMMY_HASH`], so an unknown username
+/// costs what a known one does.
 pub fn burn_verification(password: &str) {
-    if let Some(dummy) = dummy_hash() {
-        let _ = verify_password(password, dummy);
-    }
+    let _ = verify_password(password, &PasswordHash::from_stored(DUMMY_HASH.to_string()));
 }
 
-/// A hash of nothing anyone sends, with this deployment's parameters. `None` only if argon2
-/// refused the constants, which a unit test rules out.
-fn dummy_hash() -> Option<&'static PasswordHash> {
-    static DUMMY: OnceLock<Option<PasswordHash>> = OnceLock::new();
-    DUMMY
-        .get_or_init(|| match hash_password("wxauth: a dummy password for unknown usernames") {
-            Ok(hash) => Some(hash),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot make the dummy password hash");
-                None
-            }
-        })
-        .as_ref()
-}
+/// The hash of a random password nobody knows (generated once, then discarded), under exactly
+/// [`MEMORY_KIB`], [`ITERATIONS`] and [`PARALLELISM`]: a unit test fails when those change and
+/// this does not.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$jmU5QiDjpzC/aSu9F1enXg$azfO3NWqcT+DH52qrtoXeMoHQ+yBgoU3fsoK3Gp5ahc";
 
 /// [`verify_password`] (or, with no stored hash, [`burn_verification`] and `false`) on the
 /// blocking pool, at most one per core at a time.
@@ -236,12 +225,13 @@ mod tests {
     }
 
     #[test]
-    fn burning_a_verification_works_and_the_dummy_hash_is_made() {
-        burn_verification("some password");
-        burn_verification("some password");
-        let dummy = dummy_hash().expect("dummy hash");
-        assert!(dummy.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(!verify_password("some password", dummy));
+    fn the_dummy_hash_has_todays_parameters_and_parses() {
+        let expected = format!("$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$");
+        assert!(DUMMY_HASH.starts_with(&expected), "regenerate DUMMY_HASH with the new parameters");
+        let parsed = phc::PasswordHash::new(DUMMY_HASH).expect("a PHC string");
+        assert_eq!(parsed.salt.map(|salt| salt.len()), Some(16));
+        assert_eq!(parsed.hash.map(|hash| hash.len()), Some(32));
+        assert!(!verify_password("some password", &PasswordHash::from_stored(DUMMY_HASH.to_string())));
     }
 
     #[test]
