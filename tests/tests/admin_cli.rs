@@ -520,7 +520,7 @@ async fn set_password_lifts_a_lockout() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     admin(&env, &["user", "create", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
-    for _ in 0..wxauth::store::passwords::MAX_FAILURES {
+    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
         assert_eq!(password_grant(&env, &client, "fay", "a wrong guess").await.error(), "invalid_grant");
     }
     let locked = password_grant(&env, &client, "fay", "fay's password").await;

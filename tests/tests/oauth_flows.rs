@@ -305,7 +305,7 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
             &[("grant_type", "password"), ("username", "nobody"), ("password", "whatever")],
         )
         .await;
-    for _ in 0..wxauth::store::passwords::MAX_FAILURES {
+    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
         let wrong = attempt("not it").await;
         assert_eq!((wrong.status, wrong.error()), (400, "invalid_grant"));
         assert_eq!(wrong.json["error_description"], unknown.json["error_description"], "no user enumeration");

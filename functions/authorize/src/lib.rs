@@ -22,10 +22,10 @@ use wxauth::oauth::grants::{IMPLICIT, authorization_code};
 use wxauth::oauth::pkce::CodeChallenge;
 use wxauth::oauth::scope::Scope;
 use wxauth::store::Written;
-use wxauth::store::authorizations::{AuthorizationCode, PendingAuthorization};
+use wxauth::store::authorizations::PendingAuthorization;
 use wxauth::store::clients::Client;
-use wxauth::tokens::access;
 use wxauth::tokens::secret::{constant_time_eq, hash, random_token};
+use wxauth::tokens::{access, codes};
 
 /// How long the sign-in page may stay open.
 const PENDING_TTL_SECONDS: i64 = 600;
@@ -235,7 +235,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
     }
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
-    let Some(user_id) = wxauth::oauth::grants::password::sign_in(app, username, password, now).await? else {
+    let Some(user_id) = wxauth::oauth::sign_in::sign_in(app, username, password, now).await? else {
         return Ok(sign_in_page(
             &client,
             &pending,
@@ -248,23 +248,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
     consume(app, &pending, now).await?;
     let location = match pending.code_challenge.clone() {
         Some(code_challenge) => {
-            let code = random_token();
-            app.store
-                .put_authorization_code(&AuthorizationCode {
-                    hash: hash(&code),
-                    client_id: pending.client_id.clone(),
-                    redirect_uri: pending.redirect_uri.clone(),
-                    redirect_uri_given: pending.redirect_uri_given,
-                    scope,
-                    code_challenge,
-                    subject: user_id,
-                    expires_at: now + app.config.authorization_code_ttl.as_secs() as i64,
-                    used_at: None,
-                    family_id: None,
-                    access_jti: None,
-                    access_exp: None,
-                })
-                .await?;
+            let code = codes::issue(app, &pending, code_challenge, user_id, scope, now).await?;
             back(&[("code", &code)])
         }
         None => {

@@ -1,4 +1,4 @@
-//! The OAuth 2.0 protocol: errors, client authentication, scopes, and the grants.
+//! The OAuth 2.0 protocol: errors, client authentication, scopes, sign-in, and the grants.
 
 pub mod bearer;
 pub mod client_auth;
@@ -6,3 +6,4 @@ pub mod error;
 pub mod grants;
 pub mod pkce;
 pub mod scope;
+pub mod sign_in;

@@ -16,7 +16,8 @@
 //! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | current and previous key, KMS-encrypted |
 //! | signing key | `SIGNKEY` | `<kid>` | public JWK, KMS key id, `active_from` |
 //! | revoked access token | `JTI#<jti>` | `JTI` | until the token's `exp` |
-//! | username -> user, password failures | `USERNAME#<username>` / `PWFAIL#<username>` | `MAP` / `PWFAIL` | lowercased username; the argon2id hash is the user's `password_hash`; failures until the window and lock are over |
+//! | username -> user | `USERNAME#<username>` | `MAP` | lowercased username; the argon2id hash is the user's `password_hash` |
+//! | password failures | `PWFAIL#<username>` | `PWFAIL` | until the window and the lock are over |
 //! | pending sign-in request | `AUTHZ#<sha256(id)>` | `AUTHZ` | 10 minutes, consumed once |
 //! | authorization code | `CODE#<sha256(code)>` | `CODE` | 60 seconds, redeemed once; records what it issued |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | KMS-encrypted, until 5 minutes before it expires |
@@ -26,6 +27,7 @@
 
 pub mod authorizations;
 pub mod clients;
+pub mod password_failures;
 pub mod passwords;
 pub mod refresh_tokens;
 pub mod revoked_tokens;

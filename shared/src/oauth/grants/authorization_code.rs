@@ -1,8 +1,8 @@
 //! `authorization_code` (RFC 6749 §4.1.3) with PKCE (RFC 7636), always required.
 //!
-//! The code is single use. Its redemption is one conditional write that also records the
-//! refresh-token family and the access token it issues; a replay finds them there and revokes
-//! both (RFC 6749 §4.1.2).
+//! The code is single use ([`crate::tokens::codes`]): its redemption records the refresh-token
+//! family and the access token it issues; a replay finds them there and revokes both (RFC 6749
+//! §4.1.2).
 
 use super::TokenResponse;
 use crate::App;
@@ -10,10 +10,9 @@ use crate::http::Form;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
 use crate::store::Written;
-use crate::store::authorizations::{AuthorizationCode, Redemption};
 use crate::store::clients::Client;
-use crate::tokens::secret::{hash, random_id};
-use crate::tokens::{access, refresh};
+use crate::tokens::secret::random_id;
+use crate::tokens::{access, codes, refresh};
 
 pub const GRANT_TYPE: &str = "authorization_code";
 pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
@@ -26,8 +25,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     let code = form.require("code")?;
     let redirect_uri = form.get("redirect_uri");
     let verifier = form.require("code_verifier")?;
-    let code_hash = hash(code);
-    let Some(stored) = app.store.authorization_code(&code_hash, now).await? else {
+    let Some(stored) = codes::find(app, code, now).await? else {
         return Err(invalid("the authorization code is invalid or expired"));
     };
     // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
@@ -39,7 +37,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         return Err(invalid("the authorization code was issued to another client"));
     }
     if stored.used_at.is_some() {
-        revoke_what_it_issued(app, &stored, now).await?;
+        codes::revoke_what_it_issued(app, &stored, now).await?;
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
     // "REQUIRED, if the redirect_uri parameter was included in the authorization request".
@@ -60,35 +58,8 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     let access = access::issue(app, &stored.subject, client, &scope, now).await?;
     let family_id = random_id();
     let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
-    let redemption = Redemption {
-        family_id: family_id.clone(),
-        access_jti: access.claims.jti.clone(),
-        access_exp: access.claims.exp,
-    };
-    if app.store.redeem_authorization_code(&code_hash, &redemption, now).await? == Written::LostRace {
-        // A concurrent redemption won: this is a replay of a used code. Revoke both sides.
-        let mine = AuthorizationCode {
-            family_id: Some(family_id),
-            access_jti: Some(access.claims.jti),
-            access_exp: Some(access.claims.exp),
-            ..stored
-        };
-        revoke_what_it_issued(app, &mine, now).await?;
-        if let Some(winner) = app.store.authorization_code(&code_hash, now).await? {
-            revoke_what_it_issued(app, &winner, now).await?;
-        }
+    if codes::redeem(app, &stored, &access, &family_id, now).await? == Written::LostRace {
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
     Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
-}
-
-async fn revoke_what_it_issued(app: &App, code: &AuthorizationCode, now: i64) -> Result<(), Error> {
-    tracing::warn!(client_id = %code.client_id, "authorization code replayed: revoking what it issued");
-    if let Some(family_id) = &code.family_id {
-        app.store.revoke_family(family_id, now).await?;
-    }
-    if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp) {
-        app.store.revoke_access_token(jti, exp, now).await?;
-    }
-    Ok(())
 }
