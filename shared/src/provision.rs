@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use aws_sdk_kms::error::ProvideErrorMetadata as _;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
 use crate::keys::data_key::DataKey;
 use crate::keys::registry::register_kms_key;
@@ -38,13 +38,15 @@ pub async fn rotate_signing_key(
     token_ttl: i64,
 ) -> anyhow::Result<SigningKey> {
     let current = store.signing_keys(now).await?;
-    let kms_key_id = match kms_key_id {
-        Some(id) => id,
-        None => create_signing_key(kms, store.table()).await?,
-    };
     // Strictly after every earlier key: the newest active key signs, and a tie would be a coin toss.
     let active_from = current.iter().map(|k| k.active_from + 1).fold(now + publish_ahead, i64::max);
-    let new = register_kms_key(kms, store, &kms_key_id, now, active_from).await?;
+    let new = match kms_key_id {
+        Some(id) => adopt_signing_key(kms, store, &id, now, active_from).await?,
+        None => {
+            let id = create_signing_key(kms, store.table()).await?;
+            register_kms_key(kms, store, &id, now, active_from).await?
+        }
+    };
     // Clock skew between containers: keep the old keys a minute longer than strictly needed.
     let retire_at = active_from + token_ttl + 60;
     for old in current.iter().filter(|k| k.kid != new.kid && k.expires_at.is_none_or(|at| at > retire_at)) {
@@ -53,17 +55,42 @@ pub async fn rotate_signing_key(
     Ok(new)
 }
 
-/// A new asymmetric KMS key for ES256 signatures.
+/// The tag that marks a KMS key as a signing key of the deployment whose table is its value.
+/// template.yaml grants `kms:Sign` on keys carrying it (attribute-based access control), so a
+/// key rotated in needs no new IAM grant.
+pub const SIGNING_KEY_TAG: &str = "wxauth-signing-key";
+
+/// A new asymmetric KMS key for ES256 signatures, tagged [`SIGNING_KEY_TAG`] = `table`.
 pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str) -> anyhow::Result<String> {
     let out = kms
         .create_key()
         .key_spec(KeySpec::EccNistP256)
         .key_usage(KeyUsageType::SignVerify)
         .description(format!("wxauth access-token signing key ({table})"))
+        .tags(signing_key_tag(table)?)
         .send()
         .await
         .context("KMS CreateKey (signing)")?;
     out.key_metadata.map(|m| m.key_id).context("KMS CreateKey returned no key id")
+}
+
+/// Registers a KMS key an operator brought (to `init --signing-key` or `key rotate
+/// --kms-key-id`) to sign from `active_from`, after tagging it as [`create_signing_key`] does, so
+/// that the functions may sign with it.
+pub async fn adopt_signing_key(
+    kms: &aws_sdk_kms::Client,
+    store: &Store,
+    key_id: &str,
+    now: i64,
+    active_from: i64,
+) -> anyhow::Result<SigningKey> {
+    let tag = signing_key_tag(store.table())?;
+    kms.tag_resource().key_id(key_id).tags(tag).send().await.context("KMS TagResource")?;
+    register_kms_key(kms, store, key_id, now, active_from).await
+}
+
+fn signing_key_tag(table: &str) -> anyhow::Result<Tag> {
+    Tag::builder().tag_key(SIGNING_KEY_TAG).tag_value(table).build().context("KMS tag")
 }
 
 /// The symmetric data key behind `alias`, created with that alias if there is none. Returns the

@@ -642,6 +642,38 @@ async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_i
     assert_eq!(kid(&refreshed), new_kid);
 }
 
+/// The tags of a KMS key, as a map.
+async fn kms_tags(env: &TestEnv, key_id: &str) -> std::collections::HashMap<String, String> {
+    let out = env.kms.list_resource_tags().key_id(key_id).send().await.expect("ListResourceTags");
+    out.tags.unwrap_or_default().into_iter().map(|t| (t.tag_key, t.tag_value)).collect()
+}
+
+#[tokio::test]
+async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_functions_may_sign_with_it() {
+    let env = TestEnv::new().await;
+    let table = env.app.config.table.clone();
+    let tag = wxauth::provision::SIGNING_KEY_TAG;
+    // A key it creates.
+    let created = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    let created_id = created["kms_key_id"].as_str().expect("kms_key_id");
+    assert_eq!(kms_tags(&env, created_id).await.get(tag), Some(&table));
+    // A key an operator brings.
+    let brought = env
+        .kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    assert_eq!(kms_tags(&env, &brought).await.get(tag), None);
+    admin(&env, &["key", "rotate", "--kms-key-id", &brought], &[]).ok();
+    assert_eq!(kms_tags(&env, &brought).await.get(tag), Some(&table));
+}
+
 // ---- revoke-all --------------------------------------------------------------------------------
 
 #[tokio::test]

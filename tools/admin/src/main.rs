@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
                 cli.data_key.clone()
             };
             let signing = match signing_key {
-                Some(id) => wxauth::keys::registry::register_kms_key(&kms, &store, &id, now, now).await?,
+                Some(id) => provision::adopt_signing_key(&kms, &store, &id, now, now).await?,
                 None => provision::ensure_signing_key(&kms, &store, now).await?,
             };
             let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_kms_key_id": signing.kms_key_id});
