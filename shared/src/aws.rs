@@ -1,16 +1,27 @@
 //! What is shared by our uses of the AWS SDK: loading its configuration, and telling a backend
 //! fault from our own mistake.
 
+use std::time::Duration;
+
 // The SDK crates re-export one `SdkError` and one `ProvideErrorMetadata`: these serve KMS too.
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use crate::config::AwsTimeouts;
 use crate::oauth::error::Error;
 
 /// The SDK's configuration from the standard sources (`AWS_REGION`, `AWS_ENDPOINT_URL`,
-/// credentials chain); nothing project-specific.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// credentials chain), with our [`AwsTimeouts`].
+pub async fn sdk_config(timeouts: AwsTimeouts) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeout_config(timeouts)).load().await
+}
+
+fn timeout_config(timeouts: AwsTimeouts) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(timeouts.attempt.min(Duration::from_secs(1)))
+        .operation_attempt_timeout(timeouts.attempt)
+        .operation_timeout(timeouts.call)
+        .build()
 }
 
 /// Maps an SDK failure: throttling, timeouts, dispatch failures and 5xx are `Unavailable` (the
@@ -33,9 +44,12 @@ where
 }
 
 /// A 5xx is the service's fault whatever its body says (an overloaded front end may not even
-/// answer JSON); among 4xx, throttling and quota codes are worth a retry.
+/// answer JSON); so is a 2xx that the SDK could not read (a truncated or garbled body: the SDK
+/// reports it as a service error without a code). Among 4xx, throttling and quota codes are
+/// worth a retry.
 fn is_transient_service_error(status: u16, code: &str) -> bool {
     (500..600).contains(&status)
+        || (200..300).contains(&status)
         || code.contains("Throttl")
         || matches!(
             code,
@@ -79,5 +93,12 @@ mod tests {
         // moto answered a crash with an HTML 500: that became a 500 to our clients.
         assert!(is_transient_service_error(500, ""));
         assert!(is_transient_service_error(503, "ServiceUnavailable"));
+    }
+
+    #[test]
+    fn an_unreadable_success_answer_is_transient() {
+        // A 200 whose body was truncated: a 500 with "unexpected server error" before.
+        assert!(is_transient_service_error(200, ""));
+        assert!(!is_transient_service_error(400, ""), "an unreadable 4xx stays our problem");
     }
 }

@@ -39,6 +39,36 @@ pub struct Config {
     /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
     /// signing-key registry, and the JWKS `max-age`.
     pub key_cache_ttl: Duration,
+    /// How long to wait on DynamoDB and KMS.
+    pub aws_timeouts: AwsTimeouts,
+}
+
+/// How long one DynamoDB or KMS call may take before it ends as a timeout (answered 503).
+/// Without these the SDK waits only on connecting: a service that accepts the connection and
+/// never answers would hold the request until Lambda kills it, with no answer of ours and no
+/// logged cause.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AwsTimeouts {
+    /// `AWS_ATTEMPT_TIMEOUT_MS` (default 2000): one attempt, connecting included. A healthy
+    /// call takes single-digit milliseconds.
+    pub attempt: Duration,
+    /// `AWS_CALL_TIMEOUT_MS` (default 4000): one call with its retries and their backoff: room
+    /// for the SDK's three attempts against throttling, inside the functions' 5 s limit.
+    pub call: Duration,
+}
+
+impl AwsTimeouts {
+    /// Reads the process environment (for tools that need no other configuration).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars(&|name: &str| std::env::var(name).ok()))
+    }
+
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            attempt: Duration::from_millis(vars.number("AWS_ATTEMPT_TIMEOUT_MS", 2000)?),
+            call: Duration::from_millis(vars.number("AWS_CALL_TIMEOUT_MS", 4000)?),
+        })
+    }
 }
 
 /// A variable that is missing or does not parse.
@@ -78,6 +108,7 @@ impl Config {
             kms_data_key_id: vars.required("KMS_DATA_KEY_ID")?,
             authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
+            aws_timeouts: AwsTimeouts::from_vars(&vars)?,
         })
     }
 }
@@ -138,6 +169,8 @@ mod tests {
         assert_eq!(c.refresh_reuse_grace, Duration::ZERO);
         assert_eq!(c.wechat_api_base, "https://api.weixin.qq.com");
         assert_eq!(c.wechat_timeout, Duration::from_millis(3000));
+        let aws = AwsTimeouts { attempt: Duration::from_secs(2), call: Duration::from_secs(4) };
+        assert_eq!(c.aws_timeouts, aws);
     }
 
     #[test]
@@ -163,12 +196,15 @@ mod tests {
             ("AUDIENCE", "https://api.example.com"),
             ("WECHAT_API_BASE", "http://127.0.0.1:3100/"),
             ("REFRESH_REUSE_GRACE", "5"),
+            ("AWS_ATTEMPT_TIMEOUT_MS", "30000"),
+            ("AWS_CALL_TIMEOUT_MS", "60000"),
         ]);
         let c = config(&vars).expect("valid");
         assert_eq!(c.access_token_ttl, Duration::from_secs(60));
         assert_eq!(c.audience, "https://api.example.com");
         assert_eq!(c.wechat_api_base, "http://127.0.0.1:3100");
         assert_eq!(c.refresh_reuse_grace, Duration::from_secs(5));
+        assert_eq!(c.aws_timeouts, AwsTimeouts { attempt: Duration::from_secs(30), call: Duration::from_secs(60) });
     }
 
     #[test]

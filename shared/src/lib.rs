@@ -59,7 +59,8 @@ impl App {
     /// The app as a Lambda container builds it: environment variables and the SDK's defaults.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
-        Self::new(config, &aws::sdk_config().await)
+        let sdk = aws::sdk_config(config.aws_timeouts).await;
+        Self::new(config, &sdk)
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {

@@ -3,6 +3,8 @@
 //! functions' handlers in-process. `scripts/test` starts moto and the mock WeChat and exports
 //! `AWS_ENDPOINT_URL` and `WECHAT_API_BASE`.
 
+pub mod faults;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +71,7 @@ impl TestEnv {
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         required_env("AWS_ENDPOINT_URL");
         let mock_wechat = required_env("WECHAT_API_BASE");
-        let sdk = wxauth::aws::sdk_config().await;
+        let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env().expect("AWS timeouts")).await;
         let kms = aws_sdk_kms::Client::new(&sdk);
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = format!("test-{}", random_id());

@@ -5,6 +5,7 @@ mod admin_cli;
 mod bad_requests;
 mod discovery;
 mod events;
+mod faults;
 mod interop_oauth2;
 mod local_server;
 mod logs;

@@ -6,7 +6,7 @@ use wxauth_tests::{TestEnv, WECHAT_GRANT, reply};
 
 /// The same deployment, but with DynamoDB and KMS at a port where nothing listens.
 async fn with_aws_down(env: &TestEnv) -> App {
-    let sdk = wxauth::aws::sdk_config().await;
+    let sdk = wxauth::aws::sdk_config(env.app.config.aws_timeouts).await;
     let dead = "http://127.0.0.1:9";
     let dynamodb =
         aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(dead).build());

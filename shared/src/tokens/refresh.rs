@@ -142,12 +142,15 @@ pub async fn commit(app: &App, rotation: Rotation, now: i64) -> Result<IssuedRef
         return Ok(next);
     }
     // A condition failed: a concurrent request used the token (or, on the grace path, the
-    // successor) first, or the family was revoked. Read again to tell reuse from revocation.
-    let raced = app
-        .store
-        .refresh_token(&old.hash, now)
-        .await?
-        .is_some_and(|t| t.used_at.is_some() && t.replaced_by != replacing);
+    // successor) first, or the family was revoked; or our own write took effect and its answer
+    // was lost, so that the SDK's retry found the token used (DynamoDB's idempotency token
+    // normally answers such a retry itself, but only for 10 minutes and only as long as the
+    // request is the same). Read again to tell these apart.
+    let current = app.store.refresh_token(&old.hash, now).await?;
+    if current.as_ref().is_some_and(|t| t.replaced_by.as_deref() == Some(next.record.hash.as_str())) {
+        return Ok(next);
+    }
+    let raced = current.is_some_and(|t| t.used_at.is_some() && t.replaced_by != replacing);
     let successor_used = match &replacing {
         Some(successor) => app.store.refresh_token(successor, now).await?.is_some_and(|t| t.used_at.is_some()),
         None => false,

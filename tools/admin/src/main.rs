@@ -152,7 +152,7 @@ fn parse_kind(text: &str) -> Result<ClientKind, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let sdk = wxauth::aws::sdk_config().await;
+    let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env()?).await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
     let now = wxauth::unix_now();

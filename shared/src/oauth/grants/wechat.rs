@@ -42,11 +42,10 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         let expires_at = now + app.config.session_key_ttl.as_secs() as i64;
         app.store.put_session_key(&identity.appid, &identity.openid, ciphertext, now, previous_until, expires_at).await
     };
-    let (access, refresh, ()) = tokio::try_join!(
-        access::issue(app, &user_id, client, &scope, now),
-        refresh::issue(app, client, &user_id, &scope, now),
-        store_session_key,
-    )?;
+    // The refresh-token family is created only once the access token is signed: a KMS failure
+    // must not leave a family behind that nobody received.
+    let (access, ()) = tokio::try_join!(access::issue(app, &user_id, client, &scope, now), store_session_key)?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, now).await?;
     let mut response = TokenResponse::new(app, access, refresh.map(|r| r.token), &scope);
     response.openid = Some(session.openid);
     response.unionid = session.unionid;

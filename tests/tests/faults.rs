@@ -1,0 +1,355 @@
+//! Backend faults that moto cannot produce, injected by a proxy in front of it
+//! ([`wxauth_tests::faults`]): DynamoDB transaction conflicts and throttling, KMS keys disabled
+//! or pending deletion, garbled and HTML answers, a stalled service, a lost answer. Each test
+//! checks what the client is told (status, RFC 6749 body, `Retry-After`, no detail of the
+//! infrastructure) and, above all, that nothing was lost or half-written: a refresh token that
+//! met a fault still works afterwards, and was not taken for reuse.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use wxauth::App;
+use wxauth_tests::faults::{Fault, FaultProxy, target};
+use wxauth_tests::{MiniProgram, PATIENCE, Reply, TestEnv, WECHAT_GRANT, form_request, reply};
+
+/// `POST /oauth/token` with the refresh grant, through `app`.
+async fn refresh(app: &App, client_id: &str, refresh_token: &str) -> Reply {
+    let params = [("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token)];
+    reply(token::handle(app, form_request("/oauth/token", &params)).await)
+}
+
+/// `POST /oauth/token` with the WeChat grant, through `app`.
+async fn login(app: &App, mp: &MiniProgram, code: &str) -> Reply {
+    let params = [("grant_type", WECHAT_GRANT), ("client_id", mp.client_id.as_str()), ("code", code)];
+    reply(token::handle(app, form_request("/oauth/token", &params)).await)
+}
+
+async fn logged_in(env: &TestEnv, code: &str) -> (MiniProgram, Reply) {
+    let mp = env.miniprogram().await;
+    let login = env.login(&mp, code).await;
+    (mp, login)
+}
+
+/// An RFC 6749 error body that names no part of the infrastructure and none of `secrets`.
+fn assert_opaque(reply: &Reply, secrets: &[&str]) {
+    let body = reply.json.to_string();
+    assert!(reply.json["error_description"].as_str().is_some_and(|d| !d.is_empty()), "an error_description: {body}");
+    let lower = body.to_lowercase();
+    for detail in ["127.0.0.1", "arn:aws", "exception", "dynamodb", "kms", "throttl", "transaction", "<html", "moto"] {
+        assert!(!lower.contains(detail), "`{detail}` in the body: {body}");
+    }
+    for secret in secrets {
+        assert!(!body.contains(secret), "a secret or an identifier in the body: {body}");
+    }
+}
+
+/// 503 `temporarily_unavailable` with `Retry-After`, and nothing more.
+fn assert_unavailable(reply: &Reply, secrets: &[&str]) {
+    assert_eq!((reply.status, reply.error()), (503, "temporarily_unavailable"), "{}", reply.json);
+    let retry_after = reply.header("retry-after").expect("Retry-After");
+    assert!(retry_after.parse::<u64>().is_ok(), "Retry-After in seconds: {retry_after}");
+    assert_opaque(reply, secrets);
+}
+
+/// A refresh that failed on a fault left the token as it was: it still rotates (so it was
+/// neither spent nor taken for reuse, which would have revoked its family), once.
+async fn assert_still_refreshes(env: &TestEnv, client_id: &str, token: &str) {
+    let item = env.raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT").await.expect("stored");
+    assert!(!item.contains_key("used_at"), "the token was not marked used");
+    let again = env.refresh(client_id, token).await;
+    assert_eq!(again.status, 200, "the same refresh token works afterwards: {}", again.json);
+    let next = env.refresh(client_id, again.str("refresh_token")).await;
+    assert_eq!(next.status, 200, "its family lives on: {}", next.json);
+}
+
+/// The `ClientRequestToken`s of the `TransactWriteItems` requests the proxy saw.
+fn client_request_tokens(proxy: &FaultProxy) -> Vec<String> {
+    proxy
+        .requests(target::TRANSACT_WRITE_ITEMS)
+        .iter()
+        .map(|r| r["ClientRequestToken"].as_str().expect("a ClientRequestToken").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rotation_cancelled_for_a_conflict_or_throttling_is_503_and_the_token_still_works() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-rosa").await;
+    let token = login.str("refresh_token");
+    // The rotation's items: mark the old token used, extend the family, put the new token.
+    for reasons in [["TransactionConflict", "None", "None"], ["None", "ThrottlingError", "None"]] {
+        let proxy = FaultProxy::start().await;
+        proxy.always(target::TRANSACT_WRITE_ITEMS, Fault::transaction_cancelled(&reasons));
+        let app = proxy.app(&env).await;
+        let reply = refresh(&app, &mp.client_id, token).await;
+        assert_unavailable(&reply, &[token, env.app.store.table()]);
+        assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 1, "{reasons:?}: one write, no second one");
+        assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "{reasons:?}: not taken for reuse (no family revoked)");
+    }
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_rotation_throttled_every_time_is_retried_by_the_sdk_then_503_and_the_token_still_works() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-tess").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::TRANSACT_WRITE_ITEMS, Fault::provisioned_throughput_exceeded());
+    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_unavailable(&reply, &[token]);
+    let attempts = client_request_tokens(&proxy);
+    assert_eq!(attempts.len(), 3, "the SDK's standard retry: three attempts");
+    assert!(attempts.iter().all(|t| *t == attempts[0]), "one ClientRequestToken for all attempts: {attempts:?}");
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "no family revoked");
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_rotation_throttled_once_succeeds_on_the_sdk_retry_and_writes_once() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-uma").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_throttling());
+    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 2, "throttled once, retried once");
+    assert_eq!(proxy.calls(target::SIGN), 1, "one access token signed");
+    let next = env.refresh(&mp.client_id, reply.str("refresh_token")).await;
+    assert_eq!(next.status, 200, "the rotated token works: {}", next.json);
+}
+
+#[tokio::test]
+async fn a_rotation_whose_answer_was_lost_is_retried_idempotently_and_the_client_gets_its_token() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-vera").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    // DynamoDB applied the rotation, but its answer became a 500 on the way back.
+    proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_internal_error().after_forwarding());
+    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_eq!(reply.status, 200, "the retry is the same transaction, not a lost race: {}", reply.json);
+    let attempts = client_request_tokens(&proxy);
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0], attempts[1], "the retry carries the first attempt's ClientRequestToken");
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "no family revoked");
+    let next = env.refresh(&mp.client_id, reply.str("refresh_token")).await;
+    assert_eq!(next.status, 200, "the token the client got is the live one: {}", next.json);
+}
+
+#[tokio::test]
+async fn a_rotation_whose_answer_was_lost_is_recognised_as_ours_even_when_its_retry_is_checked_afresh() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-vita").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.without_transaction_idempotency();
+    // DynamoDB applied the rotation, its answer was lost, and the retry meets the token used.
+    proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_internal_error().after_forwarding());
+    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_eq!(reply.status, 200, "our own write, not a concurrent one: {}", reply.json);
+    assert_eq!(client_request_tokens(&proxy).len(), 2, "the SDK retried");
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "no family revoked");
+    let next = env.refresh(&mp.client_id, reply.str("refresh_token")).await;
+    assert_eq!(next.status, 200, "the token the client got is the live one: {}", next.json);
+}
+
+#[tokio::test]
+async fn dynamodb_throttling_and_internal_errors_are_503_after_the_sdk_retries() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-wanda").await;
+    let token = login.str("refresh_token");
+    let faults = [
+        ("ProvisionedThroughputExceededException", Fault::provisioned_throughput_exceeded()),
+        ("ThrottlingException", Fault::dynamodb_throttling()),
+        ("InternalServerError", Fault::dynamodb_internal_error()),
+        ("an HTML 500", Fault::html(500)),
+        ("an HTML 503", Fault::html(503)),
+    ];
+    let cases = faults.into_iter().map(|(name, fault)| {
+        let (env, mp) = (&env, &mp);
+        async move {
+            let proxy = FaultProxy::start().await;
+            proxy.always(target::GET_ITEM, fault);
+            let reply = refresh(&proxy.app(env).await, &mp.client_id, token).await;
+            (name, reply, proxy.calls(target::GET_ITEM), proxy.calls(target::TRANSACT_WRITE_ITEMS))
+        }
+    });
+    for (name, reply, reads, writes) in futures::future::join_all(cases).await {
+        assert_unavailable(&reply, &[token]);
+        assert_eq!(reads, 3, "{name}: retried by the SDK, three attempts");
+        assert_eq!(writes, 0, "{name}: nothing written");
+    }
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_garbled_answer_from_dynamodb_is_503_without_details() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-xena").await;
+    let token = login.str("refresh_token");
+    let faults = [
+        ("truncated JSON", Fault::garbage(200, "application/x-amz-json-1.0", br#"{"Item": {"pk": {"S": "CLIE"#)),
+        ("JSON of another shape", Fault::garbage(200, "application/x-amz-json-1.0", br#"{"Item": "nonsense"}"#)),
+        ("an HTML page with 200", Fault::garbage(200, "text/html", b"<html><body>Welcome</body></html>")),
+    ];
+    for (name, fault) in faults {
+        let proxy = FaultProxy::start().await;
+        proxy.always(target::GET_ITEM, fault);
+        let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+        assert_unavailable(&reply, &[token]);
+        assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "{name}: nothing written");
+    }
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_stalled_dynamodb_is_503_once_the_sdk_gives_up_not_a_hang() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-yara").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::GET_ITEM, Fault::Delay(Duration::from_secs(600)));
+    let app = proxy.app(&env).await;
+    let reply = tokio::time::timeout(PATIENCE, refresh(&app, &mp.client_id, token))
+        .await
+        .expect("the request ends although DynamoDB never answers (SDK timeouts)");
+    assert_unavailable(&reply, &[token]);
+    assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "nothing written");
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_throttled_kms_sign_during_a_refresh_is_503_and_the_token_still_works() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-zoe").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::SIGN, Fault::kms_throttling());
+    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_unavailable(&reply, &[token]);
+    assert_eq!(proxy.calls(target::SIGN), 3, "retried by the SDK, three attempts");
+    assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "the rotation is committed only after signing");
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_disabled_or_deleted_signing_key_is_an_opaque_500_and_the_token_still_works() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-abby").await;
+    let token = login.str("refresh_token");
+    let key_id = env.app.keys.active(wxauth::unix_now()).await.expect("signing key").kms_key_id;
+    let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}");
+    for fault in [Fault::kms_disabled(&arn), Fault::kms_invalid_state(&arn)] {
+        let proxy = FaultProxy::start().await;
+        proxy.always(target::SIGN, fault.clone());
+        let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+        // Not worth a retry: an operator must enable the key (or cancel its deletion).
+        assert_eq!((reply.status, reply.error()), (500, "server_error"), "{fault:?}: {}", reply.json);
+        assert_opaque(&reply, &[token, &key_id]);
+        assert_eq!(proxy.calls(target::SIGN), 1, "{fault:?}: not retried");
+        assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "{fault:?}: the rotation was not committed");
+    }
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}
+
+#[tokio::test]
+async fn a_kms_sign_failure_during_a_wechat_login_is_503_and_a_new_code_logs_the_user_in() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::SIGN, Fault::kms_throttling());
+    let reply = login(&proxy.app(&env).await, &mp, "ok-bella").await;
+    assert_unavailable(&reply, &["ok-bella"]);
+    assert_eq!(proxy.calls(target::SIGN), 3, "retried by the SDK, three attempts");
+
+    // WeChat's code is spent on WeChat's side: the mini program calls wx.login() again.
+    let again = env.login(&mp, "ok-bella~2").await;
+    assert_eq!(again.str("openid"), "openid-bella");
+    assert_eq!(env.refresh(&mp.client_id, again.str("refresh_token")).await.status, 200);
+}
+
+/// The token families of the user an access token names (the `gsi1` index; immediate on moto).
+async fn families_of(env: &TestEnv, access_token: &str) -> i32 {
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(access_token).expect("jwt").claims;
+    let user = format!("USER#{}", claims["sub"].as_str().expect("sub"));
+    env.app
+        .store
+        .dynamodb()
+        .query()
+        .table_name(env.app.store.table())
+        .index_name("gsi1")
+        .key_condition_expression("gsi1pk = :user")
+        .expression_attribute_values(":user", aws_sdk_dynamodb::types::AttributeValue::S(user))
+        .send()
+        .await
+        .expect("Query")
+        .count
+}
+
+#[tokio::test]
+async fn a_wechat_login_that_fails_to_sign_leaves_no_token_family_behind() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::SIGN, Fault::kms_throttling());
+    assert_eq!(login(&proxy.app(&env).await, &mp, "ok-cora").await.status, 503);
+    let again = env.login(&mp, "ok-cora~2").await;
+    assert_eq!(families_of(&env, again.str("access_token")).await, 1, "only the family the client received");
+}
+
+/// The mock WeChat's documented session key for a code `ok-<name>`.
+fn mock_session_key(name: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
+}
+
+/// `POST /wechat/decrypt` with `body`, through `app`.
+async fn decrypt(app: &App, access_token: &str, body: &Value) -> Reply {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/wechat/decrypt")
+        .header("authorization", format!("Bearer {access_token}"))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(body.to_string()))
+        .expect("request");
+    reply(wechat_decrypt::handle(app, req).await)
+}
+
+#[tokio::test]
+async fn a_failing_kms_decrypt_of_the_session_key_is_503_for_wechat_decrypt() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-cleo").await;
+    let iv = "r7BXXKkLb8qrSNn05n0qiA==";
+    let plain = json!({"nickName": "Cleo", "watermark": {"appid": mp.appid, "timestamp": 1_700_000_000}});
+    let data =
+        wxauth::wechat::crypto::encrypt(&mock_session_key("cleo"), plain.to_string().as_bytes(), iv).expect("encrypt");
+    let body = json!({"encrypted_data": data, "iv": iv});
+    let access_token = login.str("access_token");
+    for fault in [Fault::kms_throttling(), Fault::kms(500, "KMSInternalException", "An internal error occurred.")] {
+        let proxy = FaultProxy::start().await;
+        proxy.always(target::DECRYPT, fault.clone());
+        let reply = decrypt(&proxy.app(&env).await, access_token, &body).await;
+        assert_unavailable(&reply, &[&mock_session_key("cleo"), access_token]);
+        assert_eq!(proxy.calls(target::DECRYPT), 3, "{fault:?}: retried by the SDK");
+    }
+    let healthy = decrypt(&env.app, access_token, &body).await;
+    assert_eq!(healthy.status, 200, "the stored session key is intact: {}", healthy.json);
+    assert_eq!(healthy.json["data"]["nickName"], "Cleo");
+}
+
+#[tokio::test]
+async fn a_wechat_login_whose_app_secret_cannot_be_decrypted_is_503_and_does_not_spend_the_code() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::DECRYPT, Fault::kms(500, "KMSInternalException", "An internal error occurred."));
+    let reply = login(&proxy.app(&env).await, &mp, "ok-dora").await;
+    assert_unavailable(&reply, &["ok-dora", &format!("secret-{}", mp.appid)]);
+    assert_eq!(env.mock_calls(&mp.appid).await["jscode2session"], 0, "WeChat was not asked: the code is unspent");
+    let retried = env.login(&mp, "ok-dora").await;
+    assert_eq!(retried.str("openid"), "openid-dora", "the same code logs in once KMS is back");
+}
