@@ -62,7 +62,17 @@ fn is_transient_service_error(status: u16, code: &str) -> bool {
                 | "KMSInternalException"
                 | "DependencyTimeoutException"
                 | "KeyUnavailableException"
+                // A plain write that met an item in a transaction in flight (the SDK does not
+                // retry this one); the transaction is over in milliseconds.
+                | "TransactionConflictException"
+                | "TransactionInProgressException"
         )
+}
+
+/// Whether a plain (non-transactional) write was refused because a transaction in flight holds
+/// its item: worth trying again at once, unlike a lost condition.
+pub(crate) fn is_transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("TransactionConflictException")
 }
 
 /// Whether a conditional write or transaction lost on a condition (a race, or a rule such as
@@ -93,6 +103,13 @@ mod tests {
         // moto answered a crash with an HTML 500: that became a 500 to our clients.
         assert!(is_transient_service_error(500, ""));
         assert!(is_transient_service_error(503, "ServiceUnavailable"));
+    }
+
+    #[test]
+    fn a_write_that_meets_a_transaction_in_flight_is_transient() {
+        assert!(is_transient_service_error(400, "TransactionConflictException"));
+        assert!(is_transient_service_error(400, "TransactionInProgressException"));
+        assert!(!is_transient_service_error(400, "ConditionalCheckFailedException"), "a lost condition is not");
     }
 
     #[test]

@@ -353,3 +353,43 @@ async fn a_wechat_login_whose_app_secret_cannot_be_decrypted_is_503_and_does_not
     let retried = env.login(&mp, "ok-dora").await;
     assert_eq!(retried.str("openid"), "openid-dora", "the same code logs in once KMS is back");
 }
+
+/// What DynamoDB answers a plain write on an item that a transaction in flight holds.
+fn transaction_conflict() -> Fault {
+    Fault::dynamodb(
+        400,
+        "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+        "Transaction is ongoing for the item",
+    )
+}
+
+async fn revoke(app: &App, client_id: &str, token: &str) -> Reply {
+    reply(revoke::handle(app, form_request("/oauth/revoke", &[("client_id", client_id), ("token", token)])).await)
+}
+
+#[tokio::test]
+async fn a_revocation_that_meets_a_rotation_in_flight_tries_again_and_revokes() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-wilma").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.first(2, target::UPDATE_ITEM, transaction_conflict());
+    let reply = revoke(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 3, "two conflicts, then the write");
+    let after = env.refresh(&mp.client_id, token).await;
+    assert_eq!((after.status, after.error()), (400, "invalid_grant"), "the family is revoked: {}", after.json);
+}
+
+#[tokio::test]
+async fn a_revocation_that_keeps_meeting_transactions_is_503_never_a_false_success() {
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-wendy").await;
+    let token = login.str("refresh_token");
+    let proxy = FaultProxy::start().await;
+    proxy.always(target::UPDATE_ITEM, transaction_conflict());
+    let reply = revoke(&proxy.app(&env).await, &mp.client_id, token).await;
+    assert_unavailable(&reply, &[token]);
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 5, "the first attempt and four more");
+    assert_still_refreshes(&env, &mp.client_id, token).await;
+}

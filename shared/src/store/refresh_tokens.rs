@@ -11,10 +11,13 @@
 //!   replaces in the same transaction.
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
+use crate::aws::is_transaction_conflict;
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
 
@@ -55,6 +58,10 @@ fn token_key(hash: &str) -> String {
 fn family_key(id: &str) -> String {
     format!("FAMILY#{id}")
 }
+
+/// How often a revocation tries again after meeting a transaction in flight (50, 100, 200 and
+/// 400 ms apart).
+const MAX_CONFLICT_RETRIES: u32 = 4;
 
 impl Store {
     /// Starts a family with its first token.
@@ -160,20 +167,34 @@ impl Store {
 
     /// Revokes every token of the family. Idempotent.
     pub async fn revoke_family(&self, id: &str, now: i64) -> Result<(), Error> {
-        let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(family_key(id)))
-            .key("sk", s("FAMILY"))
-            .update_expression("SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now)")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")?; // a failed condition: gone already, nothing to revoke
-        Ok(())
+        // A revocation must not fail open: when it meets a rotation of the same family in
+        // flight, DynamoDB refuses it (TransactionConflictException, which the SDK does not
+        // retry). The rotation is over in milliseconds; try again, then give up as a 503.
+        let mut conflicts = 0;
+        loop {
+            let result = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(family_key(id)))
+                .key("sk", s("FAMILY"))
+                .update_expression("SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now)")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match result {
+                Err(e) if is_transaction_conflict(&e) && conflicts < MAX_CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tokio::time::sleep(Duration::from_millis(25 << conflicts)).await;
+                }
+                result => {
+                    conditional(result, "UpdateItem")?; // a failed condition: gone already, nothing to revoke
+                    return Ok(());
+                }
+            }
+        }
     }
 
     /// Revokes every token family of `user_id` (revoke-all: a stolen phone, a deleted account).
