@@ -75,6 +75,20 @@ async fn an_expired_session_key_is_invalid_session_key() {
 }
 
 #[tokio::test]
+async fn an_expired_key_is_not_kept_as_the_previous_one_by_the_next_login() {
+    let env = TestEnv::new().await;
+    let (mp, _) = logged_in(&env, "ok-dora").await;
+    let stale = encrypted_profile(&mock_session_key("dora"), &mp.appid, "Dora");
+    // Expired, but still there: TTL deletes late.
+    env.expire_item(&format!("WXSK#{}#openid-dora", mp.appid), "WXSK").await;
+    let second = env.login(&mp, "ok-dora~2").await;
+    let reply = decrypt(&env, &second, stale).await;
+    assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"), "{}", reply.json);
+    let fresh = encrypted_profile(&mock_session_key("dora~2"), &mp.appid, "Dora");
+    assert_eq!(decrypt(&env, &second, fresh).await.status, 200, "the new key works");
+}
+
+#[tokio::test]
 async fn data_of_another_mini_program_is_refused() {
     let env = TestEnv::new().await;
     let (_, login) = logged_in(&env, "ok-eve").await;

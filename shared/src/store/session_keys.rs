@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Store, backend, n, s};
+use super::{Store, conditional, n, s};
 use crate::oauth::error::Error;
 
 /// The stored ciphertexts of one user's session keys in one mini program.
@@ -26,7 +26,8 @@ fn key(appid: &str, openid: &str) -> String {
 
 impl Store {
     /// Stores `ciphertext` as the current key; the replaced key stays usable until
-    /// `previous_until`, the whole item until `expires_at`.
+    /// `previous_until`, the whole item until `expires_at`. A replaced key that had expired
+    /// (an item TTL has not deleted yet) is dropped, not kept as `previous`.
     pub async fn put_session_key(
         &self,
         appid: &str,
@@ -36,25 +37,53 @@ impl Store {
         previous_until: i64,
         expires_at: i64,
     ) -> Result<(), Error> {
-        self.ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key(appid, openid)))
-            .key("sk", s("WXSK"))
-            // Right-hand sides see the item as it was, so `previous` gets the replaced key.
-            .update_expression(
-                "SET previous = if_not_exists(#current, :key), previous_until = :previous_until, \
-                 #current = :key, current_at = :now, expires_at = :expires_at",
-            )
-            .expression_attribute_names("#current", "current")
-            .expression_attribute_values(":key", AttributeValue::B(Blob::new(ciphertext)))
-            .expression_attribute_values(":previous_until", n(previous_until))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":expires_at", n(expires_at))
-            .send()
-            .await
-            .map_err(backend("UpdateItem"))?;
-        Ok(())
+        let ciphertext = AttributeValue::B(Blob::new(ciphertext));
+        // Replace a live key (keeping it as `previous`), else start afresh over an expired one;
+        // each conditional, so a concurrent login in between sends us round again.
+        for _ in 0..3 {
+            let replace_live = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(key(appid, openid)))
+                .key("sk", s("WXSK"))
+                // Right-hand sides see the item as it was, so `previous` gets the replaced key.
+                .update_expression(
+                    "SET previous = if_not_exists(#current, :key), previous_until = :previous_until, \
+                     #current = :key, current_at = :now, expires_at = :expires_at",
+                )
+                .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+                .expression_attribute_names("#current", "current")
+                .expression_attribute_values(":key", ciphertext.clone())
+                .expression_attribute_values(":previous_until", n(previous_until))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires_at", n(expires_at))
+                .send()
+                .await;
+            if conditional(replace_live, "UpdateItem")?.is_some() {
+                return Ok(());
+            }
+            let replace_expired = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(key(appid, openid)))
+                .key("sk", s("WXSK"))
+                .update_expression(
+                    "SET #current = :key, current_at = :now, expires_at = :expires_at REMOVE previous, previous_until",
+                )
+                .condition_expression("expires_at <= :now")
+                .expression_attribute_names("#current", "current")
+                .expression_attribute_values(":key", ciphertext.clone())
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires_at", n(expires_at))
+                .send()
+                .await;
+            if conditional(replace_expired, "UpdateItem")?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(Error::Unavailable(anyhow::anyhow!("storing a session key kept losing races")))
     }
 
     /// The keys usable at `now`, if any.
