@@ -226,21 +226,24 @@ fn dedup(items: Vec<String>) -> Vec<String> {
 }
 
 /// RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI" and "MUST NOT include
-/// a fragment component"; RFC 9700 §4.1.3 / RFC 8252 §7.3: plain http only on loopback.
+/// a fragment component"; RFC 9700 §4.1.3 / RFC 8252 §7.3: plain http only on loopback. No
+/// userinfo: in `http://127.0.0.1:80@evil.example/` the host is evil.example.
 pub fn acceptable_redirect_uri(uri: &str) -> bool {
-    if uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // The URL parser drops tabs and newlines silently; a registered URI must be what it says.
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let authority = |rest: &str| rest.split(['/', '?']).next().unwrap_or_default().to_string();
-    if let Some(rest) = uri.strip_prefix("https://") {
-        return !authority(rest).is_empty();
+    let Ok(url) = url::Url::parse(uri) else { return false };
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return false;
     }
-    if let Some(rest) = uri.strip_prefix("http://") {
-        let host = authority(rest);
-        let host = host.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or(host);
-        return matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(host))) => host == "localhost",
+        ("http", Some(url::Host::Ipv4(ip))) => ip == std::net::Ipv4Addr::LOCALHOST,
+        ("http", Some(url::Host::Ipv6(ip))) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
     }
-    false
 }
 
 #[cfg(test)]
@@ -254,6 +257,8 @@ mod tests {
             "https://app.example:8443/cb?x=1",
             "http://127.0.0.1:3000/demo/callback",
             "http://localhost/cb",
+            "http://[::1]/cb",
+            "http://[::1]:8080/cb",
         ] {
             assert!(acceptable_redirect_uri(ok), "{ok}");
         }
@@ -264,6 +269,13 @@ mod tests {
             "/relative",
             "https://",
             "https://a b/",
+            "http://127.0.0.1:80@evil.example/cb",
+            "http://localhost@evil.example/cb",
+            "https://user:pass@app.example/cb",
+            "http://127.0.0.2.evil.example/cb",
+            "http://localhost.evil.example/cb",
+            "https://app.example/c\tb",
+            "https://app.example/cb#",
         ] {
             assert!(!acceptable_redirect_uri(bad), "{bad}");
         }
