@@ -32,6 +32,17 @@ async fn missing_parameters_are_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_code_that_cannot_be_a_wechat_code_is_invalid_grant_and_wechat_is_not_asked() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    for code in ["x".repeat(60_000), "ok-a b".to_string(), "ok-\u{4e2d}".to_string()] {
+        let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", &code)]).await;
+        assert_rfc6749_error(&reply, 400, "invalid_grant");
+    }
+    assert_eq!(env.mock_calls(&mp.appid).await["jscode2session"], 0);
+}
+
+#[tokio::test]
 async fn unknown_and_disallowed_grants_are_refused() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;

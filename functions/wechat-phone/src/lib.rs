@@ -32,6 +32,9 @@ async fn phone(app: &App, req: &Request) -> Result<Response, Error> {
     if body.code.is_empty() {
         return Err(OAuthError::invalid_request("missing code").into());
     }
+    if !wxauth::wechat::api::plausible_code(&body.code) {
+        return Err(OAuthError::invalid_request("the code is not a phone-number button's code").into());
+    }
     let token = app.server_tokens.get(app, &caller.app, now).await?;
     let info = match app.wechat.phone_number(&token, &body.code).await {
         Err(WechatError::Api { errcode, .. }) if is_token_rejected(errcode) => {

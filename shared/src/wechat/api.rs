@@ -151,6 +151,17 @@ struct PhoneBody {
     phone_info: Option<PhoneInfo>,
 }
 
+/// The longest code we pass on to WeChat. Its codes (`wx.login()`'s, the phone button's) are
+/// 32 to 64 printable ASCII characters.
+pub const MAX_CODE_CHARS: usize = 128;
+
+/// Whether `code` could be a WeChat code: 1 to [`MAX_CODE_CHARS`] printable ASCII characters.
+/// Anything else is the client's mistake, answered before WeChat is asked (which would refuse
+/// an oversized URL or body with something we could only report as a 502).
+pub fn plausible_code(code: &str) -> bool {
+    (1..=MAX_CODE_CHARS).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_graphic())
+}
+
 impl WechatClient {
     pub fn new(base: impl Into<String>, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()?;
@@ -288,4 +299,20 @@ fn transport(e: reqwest::Error) -> WechatError {
         "transport:"
     };
     WechatError::Unreachable(format!("{kind} {}", e.without_url()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plausible_code_is_1_to_128_printable_ascii_characters() {
+        for ok in ["0a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P", "ok-amy.u", "ok-amy~2", "phone-13812345678", "err--1"] {
+            assert!(plausible_code(ok), "{ok}");
+        }
+        assert!(plausible_code(&"x".repeat(MAX_CODE_CHARS)));
+        for bad in ["", "a b", "a\nb", "ä", &"x".repeat(MAX_CODE_CHARS + 1)] {
+            assert!(!plausible_code(bad), "{bad:?}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
 use crate::store::users::WechatIdentity;
 use crate::tokens::{access, refresh};
-use crate::wechat::api::WechatError;
+use crate::wechat::api::{WechatError, plausible_code};
 use crate::wechat::secrets::session_key_context;
 
 pub const GRANT_TYPE: &str = "urn:wxauth:grant-type:wechat-code";
@@ -25,6 +25,9 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         return Err(OAuthError::unauthorized_client("this client is not a WeChat mini program").into());
     };
     let code = form.require("code")?;
+    if !plausible_code(code) {
+        return Err(OAuthError::invalid_grant("the code is not a WeChat login code").into());
+    }
     let scope = Scope::grant(form.get("scope"), &client.scope)?;
     let secret = app.app_secrets.secret(&app.data_key, wechat_app).await?;
     let session = app.wechat.jscode2session(&wechat_app.appid, &secret, code).await.map_err(to_error)?;
