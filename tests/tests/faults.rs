@@ -393,3 +393,41 @@ async fn a_revocation_that_keeps_meeting_transactions_is_503_never_a_false_succe
     assert_eq!(proxy.calls(target::UPDATE_ITEM), 5, "the first attempt and four more");
     assert_still_refreshes(&env, &mp.client_id, token).await;
 }
+
+#[tokio::test]
+async fn a_code_redemption_whose_answer_was_lost_is_no_replay() {
+    use wxauth_tests::{PKCE_CHALLENGE, PKCE_VERIFIER, location_params, open_sign_in, submit_sign_in};
+    const REDIRECT: &str = "https://app.example/callback";
+    let env = TestEnv::new().await;
+    let kind = wxauth::store::clients::ClientKind::Public;
+    let (client_id, _) = env.client(kind, &[], &[REDIRECT], "openid", None).await;
+    env.password_user("rita", "rita-password").await;
+    let query = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", PKCE_CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = open_sign_in(&env, &query).await.expect("the sign-in page");
+    let fields = [("username", "rita"), ("password", "rita-password"), ("decision", "approve")];
+    let code = location_params(&submit_sign_in(&env, &page, &fields, true).await)["code"].clone();
+
+    let proxy = FaultProxy::start().await;
+    // DynamoDB marked the code used, and its answer was lost: the SDK's retry finds it used.
+    proxy.first(1, target::UPDATE_ITEM, Fault::dynamodb_internal_error().after_forwarding());
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", PKCE_VERIFIER),
+    ];
+    let reply = reply(token::handle(&proxy.app(&env).await, form_request("/oauth/token", &params)).await);
+    assert_eq!(reply.status, 200, "our own redemption, not a replay: {}", reply.json);
+    assert_eq!(proxy.calls(target::UPDATE_ITEM), 2, "the redemption and its retry; nothing revoked");
+    let next = env.refresh(&client_id, reply.str("refresh_token")).await;
+    assert_eq!(next.status, 200, "the refresh token it issued lives: {}", next.json);
+    let userinfo = env.protected("GET", "/userinfo", reply.str("access_token"), None).await;
+    assert_eq!(userinfo.status, 200, "the access token it issued lives: {}", userinfo.json);
+}

@@ -53,7 +53,8 @@ pub async fn find(app: &App, code: &str, now: i64) -> Result<Option<Authorizatio
 
 /// Marks `code` used, recording the `access` token and refresh-token family issued for it.
 /// `LostRace` when a concurrent redemption won: that is a replay, and the tokens of both sides
-/// are revoked before this returns.
+/// are revoked before this returns. A write of ours whose answer was lost (the SDK's retry then
+/// finds the code used, by us) is recognised by the family it recorded, and is no replay.
 pub async fn redeem(
     app: &App,
     code: &AuthorizationCode,
@@ -68,6 +69,10 @@ pub async fn redeem(
     };
     let written = app.store.redeem_authorization_code(&code.hash, &redemption, now).await?;
     if written == Written::LostRace {
+        let winner = app.store.authorization_code(&code.hash, now).await?;
+        if winner.as_ref().is_some_and(|w| w.family_id.as_deref() == Some(family_id)) {
+            return Ok(Written::Yes);
+        }
         let mine = AuthorizationCode {
             family_id: Some(redemption.family_id),
             access_jti: Some(redemption.access_jti),
@@ -75,7 +80,7 @@ pub async fn redeem(
             ..code.clone()
         };
         revoke_what_it_issued(app, &mine, now).await?;
-        if let Some(winner) = app.store.authorization_code(&code.hash, now).await? {
+        if let Some(winner) = winner {
             revoke_what_it_issued(app, &winner, now).await?;
         }
     }
