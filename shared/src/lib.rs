@@ -24,6 +24,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod http;
 pub mod keys;
 pub mod oauth;

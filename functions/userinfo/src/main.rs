@@ -1,4 +1,5 @@
-//! The `userinfo` Lambda function: builds the app once per cold start, then serves requests.
+//! The `userinfo` Lambda function: builds the app once per cold start, then serves requests,
+//! each answered before the invocation's deadline (`wxauth::deadline`).
 
 use lambda_http::{Error, Request, run, service_fn};
 
@@ -6,5 +7,8 @@ use lambda_http::{Error, Request, run, service_fn};
 async fn main() -> Result<(), Error> {
     wxauth::init_logging();
     let app: &'static wxauth::App = Box::leak(Box::new(wxauth::App::from_env().await?));
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(userinfo::handle(app, req).await) })).await
+    let handle = |req: Request| async move {
+        Ok::<_, Error>(wxauth::deadline::within(req, |req| userinfo::handle(app, req)).await)
+    };
+    run(service_fn(handle)).await
 }
