@@ -38,45 +38,36 @@ impl Store {
         expires_at: i64,
     ) -> Result<(), Error> {
         let ciphertext = AttributeValue::B(Blob::new(ciphertext));
+        // What both writes below share: the item, and the new key with its times.
+        let update = || {
+            let item = self.ddb.update_item().table_name(&self.table).key("pk", s(key(appid, openid)));
+            item.key("sk", s("WXSK"))
+                .expression_attribute_names("#current", "current")
+                .expression_attribute_values(":key", ciphertext.clone())
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires_at", n(expires_at))
+        };
         // Replace a live key (keeping it as `previous`), else start afresh over an expired one;
         // each conditional, so a concurrent login in between sends us round again.
         for _ in 0..3 {
-            let replace_live = self
-                .ddb
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(key(appid, openid)))
-                .key("sk", s("WXSK"))
+            let replace_live = update()
                 // Right-hand sides see the item as it was, so `previous` gets the replaced key.
                 .update_expression(
                     "SET previous = if_not_exists(#current, :key), previous_until = :previous_until, \
                      #current = :key, current_at = :now, expires_at = :expires_at",
                 )
                 .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
-                .expression_attribute_names("#current", "current")
-                .expression_attribute_values(":key", ciphertext.clone())
                 .expression_attribute_values(":previous_until", n(previous_until))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":expires_at", n(expires_at))
                 .send()
                 .await;
             if conditional(replace_live, "UpdateItem")?.is_some() {
                 return Ok(());
             }
-            let replace_expired = self
-                .ddb
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(key(appid, openid)))
-                .key("sk", s("WXSK"))
+            let replace_expired = update()
                 .update_expression(
                     "SET #current = :key, current_at = :now, expires_at = :expires_at REMOVE previous, previous_until",
                 )
                 .condition_expression("expires_at <= :now")
-                .expression_attribute_names("#current", "current")
-                .expression_attribute_values(":key", ciphertext.clone())
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":expires_at", n(expires_at))
                 .send()
                 .await;
             if conditional(replace_expired, "UpdateItem")?.is_some() {
