@@ -358,8 +358,18 @@ pub struct SignInPage {
 
 /// Opens `/oauth/authorize?<query>` and reads the form's hidden fields and the CSRF cookie.
 pub async fn open_sign_in(env: &TestEnv, query: &[(&str, &str)]) -> Result<SignInPage, wxauth::http::Response> {
+    read_sign_in_page(env.dispatch(sign_in_page_request(query)).await)
+}
+
+/// `GET /oauth/authorize?<query>`.
+pub fn sign_in_page_request(query: &[(&str, &str)]) -> Request {
     let uri = format!("/oauth/authorize?{}", serde_urlencoded::to_string(query).expect("query"));
-    let res = env.dispatch(raw_request("GET", &uri, None, Body::Empty)).await;
+    raw_request("GET", &uri, None, Body::Empty)
+}
+
+/// The form's hidden fields and the CSRF cookie of a sign-in page; any other answer as it is.
+#[allow(clippy::result_large_err)] // a test's error case: the response, to assert on
+pub fn read_sign_in_page(res: wxauth::http::Response) -> Result<SignInPage, wxauth::http::Response> {
     if res.status() != 200 {
         return Err(res);
     }
@@ -388,13 +398,18 @@ pub async fn submit_sign_in(
     fields: &[(&str, &str)],
     with_cookie: bool,
 ) -> wxauth::http::Response {
+    env.dispatch(sign_in_form_request(page, fields, with_cookie)).await
+}
+
+/// `POST /oauth/authorize` of `page`'s form with `fields`, with or without the CSRF cookie.
+pub fn sign_in_form_request(page: &SignInPage, fields: &[(&str, &str)], with_cookie: bool) -> Request {
     let mut params = vec![("request_id", page.request_id.as_str()), ("csrf_token", page.csrf_token.as_str())];
     params.extend_from_slice(fields);
     let mut req = form_request("/oauth/authorize", &params);
     if with_cookie {
         req.headers_mut().insert("cookie", page.cookie.parse().expect("cookie"));
     }
-    env.dispatch(req).await
+    req
 }
 
 /// The query (or fragment) parameters of a redirect's `Location`.

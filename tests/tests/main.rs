@@ -6,6 +6,7 @@ mod bad_requests;
 mod discovery;
 mod events;
 mod faults;
+mod iam;
 mod interop_oauth2;
 mod local_server;
 mod logs;
