@@ -32,7 +32,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use lambda_http::{Body, Request};
 use serde_json::{Value as Json, json};
-use serde_yaml::Value as Yaml;
+use serde_norway::Value as Yaml;
 use wxauth::App;
 use wxauth::store::clients::ClientKind;
 use wxauth_tests::faults::FaultProxy;
@@ -275,7 +275,7 @@ struct Template {
 
 impl Template {
     fn load() -> Self {
-        let doc: Yaml = serde_yaml::from_str(TEMPLATE).expect("template.yaml parses");
+        let doc: Yaml = serde_norway::from_str(TEMPLATE).expect("template.yaml parses");
         let resources = doc.get("Resources").and_then(Yaml::as_mapping).expect("Resources");
         let mut roles = Vec::new();
         let mut table = None;
