@@ -171,6 +171,8 @@ impl Fault {
 
 struct Rule {
     target: String,
+    /// Only requests whose body contains this (e.g. a key prefix such as `AUTHZ#`).
+    body_contains: Option<String>,
     /// How many more matches it applies to; `None`: every one.
     remaining: Option<usize>,
     fault: Fault,
@@ -212,7 +214,14 @@ impl Shared {
     fn arrive(&self, target: &str, body: &Bytes) -> Option<Fault> {
         self.seen.lock().expect("lock").entry(target.to_string()).or_default().push(body.clone());
         let mut rules = self.rules.lock().expect("lock");
-        let rule = rules.iter_mut().find(|r| r.target == target && r.remaining != Some(0))?;
+        let matches = |r: &Rule| {
+            r.target == target
+                && r.remaining != Some(0)
+                && r.body_contains
+                    .as_ref()
+                    .is_none_or(|needle| body.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        };
+        let rule = rules.iter_mut().find(|r| matches(r))?;
         if let Some(n) = &mut rule.remaining {
             *n -= 1;
         }
@@ -278,8 +287,17 @@ impl FaultProxy {
         self.rule(target, Some(n), fault)
     }
 
+    /// The next `n` requests to `target` whose body contains `needle` get `fault`.
+    pub fn first_containing(&self, n: usize, target: &str, needle: &str, fault: Fault) -> &Self {
+        let rule =
+            Rule { target: target.to_string(), body_contains: Some(needle.to_string()), remaining: Some(n), fault };
+        self.shared.rules.lock().expect("lock").push(rule);
+        self
+    }
+
     fn rule(&self, target: &str, remaining: Option<usize>, fault: Fault) -> &Self {
-        self.shared.rules.lock().expect("lock").push(Rule { target: target.to_string(), remaining, fault });
+        let rule = Rule { target: target.to_string(), body_contains: None, remaining, fault };
+        self.shared.rules.lock().expect("lock").push(rule);
         self
     }
 

@@ -431,3 +431,33 @@ async fn a_code_redemption_whose_answer_was_lost_is_no_replay() {
     let userinfo = env.protected("GET", "/userinfo", reply.str("access_token"), None).await;
     assert_eq!(userinfo.status, 200, "the access token it issued lives: {}", userinfo.json);
 }
+
+#[tokio::test]
+async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code() {
+    use wxauth_tests::{
+        PKCE_CHALLENGE, location_params, read_sign_in_page, sign_in_form_request, sign_in_page_request,
+    };
+    let env = TestEnv::new().await;
+    let kind = wxauth::store::clients::ClientKind::Public;
+    let (client_id, _) = env.client(kind, &[], &["https://app.example/callback"], "openid", None).await;
+    env.password_user("sid", "sid-password").await;
+    let query = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("code_challenge", PKCE_CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let proxy = FaultProxy::start().await;
+    let app = proxy.app(&env).await;
+    let page = read_sign_in_page(authorize::handle(&app, sign_in_page_request(&query)).await).expect("the page");
+    // DynamoDB marked the request consumed, and its answer was lost: the SDK's retry finds it so.
+    proxy.first_containing(1, target::UPDATE_ITEM, "AUTHZ#", Fault::dynamodb_internal_error().after_forwarding());
+    let fields = [("username", "sid"), ("password", "sid-password"), ("decision", "approve")];
+    let res = authorize::handle(&app, sign_in_form_request(&page, &fields, true)).await;
+    assert!(location_params(&res).contains_key("code"), "our own consumption, not a second answer");
+    let authz_updates = proxy.requests(target::UPDATE_ITEM).iter().filter(|r| r.to_string().contains("AUTHZ#")).count();
+    assert_eq!(authz_updates, 2, "the consumption and the SDK's retry");
+    // And the form cannot be answered again.
+    let again = authorize::handle(&app, sign_in_form_request(&page, &fields, true)).await;
+    assert_eq!(again.status(), 400);
+}

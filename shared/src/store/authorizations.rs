@@ -2,8 +2,8 @@
 //!
 //! Rules:
 //! - Both are stored under the SHA-256 of their identifier, never the identifier.
-//! - A sign-in request lives 10 minutes and is consumed once (conditional delete): a form
-//!   posted twice cannot yield two codes.
+//! - A sign-in request lives 10 minutes and is consumed once (a conditional update marks it;
+//!   a consumed request reads as absent): a form posted twice cannot yield two codes.
 //! - A code lives 60 seconds (`AUTHORIZATION_CODE_TTL`) and is redeemed once: the redemption
 //!   records, in the same conditional write that marks it used, the refresh-token family and
 //!   the access token's `jti` it issues, so that a replayed code can revoke them (RFC 6749 §4.1.2:
@@ -12,11 +12,12 @@
 //!   authorization code").
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
 use crate::oauth::error::Error;
 use crate::oauth::scope::Scope;
+use crate::tokens::secret::random_id;
 
 /// A validated authorization request waiting for the user's sign-in and decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,25 +100,41 @@ impl Store {
         Ok(())
     }
 
+    /// The request stored under `id_hash`, unless absent, expired or consumed.
     pub async fn pending_authorization(&self, id_hash: &str, now: i64) -> Result<Option<PendingAuthorization>, Error> {
         let Some(item) = self.get(request_key(id_hash), "AUTHZ", now).await? else { return Ok(None) };
+        if item.opt_string("consumed_by").is_some() {
+            return Ok(None);
+        }
         parse_pending(id_hash, &item).item("authorization request").map(Some)
     }
 
-    /// Consumes the request; `LostRace` when it was consumed (or expired) meanwhile.
+    /// Consumes the request: marks it with a value of this attempt's own rather than deleting
+    /// it, so that a retry of a write whose answer was lost (the SDK's) finds its own mark and
+    /// is not taken for a second answer. `LostRace` when it was consumed by another attempt (or
+    /// expired) meanwhile.
     pub async fn consume_pending_authorization(&self, id_hash: &str, now: i64) -> Result<Written, Error> {
+        let mark = random_id();
         let result = self
             .ddb
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", s(request_key(id_hash)))
             .key("sk", s("AUTHZ"))
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .update_expression("SET consumed_by = :mark")
+            .condition_expression("attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(consumed_by)")
+            .expression_attribute_values(":mark", s(&mark))
             .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::None)
             .send()
             .await;
-        conditional(result, "DeleteItem").map(Written::from_conditional)
+        if conditional(result, "UpdateItem")?.is_some() {
+            return Ok(Written::Yes);
+        }
+        let ours = self
+            .get(request_key(id_hash), "AUTHZ", now)
+            .await?
+            .is_some_and(|item| item.opt_string("consumed_by").as_deref() == Some(mark.as_str()));
+        Ok(if ours { Written::Yes } else { Written::LostRace })
     }
 
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
