@@ -151,9 +151,11 @@ impl Store {
         now: i64,
     ) -> Result<(), Error> {
         let openid_pk = openid_key(&identity.appid, &identity.openid);
+        // Only an existing mapping: an update would otherwise create one without its user_id.
         let mark_mapping = self
             .update(openid_pk.clone(), "MAP")
             .update_expression("SET unionid = :u")
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":u", s(unionid));
         let set_on_user = self
             .update(user_key(user_id), "USER")
