@@ -53,8 +53,16 @@ pub struct AwsTimeouts {
     /// call takes single-digit milliseconds.
     pub attempt: Duration,
     /// `AWS_CALL_TIMEOUT_MS` (default 4000): one call with its retries and their backoff: room
-    /// for the SDK's three attempts against throttling, inside the functions' 5 s limit.
+    /// for the SDK's three attempts against throttling, inside the shortest function timeout
+    /// (5 s; requests as a whole are bounded by their invocation's deadline, `crate::deadline`).
     pub call: Duration,
+}
+
+impl Default for AwsTimeouts {
+    /// Production's: 2 s per attempt, 4 s per call.
+    fn default() -> Self {
+        Self { attempt: Duration::from_secs(2), call: Duration::from_secs(4) }
+    }
 }
 
 impl AwsTimeouts {
@@ -64,9 +72,11 @@ impl AwsTimeouts {
     }
 
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let millis = |d: Duration| d.as_millis() as u64;
         Ok(Self {
-            attempt: Duration::from_millis(vars.number("AWS_ATTEMPT_TIMEOUT_MS", 2000)?),
-            call: Duration::from_millis(vars.number("AWS_CALL_TIMEOUT_MS", 4000)?),
+            attempt: Duration::from_millis(vars.number("AWS_ATTEMPT_TIMEOUT_MS", millis(defaults.attempt))?),
+            call: Duration::from_millis(vars.number("AWS_CALL_TIMEOUT_MS", millis(defaults.call))?),
         })
     }
 }

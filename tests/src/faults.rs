@@ -29,6 +29,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 use wxauth::App;
+use wxauth::config::AwsTimeouts;
 use wxauth::tokens::secret::random_id;
 
 use crate::TestEnv;
@@ -37,6 +38,7 @@ use crate::TestEnv;
 pub mod target {
     pub const GET_ITEM: &str = "DynamoDB_20120810.GetItem";
     pub const QUERY: &str = "DynamoDB_20120810.Query";
+    pub const PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
     pub const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
     pub const TRANSACT_WRITE_ITEMS: &str = "DynamoDB_20120810.TransactWriteItems";
     pub const SIGN: &str = "TrentService.Sign";
@@ -324,8 +326,13 @@ impl FaultProxy {
     /// the app's own, so that other tests' failures cannot use up the retry quota that this
     /// app's retries draw from (the SDK shares one per service and process).
     pub async fn app(&self, env: &TestEnv) -> App {
+        self.app_with_timeouts(env, env.app.config.aws_timeouts).await
+    }
+
+    /// [`Self::app`] with other AWS timeouts (production's, to see them cut a stall off).
+    pub async fn app_with_timeouts(&self, env: &TestEnv, timeouts: AwsTimeouts) -> App {
         use aws_sdk_dynamodb::config::retry::RetryPartition;
-        let sdk = wxauth::aws::sdk_config(env.app.config.aws_timeouts).await;
+        let sdk = wxauth::aws::sdk_config(timeouts).await;
         let partition = format!("fault-proxy-{}", random_id());
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)

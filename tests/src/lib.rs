@@ -71,7 +71,9 @@ impl TestEnv {
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         required_env("AWS_ENDPOINT_URL");
         let mock_wechat = required_env("WECHAT_API_BASE");
-        let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env().expect("AWS timeouts")).await;
+        // The stack's AWS timeouts (scripts/test lifts them: moto serves one request at a time).
+        let aws_timeouts = wxauth::config::AwsTimeouts::from_env().expect("AWS timeouts");
+        let sdk = wxauth::aws::sdk_config(aws_timeouts).await;
         let kms = aws_sdk_kms::Client::new(&sdk);
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = format!("test-{}", random_id());
@@ -85,6 +87,7 @@ impl TestEnv {
             _ => None,
         })
         .expect("config");
+        config.aws_timeouts = aws_timeouts;
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
         provision::ensure_signing_key(&kms, &app.store, wxauth::unix_now()).await.expect("signing key");
@@ -423,3 +426,22 @@ pub fn location_params(res: &wxauth::http::Response) -> std::collections::HashMa
 /// RFC 7636 Appendix B's verifier and challenge.
 pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The mock WeChat's documented session key for a code `ok-<name>`.
+pub fn mock_session_key(name: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
+}
+
+/// The IV of [`encrypted_profile`]'s data.
+pub const PROFILE_IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
+
+/// What a mini program would receive from `wx.getUserProfile`, encrypted under `key`, as the
+/// JSON body of `POST /wechat/decrypt`.
+pub fn encrypted_profile(key: &str, appid: &str, nickname: &str) -> Value {
+    let plain = serde_json::json!({"nickName": nickname, "watermark": {"appid": appid, "timestamp": 1_700_000_000}});
+    let data = wxauth::wechat::crypto::encrypt(key, plain.to_string().as_bytes(), PROFILE_IV).expect("encrypt");
+    serde_json::json!({"encrypted_data": data, "iv": PROFILE_IV})
+}

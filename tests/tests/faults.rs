@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use wxauth::App;
 use wxauth_tests::faults::{Fault, FaultProxy, target};
-use wxauth_tests::{MiniProgram, PATIENCE, Reply, TestEnv, WECHAT_GRANT, form_request, reply};
+use wxauth_tests::{
+    MiniProgram, PATIENCE, Reply, TestEnv, WECHAT_GRANT, encrypted_profile, form_request, mock_session_key, reply,
+};
 
 /// `POST /oauth/token` with the refresh grant, through `app`.
 async fn refresh(app: &App, client_id: &str, refresh_token: &str) -> Reply {
@@ -212,7 +213,8 @@ async fn a_stalled_dynamodb_is_503_once_the_sdk_gives_up_not_a_hang() {
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.always(target::GET_ITEM, Fault::Delay(Duration::from_secs(600)));
-    let app = proxy.app(&env).await;
+    // Production's timeouts: they are what cuts the stall off.
+    let app = proxy.app_with_timeouts(&env, wxauth::config::AwsTimeouts::default()).await;
     let reply = tokio::time::timeout(PATIENCE, refresh(&app, &mp.client_id, token))
         .await
         .expect("the request ends although DynamoDB never answers (SDK timeouts)");
@@ -300,13 +302,6 @@ async fn a_wechat_login_that_fails_to_sign_leaves_no_token_family_behind() {
     assert_eq!(families_of(&env, again.str("access_token")).await, 1, "only the family the client received");
 }
 
-/// The mock WeChat's documented session key for a code `ok-<name>`.
-fn mock_session_key(name: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
-}
-
 /// `POST /wechat/decrypt` with `body`, through `app`.
 async fn decrypt(app: &App, access_token: &str, body: &Value) -> Reply {
     let req = http::Request::builder()
@@ -323,11 +318,7 @@ async fn decrypt(app: &App, access_token: &str, body: &Value) -> Reply {
 async fn a_failing_kms_decrypt_of_the_session_key_is_503_for_wechat_decrypt() {
     let env = TestEnv::new().await;
     let (mp, login) = logged_in(&env, "ok-cleo").await;
-    let iv = "r7BXXKkLb8qrSNn05n0qiA==";
-    let plain = json!({"nickName": "Cleo", "watermark": {"appid": mp.appid, "timestamp": 1_700_000_000}});
-    let data =
-        wxauth::wechat::crypto::encrypt(&mock_session_key("cleo"), plain.to_string().as_bytes(), iv).expect("encrypt");
-    let body = json!({"encrypted_data": data, "iv": iv});
+    let body = encrypted_profile(&mock_session_key("cleo"), &mp.appid, "Cleo");
     let access_token = login.str("access_token");
     for fault in [Fault::kms_throttling(), Fault::kms(500, "KMSInternalException", "An internal error occurred.")] {
         let proxy = FaultProxy::start().await;
@@ -432,12 +423,16 @@ async fn a_code_redemption_whose_answer_was_lost_is_no_replay() {
     assert_eq!(userinfo.status, 200, "the access token it issued lives: {}", userinfo.json);
 }
 
-#[tokio::test]
-async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code() {
-    use wxauth_tests::{
-        PKCE_CHALLENGE, location_params, read_sign_in_page, sign_in_form_request, sign_in_page_request,
-    };
-    let env = TestEnv::new().await;
+/// A public web client, a password user, and that user's sign-in page opened through `app`.
+struct SignIn {
+    client_id: String,
+    page: wxauth_tests::SignInPage,
+}
+
+const SIGN_IN_FIELDS: [(&str, &str); 3] = [("username", "sid"), ("password", "sid-password"), ("decision", "approve")];
+
+async fn sign_in_page(env: &TestEnv, app: &App) -> SignIn {
+    use wxauth_tests::{PKCE_CHALLENGE, read_sign_in_page, sign_in_page_request};
     let kind = wxauth::store::clients::ClientKind::Public;
     let (client_id, _) = env.client(kind, &[], &["https://app.example/callback"], "openid", None).await;
     env.password_user("sid", "sid-password").await;
@@ -447,17 +442,70 @@ async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code
         ("code_challenge", PKCE_CHALLENGE),
         ("code_challenge_method", "S256"),
     ];
+    let page = read_sign_in_page(authorize::handle(app, sign_in_page_request(&query)).await).expect("the page");
+    SignIn { client_id, page }
+}
+
+/// How many requests to `target` named `needle` (a key prefix) the proxy saw.
+fn requests_naming(proxy: &FaultProxy, target: &str, needle: &str) -> usize {
+    proxy.requests(target).iter().filter(|r| r.to_string().contains(needle)).count()
+}
+
+#[tokio::test]
+async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code() {
+    use wxauth_tests::{location_params, sign_in_form_request};
+    let env = TestEnv::new().await;
     let proxy = FaultProxy::start().await;
     let app = proxy.app(&env).await;
-    let page = read_sign_in_page(authorize::handle(&app, sign_in_page_request(&query)).await).expect("the page");
+    let SignIn { page, .. } = sign_in_page(&env, &app).await;
     // DynamoDB marked the request consumed, and its answer was lost: the SDK's retry finds it so.
     proxy.first_containing(1, target::UPDATE_ITEM, "AUTHZ#", Fault::dynamodb_internal_error().after_forwarding());
-    let fields = [("username", "sid"), ("password", "sid-password"), ("decision", "approve")];
-    let res = authorize::handle(&app, sign_in_form_request(&page, &fields, true)).await;
+    let res = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
     assert!(location_params(&res).contains_key("code"), "our own consumption, not a second answer");
-    let authz_updates = proxy.requests(target::UPDATE_ITEM).iter().filter(|r| r.to_string().contains("AUTHZ#")).count();
-    assert_eq!(authz_updates, 2, "the consumption and the SDK's retry");
+    assert_eq!(requests_naming(&proxy, target::UPDATE_ITEM, "AUTHZ#"), 2, "the consumption and the SDK's retry");
     // And the form cannot be answered again.
-    let again = authorize::handle(&app, sign_in_form_request(&page, &fields, true)).await;
+    let again = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
     assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn a_code_whose_storing_answer_was_lost_is_still_issued_and_redeemable() {
+    use wxauth_tests::{PKCE_VERIFIER, location_params, sign_in_form_request};
+    let env = TestEnv::new().await;
+    let proxy = FaultProxy::start().await;
+    let app = proxy.app(&env).await;
+    let SignIn { client_id, page } = sign_in_page(&env, &app).await;
+    // DynamoDB stored the code, and its answer was lost: the SDK puts it again.
+    proxy.first_containing(1, target::PUT_ITEM, "CODE#", Fault::dynamodb_internal_error().after_forwarding());
+    let res = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
+    let code = location_params(&res).get("code").cloned().expect("a code, not a 500");
+    assert_eq!(requests_naming(&proxy, target::PUT_ITEM, "CODE#"), 2, "the put and the SDK's retry");
+    let redeemed = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &code),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .await;
+    assert_eq!(redeemed.status, 200, "{}", redeemed.json);
+}
+
+#[tokio::test]
+async fn a_session_key_write_whose_answer_was_lost_keeps_the_real_previous_key() {
+    let env = TestEnv::new().await;
+    let (mp, _) = logged_in(&env, "ok-pia").await;
+    let in_flight = encrypted_profile(&mock_session_key("pia"), &mp.appid, "Pia");
+    let proxy = FaultProxy::start().await;
+    // DynamoDB stored the new key, and its answer was lost: the SDK sends the update again.
+    proxy.first_containing(1, target::UPDATE_ITEM, "WXSK#", Fault::dynamodb_internal_error().after_forwarding());
+    let app = proxy.app(&env).await;
+    let second = login(&app, &mp, "ok-pia~2").await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    assert!(requests_naming(&proxy, target::UPDATE_ITEM, "WXSK#") >= 2, "the SDK retried the update");
+    let access_token = second.str("access_token");
+    let reply = decrypt(&env.app, access_token, &in_flight).await;
+    assert_eq!(reply.status, 200, "data under the replaced key still decrypts: {}", reply.json);
+    let fresh = decrypt(&env.app, access_token, &encrypted_profile(&mock_session_key("pia~2"), &mp.appid, "Pia")).await;
+    assert_eq!(fresh.status, 200, "and under the new one: {}", fresh.json);
 }

@@ -37,9 +37,9 @@ use wxauth::App;
 use wxauth::store::clients::ClientKind;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{
-    ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, form_request,
-    location_params, open_sign_in, read_sign_in_page, reply, sign_in_form_request, sign_in_page_request,
-    submit_sign_in,
+    ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, encrypted_profile,
+    form_request, location_params, mock_session_key, open_sign_in, read_sign_in_page, reply, sign_in_form_request,
+    sign_in_page_request, submit_sign_in,
 };
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -818,19 +818,6 @@ async fn code_via_env(env: &TestEnv, client_id: &str, username: &str, password: 
     location_params(&res).get("code").expect("a code").clone()
 }
 
-fn mock_session_key(name: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
-}
-
-fn encrypted_profile(key: &str, appid: &str) -> Json {
-    const IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
-    let plain = json!({"nickName": "Iam", "watermark": {"appid": appid, "timestamp": 1_700_000_000}});
-    let data = wxauth::wechat::crypto::encrypt(key, plain.to_string().as_bytes(), IV).expect("encrypt");
-    json!({"encrypted_data": data, "iv": IV})
-}
-
 // ---- the functions' flows ----------------------------------------------------------------------
 
 #[tokio::test]
@@ -1053,7 +1040,7 @@ async fn the_wechat_decrypt_functions_policy_allows_exactly_what_decryption_does
         let app = &app;
         async move { reply(wechat_decrypt::handle(app, req).await) }
     };
-    let profile = encrypted_profile(&mock_session_key("dee"), &mp.appid);
+    let profile = encrypted_profile(&mock_session_key("dee"), &mp.appid, "Dee");
     assert_eq!(decrypt(first.str("access_token"), profile.clone()).await.status, 200);
     // After a second login the data is still under the previous key: two decryptions.
     let second = env.login(&mp, "ok-dee~2").await;

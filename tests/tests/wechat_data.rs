@@ -1,26 +1,10 @@
 //! WeChat user data: decrypting `encryptedData` with the stored session key, `rawData`
 //! signatures, phone numbers through the server access token, and session-key health.
 
-use base64::Engine as _;
 use serde_json::{Value, json};
-use wxauth::wechat::crypto;
-use wxauth_tests::{MiniProgram, Reply, TestEnv};
+use wxauth_tests::{MiniProgram, PROFILE_IV, Reply, TestEnv, encrypted_profile, mock_session_key};
 
-/// The mock WeChat's documented session key for a code `ok-<name>`.
-fn mock_session_key(name: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
-}
-
-const IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
-
-/// What a mini program would receive from `wx.getUserProfile`, encrypted under `key`.
-fn encrypted_profile(key: &str, appid: &str, nickname: &str) -> Value {
-    let plain = json!({"nickName": nickname, "watermark": {"appid": appid, "timestamp": 1_700_000_000}});
-    let data = crypto::encrypt(key, plain.to_string().as_bytes(), IV).expect("encrypt");
-    json!({"encrypted_data": data, "iv": IV})
-}
+const IV: &str = PROFILE_IV;
 
 async fn decrypt(env: &TestEnv, login: &Reply, body: Value) -> Reply {
     env.protected("POST", "/wechat/decrypt", login.str("access_token"), Some(body)).await

@@ -88,8 +88,10 @@ impl Store {
             .item("redirect_uri_given", AttributeValue::Bool(p.redirect_uri_given))
             .item("response_type", s(&p.response_type))
             .item("scope", s(p.scope.to_string()))
-            .item("expires_at", n(p.expires_at))
-            .condition_expression("attribute_not_exists(pk)");
+            .item("expires_at", n(p.expires_at));
+        // No `attribute_not_exists` condition: the key is the hash of 256 random bits, so it
+        // never meets another request, and without a condition the SDK's retry of a put whose
+        // answer was lost succeeds instead of failing on its own first write.
         if let Some(state) = &p.state {
             put = put.item("state", s(state));
         }
@@ -150,7 +152,7 @@ impl Store {
             .item("code_challenge", s(&code.code_challenge))
             .item("subject", s(&code.subject))
             .item("expires_at", n(code.expires_at))
-            .condition_expression("attribute_not_exists(pk)")
+            // Unconditional, as the pending request above: a random key, and a retry must pass.
             .send()
             .await
             .map_err(backend("PutItem"))?;

@@ -37,6 +37,7 @@ impl Store {
         previous_until: i64,
         expires_at: i64,
     ) -> Result<(), Error> {
+        let raw_ciphertext = ciphertext.clone();
         let ciphertext = AttributeValue::B(Blob::new(ciphertext));
         // What both writes below share: the item, and the new key with its times.
         let update = || {
@@ -56,7 +57,9 @@ impl Store {
                     "SET previous = if_not_exists(#current, :key), previous_until = :previous_until, \
                      #current = :key, current_at = :now, expires_at = :expires_at",
                 )
-                .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+                // Not over our own key: an SDK retry of this write after a lost answer would
+                // make our key its own `previous` and lose the real one.
+                .condition_expression("attribute_not_exists(pk) OR (expires_at > :now AND #current <> :key)")
                 .expression_attribute_values(":previous_until", n(previous_until))
                 .send()
                 .await;
@@ -73,8 +76,24 @@ impl Store {
             if conditional(replace_expired, "UpdateItem")?.is_some() {
                 return Ok(());
             }
+            if self.current_session_key_is(appid, openid, &raw_ciphertext, now).await? {
+                return Ok(()); // our own write, applied before a lost answer
+            }
         }
         Err(Error::Unavailable(anyhow::anyhow!("storing a session key kept losing races")))
+    }
+
+    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. KMS ciphertexts are
+    /// never equal for two encryptions, so this tells our own write from anyone else's.
+    async fn current_session_key_is(
+        &self,
+        appid: &str,
+        openid: &str,
+        ciphertext: &[u8],
+        now: i64,
+    ) -> Result<bool, Error> {
+        let item = self.get(key(appid, openid), "WXSK", now).await?;
+        Ok(item.and_then(|item| item.opt_bytes("current")).is_some_and(|current| current == ciphertext))
     }
 
     /// The keys usable at `now`, if any.
