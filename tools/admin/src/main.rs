@@ -91,7 +91,9 @@ enum KeyCommand {
         #[arg(long)]
         kms_key_id: Option<String>,
         /// Seconds between publishing and signing: at least twice the functions' KEY_CACHE_TTL
-        /// (a container's cached registry, then a resource server's cached JWKS).
+        /// (a container's cached registry, then a resource server's cached JWKS), and on AWS
+        /// at least 300: KMS takes up to five minutes to honour the new key's tag, which is
+        /// what lets the functions sign with it.
         #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(i64).range(0..))]
         publish_ahead: i64,
         /// The functions' ACCESS_TOKEN_TTL: how long the old key must stay published.
