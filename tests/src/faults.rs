@@ -313,6 +313,13 @@ impl FaultProxy {
         self.shared.seen.lock().expect("lock").get(target).map_or(0, Vec::len)
     }
 
+    /// Every `X-Amz-Target` the proxy saw (`""` for a request without one), sorted.
+    pub fn targets(&self) -> Vec<String> {
+        let mut targets: Vec<String> = self.shared.seen.lock().expect("lock").keys().cloned().collect();
+        targets.sort();
+        targets
+    }
+
     /// The JSON bodies of the requests to `target`, in arrival order.
     pub fn requests(&self, target: &str) -> Vec<Value> {
         let seen = self.shared.seen.lock().expect("lock");
