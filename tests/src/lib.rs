@@ -167,16 +167,7 @@ impl TestEnv {
     /// A call to a protected resource with `Authorization: Bearer <access_token>` and, for POST,
     /// a JSON body.
     pub async fn protected(&self, method: &str, path: &str, access_token: &str, body: Option<Value>) -> Reply {
-        let mut builder =
-            http::Request::builder().method(method).uri(path).header("authorization", format!("Bearer {access_token}"));
-        let body = match body {
-            Some(json) => {
-                builder = builder.header("content-type", "application/json");
-                Body::Text(json.to_string())
-            }
-            None => Body::Empty,
-        };
-        let req = builder.body(body).expect("request");
+        let req = bearer_request(method, path, access_token, body);
         let res = match path {
             "/userinfo" => userinfo::handle(&self.app, req).await,
             "/wechat/decrypt" => wechat_decrypt::handle(&self.app, req).await,
@@ -327,6 +318,20 @@ impl TestEnv {
 }
 
 /// A POST with a form-urlencoded body.
+/// A request with `Authorization: Bearer <access_token>` and, when given, a JSON body.
+pub fn bearer_request(method: &str, path: &str, access_token: &str, body: Option<Value>) -> Request {
+    let mut builder =
+        http::Request::builder().method(method).uri(path).header("authorization", format!("Bearer {access_token}"));
+    let body = match body {
+        Some(json) => {
+            builder = builder.header("content-type", "application/json");
+            Body::Text(json.to_string())
+        }
+        None => Body::Empty,
+    };
+    builder.body(body).expect("request")
+}
+
 pub fn form_request(path: &str, params: &[(&str, &str)]) -> Request {
     let body = serde_urlencoded::to_string(params).expect("form");
     raw_request("POST", path, Some("application/x-www-form-urlencoded"), Body::Text(body))

@@ -304,13 +304,7 @@ async fn a_wechat_login_that_fails_to_sign_leaves_no_token_family_behind() {
 
 /// `POST /wechat/decrypt` with `body`, through `app`.
 async fn decrypt(app: &App, access_token: &str, body: &Value) -> Reply {
-    let req = http::Request::builder()
-        .method("POST")
-        .uri("/wechat/decrypt")
-        .header("authorization", format!("Bearer {access_token}"))
-        .header("content-type", "application/json")
-        .body(lambda_http::Body::Text(body.to_string()))
-        .expect("request");
+    let req = wxauth_tests::bearer_request("POST", "/wechat/decrypt", access_token, Some(body.clone()));
     reply(wechat_decrypt::handle(app, req).await)
 }
 

@@ -37,9 +37,9 @@ use wxauth::App;
 use wxauth::store::clients::ClientKind;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{
-    ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, encrypted_profile,
-    form_request, location_params, mock_session_key, open_sign_in, read_sign_in_page, reply, sign_in_form_request,
-    sign_in_page_request, submit_sign_in,
+    ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, bearer_request,
+    encrypted_profile, form_request, location_params, mock_session_key, open_sign_in, read_sign_in_page, reply,
+    sign_in_form_request, sign_in_page_request, submit_sign_in,
 };
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -654,19 +654,6 @@ async fn refresh(app: &App, client_id: &str, refresh_token: &str) -> Reply {
     token(app, &[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token)]).await
 }
 
-fn bearer(method: &str, path: &str, access_token: &str, body: Option<Json>) -> Request {
-    let mut builder =
-        http::Request::builder().method(method).uri(path).header("authorization", format!("Bearer {access_token}"));
-    let body = match body {
-        Some(json) => {
-            builder = builder.header("content-type", "application/json");
-            Body::Text(json.to_string())
-        }
-        None => Body::Empty,
-    };
-    builder.body(body).expect("request")
-}
-
 fn code_query(client_id: &str) -> Vec<(&str, &str)> {
     vec![
         ("response_type", "code"),
@@ -899,12 +886,12 @@ async fn the_userinfo_functions_policy_allows_exactly_what_userinfo_does() {
     let login = env.login(&mp, "ok-uli.u").await;
     let access = login.str("access_token");
     for method in ["GET", "POST"] {
-        let info = reply(userinfo::handle(&app, bearer(method, "/userinfo", access, None)).await);
+        let info = reply(userinfo::handle(&app, bearer_request(method, "/userinfo", access, None)).await);
         assert_eq!(info.status, 200, "{method}: {}", info.json);
     }
     env.call(form_request("/oauth/revoke", &[("client_id", &mp.client_id), ("token", access)])).await;
-    assert_eq!(reply(userinfo::handle(&app, bearer("GET", "/userinfo", access, None)).await).status, 401);
-    assert_eq!(reply(userinfo::handle(&app, bearer("GET", "/userinfo", "garbage", None)).await).status, 401);
+    assert_eq!(reply(userinfo::handle(&app, bearer_request("GET", "/userinfo", access, None)).await).status, 401);
+    assert_eq!(reply(userinfo::handle(&app, bearer_request("GET", "/userinfo", "garbage", None)).await).status, 401);
 
     assert_policy_matches("userinfo", &proxy, &[&env]);
 }
@@ -917,7 +904,7 @@ async fn the_wechat_decrypt_functions_policy_allows_exactly_what_decryption_does
     let mp = env.miniprogram().await;
     let first = env.login(&mp, "ok-dee").await;
     let decrypt = |access: &str, body: Json| {
-        let req = bearer("POST", "/wechat/decrypt", access, Some(body));
+        let req = bearer_request("POST", "/wechat/decrypt", access, Some(body));
         let app = &app;
         async move { reply(wechat_decrypt::handle(app, req).await) }
     };
@@ -939,8 +926,11 @@ async fn the_wechat_phone_functions_policy_allows_exactly_what_phone_numbers_nee
     let mp = env.miniprogram().await;
     let login = env.login(&mp, "ok-pia").await;
     async fn phone(app: &App, access: &str, code: &str) -> u16 {
-        reply(wechat_phone::handle(app, bearer("POST", "/wechat/phone", access, Some(json!({"code": code})))).await)
-            .status
+        reply(
+            wechat_phone::handle(app, bearer_request("POST", "/wechat/phone", access, Some(json!({"code": code}))))
+                .await,
+        )
+        .status
     }
     let access = login.str("access_token");
     // One container fetches the server access token and caches it in the table; a second one
@@ -964,7 +954,7 @@ async fn the_wechat_session_functions_policy_allows_exactly_what_the_session_che
     // A first container fetches and caches the server access token, a second reads it.
     let (first, second) = (proxy.app(&env).await, proxy.app(&env).await);
     for app in [&first, &second] {
-        let req = bearer("GET", "/wechat/session", login.str("access_token"), None);
+        let req = bearer_request("GET", "/wechat/session", login.str("access_token"), None);
         let answer = reply(wechat_session::handle(app, req).await);
         assert_eq!((answer.status, answer.json["valid"].as_bool()), (200, Some(true)), "{}", answer.json);
     }
