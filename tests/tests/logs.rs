@@ -54,6 +54,17 @@ async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
     )
     .await;
 
+    // The password grant and its client secret: a wrong password, then the right one.
+    let kind = wxauth::store::clients::ClientKind::Confidential;
+    let (client_id, secret) = env.client(kind, &["password"], &[], "openid", None).await;
+    let secret = secret.expect("a confidential client's secret");
+    env.password_user("zelda", "zelda-right-password").await;
+    for (password, status) in [("zelda-wrong-password", 400), ("zelda-right-password", 200)] {
+        let params = [("grant_type", "password"), ("username", "zelda"), ("password", password)];
+        let reply = env.post_basic("/oauth/token", &client_id, &secret, &params).await;
+        assert_eq!(reply.status, status, "{}", reply.json);
+    }
+
     let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
     assert!(logs.contains("refresh token reused"), "logging was captured at all: {} bytes", logs.len());
     let secrets = [
@@ -64,6 +75,9 @@ async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
         ("rotated refresh token", refreshed.str("refresh_token")),
         ("access token", second.str("access_token")),
         ("WeChat code", "ok-zoe~2"),
+        ("wrong password", "zelda-wrong-password"),
+        ("password", "zelda-right-password"),
+        ("client secret", &secret),
     ];
     for (what, secret) in secrets {
         assert!(!logs.contains(secret), "a {what} reached the logs");
