@@ -12,6 +12,7 @@
 //! - Anyone can lock a username by guessing: that is the price of slowing guessing down per
 //!   username, bounded by [`LOCK_SECONDS`].
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::passwords::normalize_username;
@@ -72,19 +73,20 @@ impl Store {
         Ok(())
     }
 
+    /// An update of the counter `pk`, with `:now` bound (every condition here needs it).
+    fn failure_update(&self, pk: &str, now: i64) -> UpdateItemFluentBuilder {
+        let item = self.ddb.update_item().table_name(&self.table).key("pk", s(pk)).key("sk", s("PWFAIL"));
+        item.expression_attribute_values(":now", n(now))
+    }
+
     /// Adds one failure to the open window, unless there is none or the username is locked.
     async fn count_failure(&self, pk: &str, now: i64) -> Result<Option<Failures>, Error> {
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s("PWFAIL"))
+            .failure_update(pk, now)
             .update_expression("ADD failures :one")
             .condition_expression(format!("window_start > :stale AND expires_at > :now AND {UNLOCKED}"))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))
-            .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -95,18 +97,13 @@ impl Store {
     /// Starts a window with this failure, unless one is open or the username is locked.
     async fn start_failure_window(&self, pk: &str, now: i64) -> Result<bool, Error> {
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s("PWFAIL"))
+            .failure_update(pk, now)
             .update_expression("SET failures = :one, window_start = :now, expires_at = :end REMOVE locked_until")
             // An item past `expires_at` is gone, whatever TTL has not deleted yet.
             .condition_expression(format!(
                 "attribute_not_exists(pk) OR expires_at <= :now OR (window_start <= :stale AND {UNLOCKED})"
             ))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))
             .expression_attribute_values(":end", n(now + WINDOW_SECONDS))
             .send()
@@ -119,18 +116,13 @@ impl Store {
     async fn lock(&self, pk: &str, counted: &Failures, now: i64) -> Result<(), Error> {
         let (locked_until, expires_at) = counted.lock_from(now);
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s("PWFAIL"))
+            .failure_update(pk, now)
             .update_expression("SET locked_until = :until, expires_at = :exp")
             .condition_expression(format!("window_start = :window AND failures >= :max AND {UNLOCKED}"))
             .expression_attribute_values(":until", n(locked_until))
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":window", n(counted.window_start))
             .expression_attribute_values(":max", n(MAX_FAILURES))
-            .expression_attribute_values(":now", n(now))
             .send()
             .await;
         conditional(result, "UpdateItem")?; // a failed condition: locked already, or cleared meanwhile
