@@ -93,6 +93,13 @@ impl Store {
 }
 
 /// Shorthand for a string attribute.
+/// A request builder missing a required field: our bug, never the client's.
+impl From<aws_sdk_dynamodb::error::BuildError> for Error {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

@@ -89,7 +89,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)");
         let mut items = Vec::with_capacity(2);
         for put in [user, mapping] {
-            let put = put.build().map_err(|e| Error::Internal(e.into()))?;
+            let put = put.build().map_err(Error::from)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         match self.transact(items).await? {
@@ -146,8 +146,8 @@ impl Store {
             // Unconditional: a mapping left without its user is still deleted.
             let user = Delete::builder().table_name(&self.table).key("pk", s(user_key(&user_id))).key("sk", s("USER"));
             let items = vec![
-                TransactWriteItem::builder().delete(mapping.build().map_err(|e| Error::Internal(e.into()))?).build(),
-                TransactWriteItem::builder().delete(user.build().map_err(|e| Error::Internal(e.into()))?).build(),
+                TransactWriteItem::builder().delete(mapping.build()?).build(),
+                TransactWriteItem::builder().delete(user.build()?).build(),
             ];
             if self.transact(items).await? == Written::Yes {
                 self.revoke_user_families(&user_id, now).await?;

@@ -79,8 +79,7 @@ impl Store {
             .item("gsi1pk", s(format!("USER#{}", family.subject)))
             .item("gsi1sk", s(format!("FAMILY#{}#{}", family.created_at, family.id)))
             .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Error::Internal(e.into()))?;
+            .build()?;
         let items = vec![TransactWriteItem::builder().put(family_put).build(), self.put_token(first)?];
         match self.transact(items).await? {
             Written::Yes => Ok(()),
@@ -158,7 +157,7 @@ impl Store {
             .expression_attribute_values(":false", AttributeValue::Bool(false));
         let mut items = Vec::with_capacity(updates.len() + 2);
         for update in updates.into_iter().chain([extend_family]) {
-            let update = update.build().map_err(|e| Error::Internal(e.into()))?;
+            let update = update.build()?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         items.push(self.put_token(new)?);
@@ -234,8 +233,7 @@ impl Store {
             .item("issued_at", n(token.issued_at))
             .item("expires_at", n(token.expires_at))
             .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Error::Internal(e.into()))?;
+            .build()?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }

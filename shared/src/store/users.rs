@@ -162,11 +162,10 @@ impl Store {
             .update_expression("SET unionid = :u")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(unionid)")
             .expression_attribute_values(":u", s(unionid));
-        let build = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
-            u.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(|e| Error::Internal(e.into()))
+        let build = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| -> Result<TransactWriteItem, Error> {
+            Ok(TransactWriteItem::builder().update(u.build()?).build())
         };
-        let put_mapping =
-            self.mapping(unionid_key(unionid), user_id, now).build().map_err(|e| Error::Internal(e.into()))?;
+        let put_mapping = self.mapping(unionid_key(unionid), user_id, now).build()?;
         let items = vec![
             TransactWriteItem::builder().put(put_mapping).build(),
             build(set_on_user)?,
@@ -210,7 +209,7 @@ impl Store {
             .expression_attribute_names("#appid", &identity.appid)
             .expression_attribute_values(":openid", s(&identity.openid))
             .build()
-            .map_err(|e| Race::Fault(Error::Internal(e.into())))?;
+            .map_err(|e| Race::Fault(e.into()))?;
         self.transact_race(vec![
             put(self.openid_mapping(identity, user_id, now))?,
             TransactWriteItem::builder().update(add_openid).build(),
@@ -254,7 +253,7 @@ impl Store {
 }
 
 fn put(builder: aws_sdk_dynamodb::types::builders::PutBuilder) -> Result<TransactWriteItem, Race> {
-    let put = builder.build().map_err(|e| Race::Fault(Error::Internal(e.into())))?;
+    let put = builder.build().map_err(|e| Race::Fault(e.into()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
