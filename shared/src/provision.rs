@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
+use crate::keys::algorithm::Algorithm;
 use crate::keys::data_key::DataKey;
 use crate::keys::registry::register_kms_key;
 use crate::oauth::scope::Scope;
@@ -14,25 +15,36 @@ use crate::store::signing_keys::SigningKey;
 use crate::tokens::secret::{hash, random_token};
 use crate::wechat::secrets::app_secret_context;
 
-/// The signing key: the active one in the registry, or a new KMS key (ECC_NIST_P256,
-/// SIGN_VERIFY) registered as active now. Idempotent.
-pub async fn ensure_signing_key(kms: &aws_sdk_kms::Client, store: &Store, now: i64) -> anyhow::Result<SigningKey> {
+/// The default algorithm of a new deployment's key: what API Gateway's HTTP API JWT authorizer
+/// accepts (it takes RSA only), and KMS bills RSA_2048 signatures at the symmetric rate.
+pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::RS256;
+
+/// The signing key: the newest one in the registry, or a new KMS key for `alg` registered as
+/// active now. Idempotent.
+pub async fn ensure_signing_key(
+    kms: &aws_sdk_kms::Client,
+    store: &Store,
+    alg: Algorithm,
+    now: i64,
+) -> anyhow::Result<SigningKey> {
     let keys = store.signing_keys(now).await?;
     if let Some(newest) = keys.last() {
         return Ok(newest.clone());
     }
-    let key_id = create_signing_key(kms, store.table()).await?;
+    let key_id = create_signing_key(kms, store.table(), alg).await?;
     register_kms_key(kms, store, &key_id, now, now).await
 }
 
-/// Rotates the signing key: registers `kms_key_id` (or a new KMS key) to sign from
-/// `now + publish_ahead` on, so every container's cached JWKS shows it before a token signed by
-/// it exists; the keys it replaces stay published until `token_ttl` after that. Returns the new
-/// key.
+/// Rotates the signing key: registers `kms_key_id` (or a new KMS key for `alg`; by default the
+/// algorithm of the newest key) to sign from `now + publish_ahead` on, so every container's
+/// cached JWKS shows it before a token signed by it exists; the keys it replaces stay published
+/// until `token_ttl` after that. A rotation may change the algorithm: verifiers take each key's
+/// own. Returns the new key.
 pub async fn rotate_signing_key(
     kms: &aws_sdk_kms::Client,
     store: &Store,
     kms_key_id: Option<String>,
+    alg: Option<Algorithm>,
     now: i64,
     publish_ahead: i64,
     token_ttl: i64,
@@ -41,9 +53,17 @@ pub async fn rotate_signing_key(
     // Strictly after every earlier key: the newest active key signs, and a tie would be a coin toss.
     let active_from = current.iter().map(|k| k.active_from + 1).fold(now + publish_ahead, i64::max);
     let new = match kms_key_id {
-        Some(id) => adopt_signing_key(kms, store, &id, now, active_from).await?,
+        Some(id) => {
+            // A brought key's type decides its algorithm; a contradicting --alg is a mistake.
+            let key = adopt_signing_key(kms, store, &id, now, active_from).await?;
+            if let Some(alg) = alg.filter(|alg| *alg != key.jwk.alg) {
+                anyhow::bail!("KMS key {id} signs {}, not {alg}; it is registered as {}", key.jwk.alg, key.jwk.alg);
+            }
+            key
+        }
         None => {
-            let id = create_signing_key(kms, store.table()).await?;
+            let alg = alg.or_else(|| current.last().map(|k| k.jwk.alg)).unwrap_or(DEFAULT_ALGORITHM);
+            let id = create_signing_key(kms, store.table(), alg).await?;
             register_kms_key(kms, store, &id, now, active_from).await?
         }
     };
@@ -60,13 +80,13 @@ pub async fn rotate_signing_key(
 /// key rotated in needs no new IAM grant.
 pub const SIGNING_KEY_TAG: &str = "wxauth-signing-key";
 
-/// A new asymmetric KMS key for ES256 signatures, tagged [`SIGNING_KEY_TAG`] = `table`.
-pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str) -> anyhow::Result<String> {
+/// A new asymmetric KMS key for `alg` signatures, tagged [`SIGNING_KEY_TAG`] = `table`.
+pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str, alg: Algorithm) -> anyhow::Result<String> {
     let out = kms
         .create_key()
-        .key_spec(KeySpec::EccNistP256)
+        .key_spec(alg.key_spec())
         .key_usage(KeyUsageType::SignVerify)
-        .description(format!("wxauth access-token signing key ({table})"))
+        .description(format!("wxauth token signing key, {alg} ({table})"))
         .tags(signing_key_tag(table)?)
         .send()
         .await

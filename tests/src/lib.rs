@@ -13,6 +13,7 @@ use lambda_http::{Body, Request};
 use serde_json::Value;
 use wxauth::App;
 use wxauth::config::Config;
+use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::scope::Scope;
 use wxauth::provision::{self, NewClient};
@@ -69,6 +70,11 @@ impl TestEnv {
 
     /// A fresh deployment, with `adjust` applied to its configuration.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::with_signing(provision::DEFAULT_ALGORITHM, adjust).await
+    }
+
+    /// A fresh deployment whose first signing key is for `alg`.
+    pub async fn with_signing(alg: Algorithm, adjust: impl FnOnce(&mut Config)) -> Self {
         required_env("AWS_ENDPOINT_URL");
         let mock_wechat = required_env("WECHAT_API_BASE");
         // The stack's AWS timeouts (scripts/test lifts them: moto serves one request at a time).
@@ -90,7 +96,7 @@ impl TestEnv {
         config.aws_timeouts = aws_timeouts;
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
-        provision::ensure_signing_key(&kms, &app.store, wxauth::unix_now()).await.expect("signing key");
+        provision::ensure_signing_key(&kms, &app.store, alg, wxauth::unix_now()).await.expect("signing key");
         Self { app: Arc::new(app), kms, mock_wechat, http: reqwest::Client::new() }
     }
 
@@ -156,12 +162,7 @@ impl TestEnv {
 
     pub async fn get(&self, path: &str) -> Reply {
         let req = http::Request::builder().method("GET").uri(path).body(Body::Empty).expect("request");
-        let res = match path {
-            "/.well-known/jwks.json" => jwks::handle(&self.app, req).await,
-            "/.well-known/oauth-authorization-server" => metadata::handle(&self.app, req).await,
-            other => panic!("no route {other}"),
-        };
-        reply(res)
+        self.call(req).await
     }
 
     /// A call to a protected resource with `Authorization: Bearer <access_token>` and, for POST,
@@ -224,6 +225,8 @@ impl TestEnv {
             "/oauth/revoke" => revoke::handle(&self.app, req).await,
             "/oauth/introspect" => introspect::handle(&self.app, req).await,
             "/userinfo" => userinfo::handle(&self.app, req).await,
+            "/.well-known/jwks.json" => jwks::handle(&self.app, req).await,
+            metadata::OAUTH_PATH | metadata::OPENID_PATH => metadata::handle(&self.app, req).await,
             other => panic!("no route {other}"),
         }
     }
@@ -245,6 +248,19 @@ impl TestEnv {
     /// The access token's claims after verifying it against this deployment's JWKS document,
     /// the way a resource server would.
     pub async fn verify_with_jwks(&self, jwt: &str) -> (jsonwebtoken::Header, Value) {
+        self.verify_against_jwks(jwt, ISSUER).await
+    }
+
+    /// An ID token's header and claims after verifying it against the JWKS, as a relying party
+    /// `client_id` would (OpenID Connect Core §3.1.3.7: `aud` is the client).
+    pub async fn verify_id_token(&self, jwt: &str, client_id: &str) -> (jsonwebtoken::Header, Value) {
+        let (header, claims) = self.verify_against_jwks(jwt, client_id).await;
+        assert_eq!(header.typ.as_deref(), Some("JWT"), "an ID token is no access token");
+        assert_eq!(claims["azp"], client_id);
+        (header, claims)
+    }
+
+    async fn verify_against_jwks(&self, jwt: &str, audience: &str) -> (jsonwebtoken::Header, Value) {
         let jwks = self.get("/.well-known/jwks.json").await;
         let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
         let kid = header.kid.clone().expect("kid");
@@ -254,12 +270,13 @@ impl TestEnv {
             .iter()
             .find(|k| k["kid"] == kid.as_str())
             .expect("kid published");
-        let key =
-            jsonwebtoken::DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"))
-                .expect("key");
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        // As a resource server would: the algorithm is the JWK's, not the token's.
+        let jwk: wxauth::keys::jwks::Jwk = serde_json::from_value(jwk.clone()).expect("a JWK");
+        let key = jwk.decoding_key().expect("key");
+        assert_eq!(header.alg, jwk.alg.jsonwebtoken(), "signed with its key's registered algorithm");
+        let mut validation = jsonwebtoken::Validation::new(jwk.alg.jsonwebtoken());
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[ISSUER]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation).expect("the JWT verifies against the JWKS");
         (data.header, data.claims)
@@ -418,6 +435,28 @@ pub fn sign_in_form_request(page: &SignInPage, fields: &[(&str, &str)], with_coo
         req.headers_mut().insert("cookie", page.cookie.parse().expect("cookie"));
     }
     req
+}
+
+/// The value of the sign-in page's hidden field `name` (`name="…" value="…"`), HTML-unescaped.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start =
+        html.find(&marker).unwrap_or_else(|| panic!("the sign-in page has no field {name}:\n{html}")) + marker.len();
+    let end = html[start..].find('"').expect("the value attribute ends") + start;
+    unescape(&html[start..end])
+}
+
+/// The sign-in page's form `action`, HTML-unescaped.
+pub fn form_action(html: &str) -> String {
+    let form = html.find("<form").unwrap_or_else(|| panic!("the sign-in page has no form:\n{html}"));
+    let marker = "action=\"";
+    let start = html[form..].find(marker).expect("the form has an action") + form + marker.len();
+    let end = html[start..].find('"').expect("the action attribute ends") + start;
+    unescape(&html[start..end])
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// The query (or fragment) parameters of a redirect's `Location`.

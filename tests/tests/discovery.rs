@@ -1,22 +1,56 @@
 //! JWKS and metadata, and signing-key rotation as the JWKS shows it.
 
+use wxauth::keys::algorithm::Algorithm;
 use wxauth_tests::{ISSUER, TestEnv};
 
-#[tokio::test]
-async fn the_jwks_publishes_the_signing_key_with_its_thumbprint_as_kid() {
-    let env = TestEnv::new().await;
+async fn the_only_published_key(env: &TestEnv) -> serde_json::Value {
     let jwks = env.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.status, 200);
     let keys = jwks.json["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 1);
-    let key = &keys[0];
+    let key = keys[0].clone();
+    let jwk: wxauth::keys::jwks::Jwk = serde_json::from_value(key.clone()).expect("jwk");
+    assert_eq!(jwk.kid, jwk.thumbprint());
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(key.get(private).is_none(), "never a private part ({private})");
+    }
+    key
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_an_rsa_signing_key_with_its_thumbprint_as_kid() {
+    let env = TestEnv::new().await;
+    let key = the_only_published_key(&env).await;
+    assert_eq!(
+        (key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str(), key["e"].as_str()),
+        (Some("RSA"), Some("RS256"), Some("sig"), Some("AQAB"))
+    );
+    // RSA_2048: a 256-byte modulus, base64url without padding.
+    assert_eq!(key["n"].as_str().expect("n").len(), 342);
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_an_ec_signing_key_with_its_thumbprint_as_kid() {
+    let env = TestEnv::with_signing(Algorithm::ES256, |_| {}).await;
+    let key = the_only_published_key(&env).await;
     assert_eq!(
         (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str(), key["use"].as_str()),
         (Some("EC"), Some("P-256"), Some("ES256"), Some("sig"))
     );
-    let jwk: wxauth::keys::jwks::Jwk = serde_json::from_value(key.clone()).expect("jwk");
-    assert_eq!(jwk.kid, jwk.thumbprint());
-    assert!(key.get("d").is_none(), "never a private part");
+}
+
+#[tokio::test]
+async fn openid_configuration_is_the_same_document_as_the_oauth_metadata() {
+    let env = TestEnv::new().await;
+    let oidc = env.get("/.well-known/openid-configuration").await;
+    let oauth = env.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!((oidc.status, oauth.status), (200, 200));
+    assert_eq!(oidc.json, oauth.json);
+    assert_eq!(oidc.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(oidc.json["issuer"], ISSUER, "the issuer is every token's iss, byte for byte");
+    assert_eq!(oidc.json["userinfo_endpoint"], format!("{ISSUER}/userinfo"));
+    let algs = oidc.json["id_token_signing_alg_values_supported"].as_array().expect("algs");
+    assert!(algs.contains(&"RS256".into()), "OpenID Connect Discovery §3: RS256 MUST be included");
 }
 
 #[tokio::test]
@@ -42,8 +76,9 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
         .expect("kid");
 
     let now = wxauth::unix_now();
-    let upcoming =
-        wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, now, 3600, 900).await.expect("rotate");
+    let upcoming = wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, None, now, 3600, 900)
+        .await
+        .expect("rotate");
     let old = env
         .app
         .store

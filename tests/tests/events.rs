@@ -47,6 +47,7 @@ async fn the_refresh_event_rotates_its_sample_token() {
         client_id: mp.client_id.clone(),
         subject: "event-user".into(),
         scope: Scope::parse("openid").expect("scope"),
+        auth_time: None, // as tokens stored before auth_time was recorded
         issued_at: now,
         expires_at: now + 600,
         used_at: None,

@@ -117,7 +117,7 @@ async fn a_rotation_throttled_once_succeeds_on_the_sdk_retry_and_writes_once() {
     let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 2, "throttled once, retried once");
-    assert_eq!(proxy.calls(target::SIGN), 1, "one access token signed");
+    assert_eq!(proxy.calls(target::SIGN), 2, "one access token and its ID token signed, once each");
     let next = env.refresh(&mp.client_id, reply.str("refresh_token")).await;
     assert_eq!(next.status, 200, "the rotated token works: {}", next.json);
 }

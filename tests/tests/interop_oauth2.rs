@@ -30,6 +30,7 @@ use oauth2::{
 };
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde::Deserialize;
+use wxauth_tests::{form_action, hidden_field};
 
 const DEMO_WEB: &str = "demo-web";
 const DEMO_SERVICE: &str = "demo-service";
@@ -191,28 +192,6 @@ impl<'c> AsyncHttpClient<'c> for Http {
             builder.body(body).map_err(HttpClientError::Http)
         })
     }
-}
-
-/// The value of the hidden field `name` (`name="…" value="…"`), HTML-unescaped.
-fn hidden_field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start =
-        html.find(&marker).unwrap_or_else(|| panic!("the sign-in page has no field {name}:\n{html}")) + marker.len();
-    let end = html[start..].find('"').expect("the value attribute ends") + start;
-    unescape(&html[start..end])
-}
-
-/// The form's `action`, HTML-unescaped.
-fn form_action(html: &str) -> String {
-    let form = html.find("<form").unwrap_or_else(|| panic!("the sign-in page has no form:\n{html}"));
-    let marker = "action=\"";
-    let start = html[form..].find(marker).expect("the form has an action") + form + marker.len();
-    let end = html[start..].find('"').expect("the action attribute ends") + start;
-    unescape(&html[start..end])
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// Plays the browser on `authorize_url`: opens the sign-in page, signs `demo` in and approves,

@@ -28,7 +28,7 @@ async fn login_returns_an_access_token_that_verifies_against_the_jwks() {
 
     let (header, claims) = env.verify_with_jwks(reply.str("access_token")).await;
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256, "the default algorithm");
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["aud"], ISSUER);
     assert_eq!(claims["client_id"], mp.client_id.as_str());

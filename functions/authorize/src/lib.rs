@@ -7,6 +7,13 @@
 //! consumes the pending request once, and redirects back with a code (or, for clients
 //! registered for implicit, a token in the fragment), `state` and `iss` (RFC 9207).
 //!
+//! OpenID Connect (Core 1.0 §3.1.2.1): `nonce` is stored with the request and the code and
+//! echoed in the ID token; `prompt=none` answers `login_required` (no browser session is kept,
+//! so a user can never be signed in silently), `login` and `consent` are what every request gets
+//! anyway; `max_age` is met by the fresh sign-in of every request (the ID token always carries
+//! `auth_time`); `login_hint` pre-fills the username; `ui_locales` is a preference, and the page
+//! has one language; `request` and `request_uri` are refused with their own error codes.
+//!
 //! RFC 6749 §4.1.2.1: with an unknown client or a redirect URI that is not registered, "the
 //! authorization server SHOULD inform the resource owner of the error and MUST NOT
 //! automatically redirect the user-agent to the invalid redirection URI": those get an error
@@ -29,6 +36,11 @@ use wxauth::tokens::{access, codes};
 
 /// How long the sign-in page may stay open.
 const PENDING_TTL_SECONDS: i64 = 600;
+/// A `nonce` longer than this is refused: it is stored with the request and the code, and
+/// echoed in every ID token of the grant.
+const MAX_NONCE_LEN: usize = 512;
+/// A `login_hint` longer than any username is ignored.
+const MAX_LOGIN_HINT_LEN: usize = 64;
 const CSRF_COOKIE: &str = "wxauth_csrf";
 const PATH: &str = "/oauth/authorize";
 
@@ -115,6 +127,31 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
             &app.config.issuer,
         ))
     };
+    // OpenID Connect Core §6: "request_not_supported", "request_uri_not_supported"; Dynamic
+    // Client Registration is not offered either (§3.1.2.6).
+    for (param, error) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+        ("registration", "registration_not_supported"),
+    ] {
+        if params.get(param).is_some() {
+            return Err(back(error, &format!("the {param} parameter is not supported")));
+        }
+    }
+    let prompt = Prompt::parse(params.get("prompt")).map_err(|why| back("invalid_request", why))?;
+    if prompt == Prompt::None {
+        // §3.1.2.6: "The Authorization Server requires End-User authentication": with no
+        // browser session, always.
+        return Err(back("login_required", "the user must sign in (no sign-in session is kept)"));
+    }
+    if params.get("max_age").is_some_and(|age| age.parse::<u64>().is_err()) {
+        return Err(back("invalid_request", "max_age must be a number of seconds"));
+    }
+    let nonce = params.get("nonce").map(str::to_string);
+    if nonce.as_ref().is_some_and(|n| n.is_empty() || n.len() > MAX_NONCE_LEN) {
+        return Err(back("invalid_request", "nonce must be 1 to 512 characters"));
+    }
+    let login_hint = params.get("login_hint").filter(|hint| hint.len() <= MAX_LOGIN_HINT_LEN);
     let expected_mode = if fragment { "fragment" } else { "query" };
     if params.get("response_mode").is_some_and(|mode| mode != expected_mode) {
         return Err(back("invalid_request", "response_mode must be query for a code and fragment for a token"));
@@ -143,10 +180,11 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
         scope,
         state,
         code_challenge,
+        nonce,
         expires_at: wxauth::unix_now() + PENDING_TTL_SECONDS,
     };
     app.store.put_pending_authorization(&pending).await?;
-    let mut res = sign_in_page(&client, &pending, &request_id, &csrf_token, None, None);
+    let mut res = sign_in_page(&client, &pending, &request_id, &csrf_token, login_hint, None);
     let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
     let cookie = format!(
         "{CSRF_COOKIE}={csrf_token}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}"
@@ -266,6 +304,30 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
     Ok(redirect(&location))
 }
 
+/// The OpenID Connect `prompt` parameter (Core §3.1.2.1), as far as it changes anything here.
+#[derive(Debug, PartialEq, Eq)]
+enum Prompt {
+    /// `none`: no interaction allowed.
+    None,
+    /// Absent, or any of `login`, `consent`, `select_account`: every request shows the page.
+    Interactive,
+}
+
+impl Prompt {
+    fn parse(value: Option<&str>) -> Result<Self, &'static str> {
+        let values: Vec<&str> = value.unwrap_or_default().split(' ').filter(|v| !v.is_empty()).collect();
+        if values.iter().any(|v| !["none", "login", "consent", "select_account"].contains(v)) {
+            return Err("prompt may be none, login, consent or select_account");
+        }
+        match values.as_slice() {
+            ["none"] => Ok(Prompt::None),
+            // "If this parameter contains none with any other value, an error is returned."
+            v if v.contains(&"none") => Err("prompt=none cannot be combined with other values"),
+            _ => Ok(Prompt::Interactive),
+        }
+    }
+}
+
 async fn consume(app: &App, pending: &PendingAuthorization, now: i64) -> Result<(), Refusal> {
     match app.store.consume_pending_authorization(&pending.id_hash, now).await? {
         Written::Yes => Ok(()),
@@ -338,6 +400,15 @@ mod tests {
     fn implicit_answers_go_in_the_fragment() {
         let url = redirect_url("https://app.example/cb", true, &[("access_token", "t")], None, "https://a");
         assert_eq!(url, "https://app.example/cb#access_token=t&iss=https%3A%2F%2Fa");
+    }
+
+    #[test]
+    fn prompt_values_are_checked_and_none_stands_alone() {
+        assert_eq!(Prompt::parse(None), Ok(Prompt::Interactive));
+        assert_eq!(Prompt::parse(Some("login consent")), Ok(Prompt::Interactive));
+        assert_eq!(Prompt::parse(Some("none")), Ok(Prompt::None));
+        assert!(Prompt::parse(Some("none login")).is_err());
+        assert!(Prompt::parse(Some("silent")).is_err());
     }
 
     #[test]

@@ -1,15 +1,25 @@
-//! `GET /.well-known/oauth-authorization-server` (RFC 8414): what this server offers. The lists
-//! come from the code that implements them, so the document cannot claim what does not exist.
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0): one document for
+//! both, so the two cannot disagree. The lists come from the code that implements them, so the
+//! document cannot claim what does not exist.
 
 use serde::Serialize;
 use wxauth::App;
 use wxauth::http::{self, Request, Response};
+use wxauth::keys::algorithm::Algorithm;
 use wxauth::oauth::error::Error;
 use wxauth::oauth::{client_auth, grants};
+use wxauth::tokens::id::OPENID;
 
-/// The metadata document; fields per RFC 8414 §2 (and RFC 9207 for `iss`).
+/// The routes this function serves.
+pub const OAUTH_PATH: &str = "/.well-known/oauth-authorization-server";
+pub const OPENID_PATH: &str = "/.well-known/openid-configuration";
+
+/// The metadata document: RFC 8414 §2 (and RFC 9207 for `iss`), with OpenID Connect Discovery
+/// §3's fields.
 #[derive(Debug, Serialize)]
 pub struct Metadata {
+    /// Exactly the `iss` of every token: API Gateway and OIDC libraries compare byte for byte.
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
@@ -17,6 +27,7 @@ pub struct Metadata {
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
+    pub scopes_supported: Vec<&'static str>,
     /// `token` (implicit) only for clients registered for it.
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
@@ -27,14 +38,43 @@ pub struct Metadata {
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
-    /// RFC 9068 access tokens are ES256 JWTs.
+    /// Every algorithm a registered key may sign with; a token's is its key's.
     pub access_token_signing_alg_values_supported: Vec<&'static str>,
+    /// `sub` is the same for every client (no pairwise identifiers).
+    pub subject_types_supported: Vec<&'static str>,
+    /// Discovery §3: "The algorithm RS256 MUST be included."
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    pub claims_supported: Vec<&'static str>,
+    /// Discovery §3 defaults `request_uri_parameter_supported` to true: say otherwise.
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
+    pub prompt_values_supported: Vec<&'static str>,
 }
+
+/// The ID token's claims and what userinfo may show (by scope).
+pub const CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "azp",
+    "at_hash",
+    "openid",
+    "unionid",
+    "preferred_username",
+    "phone_number",
+    "phone_number_verified",
+];
 
 impl Metadata {
     pub fn new(issuer: &str) -> Self {
         let mut grant_types = grants::GRANT_TYPES.to_vec();
         grant_types.push(grants::IMPLICIT);
+        let algorithms: Vec<&'static str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
         Self {
             issuer: issuer.to_string(),
             authorization_endpoint: format!("{issuer}/oauth/authorize"),
@@ -43,6 +83,7 @@ impl Metadata {
             userinfo_endpoint: format!("{issuer}/userinfo"),
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
+            scopes_supported: vec![OPENID, "profile", "phone"],
             response_types_supported: vec!["code", "token"],
             response_modes_supported: vec!["query", "fragment"],
             grant_types_supported: grant_types,
@@ -51,7 +92,14 @@ impl Metadata {
             introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
             code_challenge_methods_supported: vec!["S256"],
             authorization_response_iss_parameter_supported: true,
-            access_token_signing_alg_values_supported: vec!["ES256"],
+            access_token_signing_alg_values_supported: algorithms.clone(),
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: algorithms,
+            claims_supported: CLAIMS.to_vec(),
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            claims_parameter_supported: false,
+            prompt_values_supported: vec!["none", "login", "consent", "select_account"],
         }
     }
 }
@@ -73,6 +121,28 @@ fn metadata(app: &App, req: &Request) -> Result<Response, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_openid_connect_discovery_requires_is_there() {
+        let m = serde_json::to_value(Metadata::new("https://auth.example.com")).expect("json");
+        for field in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ] {
+            assert!(!m[field].is_null(), "{field}");
+        }
+        assert_eq!(m["issuer"], "https://auth.example.com");
+        assert!(m["id_token_signing_alg_values_supported"].as_array().expect("list").contains(&"RS256".into()));
+        assert_eq!(m["subject_types_supported"], serde_json::json!(["public"]));
+        assert_eq!(m["request_uri_parameter_supported"], false);
+        assert!(m["scopes_supported"].as_array().expect("list").contains(&"openid".into()));
+    }
 
     #[test]
     fn endpoints_hang_off_the_issuer_and_every_grant_is_listed() {

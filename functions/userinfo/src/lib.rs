@@ -1,7 +1,9 @@
-//! `GET|POST /userinfo`: what we know of the bearer token's user (RFC 6750 Bearer; the OpenID
-//! Connect UserInfo shape). `openid` is the user's openid in the token's mini program. What
-//! else is shown follows the token's scope, as the user consented to it: `profile` for the
-//! username and the cross-app `unionid`, `phone` for the phone number.
+//! `GET|POST /userinfo`: what we know of the bearer token's user (RFC 6750 Bearer; OpenID
+//! Connect Core §5.3: a JSON object with `sub`, the same `sub` as the ID token's). `openid` is
+//! the user's openid in the token's mini program. What else is shown follows the token's scope,
+//! as the user consented to it: `profile` for the username (also as the standard
+//! `preferred_username`) and the cross-app `unionid`, `phone` for the phone number (verified by
+//! WeChat, so `phone_number_verified`).
 
 use serde::Serialize;
 use wxauth::App;
@@ -20,7 +22,11 @@ pub struct UserInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response {
@@ -40,12 +46,16 @@ async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
     let appid = client.and_then(|c| c.wechat).map(|w| w.appid);
     let scope = Scope::parse(&claims.scope).unwrap_or_default();
     let profile = scope.contains("profile");
+    let username = user.username.clone().filter(|_| profile);
+    let phone_number = user.phone.as_ref().map(|p| p.phone_number.clone()).filter(|_| scope.contains("phone"));
     let info = UserInfo {
         sub: user.id.clone(),
         openid: appid.and_then(|a| user.openids.get(&a).cloned()),
         unionid: user.unionid.clone().filter(|_| profile),
-        username: user.username.clone().filter(|_| profile),
-        phone_number: user.phone.as_ref().map(|p| p.phone_number.clone()).filter(|_| scope.contains("phone")),
+        preferred_username: username.clone(),
+        username,
+        phone_number_verified: phone_number.as_ref().map(|_| true),
+        phone_number,
     };
     Ok(http::no_store(http::json_response(200, &info)))
 }

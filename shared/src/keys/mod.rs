@@ -1,7 +1,12 @@
-//! Signing keys (KMS-held, ES256), their public JWKs, and the data key for secrets at rest.
+//! Signing keys (KMS-held, RS256 or ES256), their public JWKs, and the data key for secrets at
+//! rest.
 
+pub mod algorithm;
 pub mod data_key;
 pub mod jwks;
 pub mod registry;
 pub mod signer;
 pub mod verify;
+
+#[cfg(test)]
+mod test_keys;

@@ -75,8 +75,9 @@ impl KeyRing {
     }
 }
 
-/// Registers the KMS key `kms_key_id` (asymmetric, ECC_NIST_P256, SIGN_VERIFY): reads its
-/// public key once and stores it with `active_from`. Idempotent per key.
+/// Registers the KMS key `kms_key_id` (asymmetric SIGN_VERIFY, RSA_2048 or larger for RS256,
+/// ECC_NIST_P256 for ES256): reads its public key once and stores it, with the algorithm its
+/// type implies and `active_from`. Idempotent per key.
 pub async fn register_kms_key(
     kms: &aws_sdk_kms::Client,
     store: &Store,

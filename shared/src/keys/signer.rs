@@ -1,14 +1,18 @@
-//! ES256 signatures made by KMS, turned into what a JWS needs.
+//! Signatures made by KMS, turned into what a JWS needs.
 //!
-//! KMS returns an ASN.1 DER `ECDSA-Sig-Value`; a JWS carries the raw `r || s`, each 32 bytes,
-//! left-padded (RFC 7518 §3.4). We sign with `MessageType::Raw` (KMS hashes with SHA-256): moto
-//! ignores `Digest`, and a JWS signing input is far below KMS's 4 KiB limit.
+//! RS256: KMS's `RSASSA_PKCS1_V1_5_SHA_256` signature is the JWS signature as it is. ES256: KMS
+//! returns an ASN.1 DER `ECDSA-Sig-Value`; a JWS carries the raw `r || s`, each 32 bytes,
+//! left-padded (RFC 7518 §3.4), with `s` in the lower half. We sign with `MessageType::Raw`
+//! (KMS hashes with SHA-256): moto ignores `Digest`, and a JWS signing input is far below KMS's
+//! 4 KiB limit.
 
 use anyhow::Context as _;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::MessageType;
 
+use super::algorithm::Algorithm;
 use crate::oauth::error::Error;
+use crate::store::signing_keys::SigningKey;
 
 /// Signs through KMS.
 #[derive(Clone, Debug)]
@@ -21,20 +25,24 @@ impl Signer {
         Self { kms }
     }
 
-    /// The raw ES256 signature of `message` by the KMS key `kms_key_id`.
-    pub async fn sign_es256(&self, kms_key_id: &str, message: &[u8]) -> Result<[u8; 64], Error> {
+    /// The JWS signature of `message` by `key`, with the algorithm it is registered for.
+    pub async fn sign(&self, key: &SigningKey, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let alg = key.jwk.alg;
         let out = self
             .kms
             .sign()
-            .key_id(kms_key_id)
+            .key_id(&key.kms_key_id)
             .message(Blob::new(message))
             .message_type(MessageType::Raw)
-            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .signing_algorithm(alg.kms_signing_algorithm())
             .send()
             .await
             .map_err(|e| crate::aws::classify("KMS", "Sign", e))?;
-        let der = out.signature.context("KMS Sign returned no signature").map_err(Error::Internal)?;
-        der_to_raw(der.as_ref()).map_err(Error::Internal)
+        let signature = out.signature.context("KMS Sign returned no signature").map_err(Error::Internal)?;
+        match alg {
+            Algorithm::ES256 => Ok(der_to_raw(signature.as_ref()).map_err(Error::Internal)?.to_vec()),
+            Algorithm::RS256 => Ok(signature.into_inner()),
+        }
     }
 }
 

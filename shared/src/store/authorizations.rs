@@ -37,6 +37,8 @@ pub struct PendingAuthorization {
     pub state: Option<String>,
     /// PKCE S256 challenge (always for `code`).
     pub code_challenge: Option<String>,
+    /// OpenID Connect `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
     pub expires_at: i64,
 }
 
@@ -51,6 +53,10 @@ pub struct AuthorizationCode {
     pub scope: Scope,
     pub code_challenge: String,
     pub subject: String,
+    /// When the user signed in (OpenID Connect `auth_time`).
+    pub auth_time: Option<i64>,
+    /// The authorization request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     /// What its redemption issued: revoked if the code is replayed.
@@ -98,6 +104,9 @@ impl Store {
         if let Some(challenge) = &p.code_challenge {
             put = put.item("code_challenge", s(challenge));
         }
+        if let Some(nonce) = &p.nonce {
+            put = put.item("nonce", s(nonce));
+        }
         put.send().await.map_err(backend("PutItem"))?;
         Ok(())
     }
@@ -140,7 +149,8 @@ impl Store {
     }
 
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
-        self.ddb
+        let mut put = self
+            .ddb
             .put_item()
             .table_name(&self.table)
             .item("pk", s(code_key(&code.hash)))
@@ -151,11 +161,15 @@ impl Store {
             .item("scope", s(code.scope.to_string()))
             .item("code_challenge", s(&code.code_challenge))
             .item("subject", s(&code.subject))
-            .item("expires_at", n(code.expires_at))
-            // Unconditional, as the pending request above: a random key, and a retry must pass.
-            .send()
-            .await
-            .map_err(backend("PutItem"))?;
+            .item("expires_at", n(code.expires_at));
+        if let Some(at) = code.auth_time {
+            put = put.item("auth_time", n(at));
+        }
+        if let Some(nonce) = &code.nonce {
+            put = put.item("nonce", s(nonce));
+        }
+        // Unconditional, as the pending request above: a random key, and a retry must pass.
+        put.send().await.map_err(backend("PutItem"))?;
         Ok(())
     }
 
@@ -202,6 +216,7 @@ fn parse_pending(id_hash: &str, item: &Item) -> anyhow::Result<PendingAuthorizat
         scope: parse_scope(item)?,
         state: item.opt_string("state"),
         code_challenge: item.opt_string("code_challenge"),
+        nonce: item.opt_string("nonce"),
         expires_at: item.number("expires_at")?,
     })
 }
@@ -215,6 +230,8 @@ fn parse_code(hash: &str, item: &Item) -> anyhow::Result<AuthorizationCode> {
         scope: parse_scope(item)?,
         code_challenge: item.string("code_challenge")?,
         subject: item.string("subject")?,
+        auth_time: item.opt_number("auth_time"),
+        nonce: item.opt_string("nonce"),
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
         family_id: item.opt_string("family_id"),

@@ -30,6 +30,9 @@ pub struct RefreshToken {
     pub client_id: String,
     pub subject: String,
     pub scope: Scope,
+    /// When the user signed in for the grant (OpenID Connect `auth_time`), carried through every
+    /// rotation; `None` for tokens issued before it was recorded.
+    pub auth_time: Option<i64>,
     pub issued_at: i64,
     pub expires_at: i64,
     /// When it was rotated; a token presented after this is reused.
@@ -232,9 +235,12 @@ impl Store {
             .item("scope", s(token.scope.to_string()))
             .item("issued_at", n(token.issued_at))
             .item("expires_at", n(token.expires_at))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()?;
-        Ok(TransactWriteItem::builder().put(put).build())
+            .condition_expression("attribute_not_exists(pk)");
+        let put = match token.auth_time {
+            Some(at) => put.item("auth_time", n(at)),
+            None => put,
+        };
+        Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 }
 
@@ -246,6 +252,7 @@ fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
         scope: Scope::parse(&item.string("scope")?).map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
+        auth_time: item.opt_number("auth_time"),
         issued_at: item.number("issued_at")?,
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),

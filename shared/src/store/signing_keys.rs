@@ -1,4 +1,5 @@
-//! The signing-key registry: every published key's public JWK and KMS key id.
+//! The signing-key registry: every published key's public JWK (with the one algorithm it is
+//! registered for, `alg`) and KMS key id.
 //!
 //! Rules: `jwks` and token verification read keys here, never from KMS (`GetPublicKey` allows a
 //! few requests per second). A key is published as soon as it is registered and signs from
@@ -85,10 +86,12 @@ impl Store {
 }
 
 fn parse(item: &Item) -> anyhow::Result<SigningKey> {
+    let jwk: Jwk = serde_json::from_str(&item.string("jwk")?)?;
+    anyhow::ensure!(jwk.is_consistent(), "its key type does not fit its algorithm {}", jwk.alg);
     Ok(SigningKey {
         kid: item.string("sk")?,
         kms_key_id: item.string("kms_key_id")?,
-        jwk: serde_json::from_str(&item.string("jwk")?)?,
+        jwk,
         created_at: item.number("created_at")?,
         active_from: item.number("active_from")?,
         expires_at: item.opt_number("expires_at"),

@@ -16,8 +16,9 @@ use crate::oauth::scope::Scope;
 use crate::store::Written;
 use crate::store::authorizations::{AuthorizationCode, PendingAuthorization, Redemption};
 
-/// Issues a code for the request `pending`, approved by `subject` for `scope`; returns the code
-/// itself, which is stored nowhere.
+/// Issues a code for the request `pending`, approved by `subject`, who signed in at `now`, for
+/// `scope`; returns the code itself, which is stored nowhere. The code carries the request's
+/// `nonce` and the sign-in time to the ID token.
 pub async fn issue(
     app: &App,
     pending: &PendingAuthorization,
@@ -36,6 +37,8 @@ pub async fn issue(
             scope,
             code_challenge,
             subject,
+            auth_time: Some(now),
+            nonce: pending.nonce.clone(),
             expires_at: now + app.config.authorization_code_ttl.as_secs() as i64,
             used_at: None,
             family_id: None,

@@ -1,7 +1,9 @@
-//! What we hand to clients: access tokens (JWT), refresh tokens (opaque, rotated),
-//! authorization codes (opaque, single use), and the random secrets underneath.
+//! What we hand to clients: access tokens and ID tokens (JWS, [`jws`]), refresh tokens (opaque,
+//! rotated), authorization codes (opaque, single use), and the random secrets underneath.
 
 pub mod access;
 pub mod codes;
+pub mod id;
+pub mod jws;
 pub mod refresh;
 pub mod secret;

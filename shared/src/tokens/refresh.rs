@@ -42,6 +42,7 @@ fn new_token(
     client_id: &str,
     subject: &str,
     scope: &Scope,
+    auth_time: Option<i64>,
     now: i64,
 ) -> IssuedRefreshToken {
     let token = random_token();
@@ -51,6 +52,7 @@ fn new_token(
         client_id: client_id.to_string(),
         subject: subject.to_string(),
         scope: scope.clone(),
+        auth_time,
         issued_at: now,
         expires_at: now + app.config.refresh_token_ttl.as_secs() as i64,
         used_at: None,
@@ -60,16 +62,17 @@ fn new_token(
     IssuedRefreshToken { token, record }
 }
 
-/// Starts a new family (one per grant) with its first token. `None` when the client may not
-/// refresh.
+/// Starts a new family (one per grant) with its first token, for a user who signed in at
+/// `auth_time`. `None` when the client may not refresh.
 pub async fn issue(
     app: &App,
     client: &Client,
     subject: &str,
     scope: &Scope,
+    auth_time: Option<i64>,
     now: i64,
 ) -> Result<Option<IssuedRefreshToken>, Error> {
-    issue_in_family(app, client, subject, scope, &random_id(), now).await
+    issue_in_family(app, client, subject, scope, auth_time, &random_id(), now).await
 }
 
 /// [`issue`] with a family id chosen beforehand (an authorization code records it first).
@@ -78,13 +81,14 @@ pub async fn issue_in_family(
     client: &Client,
     subject: &str,
     scope: &Scope,
+    auth_time: Option<i64>,
     family_id: &str,
     now: i64,
 ) -> Result<Option<IssuedRefreshToken>, Error> {
     if !client.allows_grant(crate::oauth::grants::refresh_token::GRANT_TYPE) {
         return Ok(None);
     }
-    let issued = new_token(app, family_id, &client.id, subject, scope, now);
+    let issued = new_token(app, family_id, &client.id, subject, scope, auth_time, now);
     let family = Family {
         id: issued.record.family_id.clone(),
         client_id: client.id.clone(),
@@ -120,7 +124,7 @@ pub async fn prepare(app: &App, client: &Client, presented: &str, now: i64) -> R
         return Err(invalid());
     }
     let scope = old.scope.intersection(&client.scope);
-    let next = new_token(app, &old.family_id, &old.client_id, &old.subject, &scope, now);
+    let next = new_token(app, &old.family_id, &old.client_id, &old.subject, &scope, old.auth_time, now);
     let replacing = match (old.used_at, &old.replaced_by) {
         (None, _) => None,
         (Some(used_at), Some(successor)) if !old.superseded && within_grace(app, used_at, now) => {

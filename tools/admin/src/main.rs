@@ -7,6 +7,7 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::scope::Scope;
 use wxauth::provision::{self, NewClient};
@@ -34,9 +35,15 @@ struct Cli {
 enum Command {
     /// Creates the table (keys, GSI, TTL), the data key and the signing key, unless they exist.
     Init {
-        /// Register this existing KMS signing key instead of creating one.
+        /// Register this existing KMS signing key instead of creating one (its key type
+        /// decides the algorithm: RSA_2048 signs RS256, ECC_NIST_P256 ES256).
         #[arg(long)]
         signing_key: Option<String>,
+        /// The algorithm of a signing key created here: RS256 (RSA_2048, what API Gateway's
+        /// HTTP API JWT authorizer accepts) or ES256 (ECC_NIST_P256). A registry that has a key
+        /// already keeps it: change it with `key rotate --alg`.
+        #[arg(long, default_value_t = provision::DEFAULT_ALGORITHM)]
+        alg: Algorithm,
     },
     /// Registered clients.
     #[command(subcommand)]
@@ -82,14 +89,20 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// Every published key: kid, KMS key, when it signs from, until when it stays published.
+    /// Every published key: kid, algorithm, KMS key, when it signs from, until when it stays
+    /// published.
     List,
     /// Publishes a new signing key now; it signs once every container has it in its cached
     /// JWKS (`--publish-ahead`), and the old key stays published until its tokens have expired.
     Rotate {
-        /// Use this existing KMS key (ECC_NIST_P256, SIGN_VERIFY) instead of creating one.
+        /// Use this existing KMS key (SIGN_VERIFY; RSA_2048 or larger for RS256,
+        /// ECC_NIST_P256 for ES256) instead of creating one.
         #[arg(long)]
         kms_key_id: Option<String>,
+        /// The new key's algorithm, RS256 or ES256 (default: the current key's). A rotation may
+        /// change it: tokens of the old key keep verifying with the old key's algorithm.
+        #[arg(long)]
+        alg: Option<Algorithm>,
         /// Seconds between publishing and signing: at least twice the functions' KEY_CACHE_TTL
         /// (a container's cached registry, then a resource server's cached JWKS), and on AWS
         /// at least 300: KMS takes up to five minutes to honour the new key's tag, which is
@@ -159,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
     let now = wxauth::unix_now();
     match cli.command {
-        Command::Init { signing_key } => {
+        Command::Init { signing_key, alg } => {
             wxauth::store::table::ensure_table(store.dynamodb(), &cli.table).await?;
             let data_key = if cli.data_key.starts_with("alias/") {
                 provision::ensure_data_key(&kms, &cli.data_key).await?
@@ -168,35 +181,39 @@ async fn main() -> anyhow::Result<()> {
             };
             let signing = match signing_key {
                 Some(id) => provision::adopt_signing_key(&kms, &store, &id, now, now).await?,
-                None => provision::ensure_signing_key(&kms, &store, now).await?,
+                None => provision::ensure_signing_key(&kms, &store, alg, now).await?,
             };
-            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_kms_key_id": signing.kms_key_id});
+            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_kms_key_id": signing.kms_key_id});
             print(cli.json, &out, || {
                 format!(
-                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {} (KMS {})",
-                    cli.table, cli.data_key, signing.kid, signing.kms_key_id
+                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {}, {} (KMS {})",
+                    cli.table, cli.data_key, signing.kid, signing.jwk.alg, signing.kms_key_id
                 )
             });
         }
         Command::Key(KeyCommand::List) => {
             let keys = store.signing_keys(now).await?;
-            let out = json!(keys.iter().map(|k| json!({"kid": k.kid, "kms_key_id": k.kms_key_id, "active_from": k.active_from, "expires_at": k.expires_at})).collect::<Vec<_>>());
+            let out = json!(keys.iter().map(|k| json!({"kid": k.kid, "alg": k.jwk.alg, "kms_key_id": k.kms_key_id, "active_from": k.active_from, "expires_at": k.expires_at})).collect::<Vec<_>>());
             print(cli.json, &out, || {
                 keys.iter()
                     .map(|k| {
                         let until = k.expires_at.map(|at| format!(", published until {at}")).unwrap_or_default();
-                        format!("{} (KMS {}) signs from {}{until}", k.kid, k.kms_key_id, k.active_from)
+                        format!("{} {} (KMS {}) signs from {}{until}", k.kid, k.jwk.alg, k.kms_key_id, k.active_from)
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
         }
-        Command::Key(KeyCommand::Rotate { kms_key_id, publish_ahead, access_token_ttl }) => {
+        Command::Key(KeyCommand::Rotate { kms_key_id, alg, publish_ahead, access_token_ttl }) => {
             let key =
-                provision::rotate_signing_key(&kms, &store, kms_key_id, now, publish_ahead, access_token_ttl).await?;
-            let out = json!({"kid": key.kid, "kms_key_id": key.kms_key_id, "active_from": key.active_from});
+                provision::rotate_signing_key(&kms, &store, kms_key_id, alg, now, publish_ahead, access_token_ttl)
+                    .await?;
+            let out = json!({"kid": key.kid, "alg": key.jwk.alg, "kms_key_id": key.kms_key_id, "active_from": key.active_from});
             print(cli.json, &out, || {
-                format!("published {} (KMS {}); it signs from {} on", key.kid, key.kms_key_id, key.active_from)
+                format!(
+                    "published {} {} (KMS {}); it signs from {} on",
+                    key.kid, key.jwk.alg, key.kms_key_id, key.active_from
+                )
             });
         }
         Command::Client(ClientCommand::Create(c)) => {

@@ -27,7 +27,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let res = match path.as_str() {
         "/oauth/token" => token::handle(&app, req).await,
         "/.well-known/jwks.json" => jwks::handle(&app, req).await,
-        "/.well-known/oauth-authorization-server" => metadata::handle(&app, req).await,
+        metadata::OAUTH_PATH | metadata::OPENID_PATH => metadata::handle(&app, req).await,
         "/userinfo" => userinfo::handle(&app, req).await,
         "/oauth/authorize" => authorize::handle(&app, req).await,
         "/oauth/revoke" => revoke::handle(&app, req).await,

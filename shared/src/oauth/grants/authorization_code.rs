@@ -4,15 +4,16 @@
 //! family and the access token it issues; a replay finds them there and revokes both (RFC 6749
 //! §4.1.2).
 
-use super::TokenResponse;
+use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::http::Form;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
 use crate::store::Written;
 use crate::store::clients::Client;
+use crate::tokens::id::Authentication;
 use crate::tokens::secret::random_id;
-use crate::tokens::{access, codes, refresh};
+use crate::tokens::{codes, refresh};
 
 pub const GRANT_TYPE: &str = "authorization_code";
 pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
@@ -55,11 +56,13 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     // Everything is issued before the code is marked used, so the record a replay finds names
     // tokens that exist and can be revoked; if KMS or DynamoDB fail before that, the code is
     // still unspent and the client may retry. Tokens of a losing redemption are revoked.
-    let access = access::issue(app, &stored.subject, client, &scope, now).await?;
+    let authentication = Authentication { auth_time: stored.auth_time, nonce: stored.nonce.clone() };
+    let (access, id_token) = user_tokens(app, client, &stored.subject, &scope, &authentication, now).await?;
     let family_id = random_id();
-    let refresh = refresh::issue_in_family(app, client, &stored.subject, &scope, &family_id, now).await?;
+    let refresh =
+        refresh::issue_in_family(app, client, &stored.subject, &scope, stored.auth_time, &family_id, now).await?;
     if codes::redeem(app, &stored, &access, &family_id, now).await? == Written::LostRace {
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }
-    Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
+    Ok(TokenResponse { id_token, ..TokenResponse::new(app, access, refresh.map(|r| r.token), &scope) })
 }

@@ -15,9 +15,11 @@ use crate::App;
 use crate::http::Form;
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
-use crate::tokens::access::AccessToken;
+use crate::tokens::access::{self, AccessToken};
+use crate::tokens::id::{self, Authentication};
 
-/// The successful token response (RFC 6749 §5.1), plus the WeChat grant's `openid`/`unionid`.
+/// The successful token response (RFC 6749 §5.1), the OpenID Connect `id_token`, plus the
+/// WeChat grant's `openid`/`unionid`.
 #[derive(Clone, Serialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -26,6 +28,8 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,10 +45,26 @@ impl TokenResponse {
             expires_in: app.config.access_token_ttl.as_secs(),
             refresh_token,
             scope: scope.to_string(),
+            id_token: None,
             openid: None,
             unionid: None,
         }
     }
+}
+
+/// A user's access token and, when the scope contains `openid`, the ID token beside it (signed
+/// after it: its `at_hash` covers the access token).
+pub(crate) async fn user_tokens(
+    app: &App,
+    client: &Client,
+    subject: &str,
+    scope: &Scope,
+    authentication: &Authentication,
+    now: i64,
+) -> Result<(AccessToken, Option<String>), Error> {
+    let access = access::issue(app, subject, client, scope, now).await?;
+    let id_token = id::issue(app, client, &access, scope, authentication, now).await?;
+    Ok((access, id_token))
 }
 
 impl std::fmt::Debug for TokenResponse {

@@ -5,14 +5,15 @@
 //! `invalid_grant` after the same argon2 work: nothing tells them apart. Repeated failures lock
 //! the username for a while ([`crate::oauth::sign_in`], [`crate::store::password_failures`]).
 
-use super::TokenResponse;
+use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::http::Form;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::oauth::sign_in::sign_in;
 use crate::store::clients::Client;
-use crate::tokens::{access, refresh};
+use crate::tokens::id::Authentication;
+use crate::tokens::refresh;
 
 pub const GRANT_TYPE: &str = "password";
 pub const PARAMETERS: &[&str] = &["username", "password", "scope"];
@@ -24,7 +25,7 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     let Some(user_id) = sign_in(app, username, password, now).await? else {
         return Err(OAuthError::invalid_grant("wrong username or password").into());
     };
-    let access = access::issue(app, &user_id, client, &scope, now).await?;
-    let refresh = refresh::issue(app, client, &user_id, &scope, now).await?;
-    Ok(TokenResponse::new(app, access, refresh.map(|r| r.token), &scope))
+    let (access, id_token) = user_tokens(app, client, &user_id, &scope, &Authentication::now(now), now).await?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, Some(now), now).await?;
+    Ok(TokenResponse { id_token, ..TokenResponse::new(app, access, refresh.map(|r| r.token), &scope) })
 }

@@ -1,12 +1,15 @@
 //! `refresh_token` (RFC 6749 §6), with rotation and reuse detection ([`crate::tokens::refresh`]).
+//! With `openid` in the (possibly narrowed) scope a new ID token comes too (OpenID Connect Core
+//! §12.2), with the original sign-in's `auth_time` and no `nonce`.
 
-use super::TokenResponse;
+use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::http::Form;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
-use crate::tokens::{access, refresh};
+use crate::tokens::id::Authentication;
+use crate::tokens::refresh;
 
 pub const GRANT_TYPE: &str = "refresh_token";
 pub const PARAMETERS: &[&str] = &["refresh_token", "scope"];
@@ -23,7 +26,9 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
     }
     // Only this access token is narrowed; the new refresh token keeps the grant.
     let scope = requested.unwrap_or_else(|| granted.clone());
-    let access = access::issue(app, &rotation.next.record.subject, client, &scope, now).await?;
+    let authentication = Authentication { auth_time: rotation.next.record.auth_time, nonce: None };
+    let subject = rotation.next.record.subject.clone();
+    let (access, id_token) = user_tokens(app, client, &subject, &scope, &authentication, now).await?;
     let next = refresh::commit(app, rotation, now).await?;
-    Ok(TokenResponse::new(app, access, Some(next.token), &scope))
+    Ok(TokenResponse { id_token, ..TokenResponse::new(app, access, Some(next.token), &scope) })
 }

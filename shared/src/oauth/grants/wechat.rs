@@ -6,14 +6,15 @@
 //! are issued. WeChat's codes are single use on WeChat's side: a replay is answered by WeChat
 //! with 40163 and becomes `invalid_grant` here.
 
-use super::TokenResponse;
+use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::http::Form;
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
 use crate::store::users::WechatIdentity;
-use crate::tokens::{access, refresh};
+use crate::tokens::id::Authentication;
+use crate::tokens::refresh;
 use crate::wechat::api::{WechatError, plausible_code};
 use crate::wechat::secrets::session_key_context;
 
@@ -45,14 +46,18 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         let expires_at = now + app.config.session_key_ttl.as_secs() as i64;
         app.store.put_session_key(&identity.appid, &identity.openid, ciphertext, now, previous_until, expires_at).await
     };
-    // The refresh-token family is created only once the access token is signed: a KMS failure
+    // The refresh-token family is created only once the tokens are signed: a KMS failure
     // must not leave a family behind that nobody received.
-    let (access, ()) = tokio::try_join!(access::issue(app, &user_id, client, &scope, now), store_session_key)?;
-    let refresh = refresh::issue(app, client, &user_id, &scope, now).await?;
-    let mut response = TokenResponse::new(app, access, refresh.map(|r| r.token), &scope);
-    response.openid = Some(session.openid);
-    response.unionid = session.unionid;
-    Ok(response)
+    let authentication = Authentication::now(now);
+    let signed = user_tokens(app, client, &user_id, &scope, &authentication, now);
+    let ((access, id_token), ()) = tokio::try_join!(signed, store_session_key)?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, Some(now), now).await?;
+    Ok(TokenResponse {
+        id_token,
+        openid: Some(session.openid),
+        unionid: session.unionid,
+        ..TokenResponse::new(app, access, refresh.map(|r| r.token), &scope)
+    })
 }
 
 /// WeChat's answer as the client sees it (API.md, token endpoint rules): a bad code is the

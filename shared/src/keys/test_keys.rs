@@ -1,0 +1,15 @@
+//! Test-only key pairs, generated with openssl for these unit tests and used nowhere else (they
+//! sign nothing outside `cargo test`).
+
+/// `openssl genrsa 2048`, as PKCS#1 DER (`openssl rsa -outform DER -traditional | base64 -w0`).
+pub const RSA_PRIVATE_PKCS1_B64: &str = "MIIEogIBAAKCAQEA0/LWhF7mOT2+UHByRMQPn5edrANKdtchY1g3s9L7whJeooXaypAre0OU2KINOOpmavIatrq2x4bHnIMi2S3iYD6Xa1l86U7dyEvvzh6Hdfei1p9gkBx17+fKSeGqCEpBxvLumsdeGzfM9Zko2rS6jZ3GuGHmhpjZTYz5bNoVsDD4y2RRxRp2UpyoVMDT+ZZohXOd+plKBct8CBqiq06Pnebmj1b8qtx7FuBzoNM+QaPlmQuZ7TKdR3BgBsx4tntUF7GAE3EEkJofW0YjjAeM8SQBsMwrRQbPzh6qJAPrBGzXqY4vqbpn2Bn77/MAJqmTtlllPWTR4WgWPs/+AHHSJQIDAQABAoIBADA02Wm+E+sNCg5NpQ/S8CLCX1BSZ0tkXumzlOfHow9fEjsw6rSL2fftRRuIsC0z0xub+Ut6aDw1gY0tnm17LDPryJDYB7sg/vyhmOdutiy0qErccSAV+RUZyT7Int3H1fIkKvT1R4g1Rt7NeSdVV+EB88LYMZCHj1U+LTT+3VP3RV/J7CRLLKsMRV4+tKTX6hB0avHR9zQh4FXPecsgyNg+sfUSzMFQfo6fIxKGJRWYcJOuyEP4jcb52mB1VeVn2O+5WKlBcaEpTYYpwL8GD8aIzNIluXV78sBXT9fLeU1Kol1skeeMnRWuhhzEbi0ogpkrZOtaKpQ4jTyhGWWJGTkCgYEA9igdIQ/pz1QZgTuGge29ILUKnoSXJ1nFt4CALqRX4NX8gSLmBD2eXQLb9UQGAayeOWTtW0u+vCMoZmAjHdpAUIEnaSLIMmkQGF3blqZjytgEuf00GtYuevZhNtkR662cQsREGOegIsCmTpJKLdmEOFrCU1Veb3ZmoYQOZ3/1MP8CgYEA3GyJ3K/7Fhuoe4S81HD2HiSXGqBpyClpIU+D7WecT+R3mYjM2xdQvJPnD+c9bQSg/ndiOKzpN/LcIbsAN2ZZwAggFVC7C3jKum+jPojZq/eoIst9wotC8gRSy3sdHtLZPk1H5vFkR7s7jh7t+7uZY/wZ5vUyNuRFaCM9I6nnGNsCgYBLzLxzkufnzTjxX7giyGel67nyaFf3aSCGSk6ujjL1bE+OIIX+Jk9eyuOa2jCTUWmDuP2SUHfSjW0CYXZO2gdWAv90054cT9gB+N0GvgQa0XxbHYpu/Sdg+/+hmSR4k4R71t41YRYhvXs41Ll89u9NPz151d73qdkewYCCBJgnVwKBgExjcQOCGUn4G9NylN4qp6CanaMkpIQxlbVtkRLdLVainrAesJ/c3KX9u73PLYJycDi/ttJdWhWBnLgzzkdkuQXLyxKX/7piCh/CQJiTZJwsH6CvVM3u5SxqQycxa04bVB47OgfW8CHLyT/fiCoNQYNdArz/jH9pbIRCchXB88yxAoGAVUiFuwWxCoxg8EsnW0o5IMCTVeM6bYaekHiyQ0X9CYZZL7vEYMolVpQbjDvivdKKb9bhAV3vfbDlr2SxK4mIJ+0Vt98VGpADoUerYpPf9mLkYxiHGtapsuuD4LVcm4jJeMtMfTvMOh+ot5+S8ZzWmzDeKW4pu3mbImtTbnFNIxs=";
+/// Its public key as SubjectPublicKeyInfo DER (`openssl rsa -pubout -outform DER | base64 -w0`).
+pub const RSA_SPKI_B64: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0/LWhF7mOT2+UHByRMQPn5edrANKdtchY1g3s9L7whJeooXaypAre0OU2KINOOpmavIatrq2x4bHnIMi2S3iYD6Xa1l86U7dyEvvzh6Hdfei1p9gkBx17+fKSeGqCEpBxvLumsdeGzfM9Zko2rS6jZ3GuGHmhpjZTYz5bNoVsDD4y2RRxRp2UpyoVMDT+ZZohXOd+plKBct8CBqiq06Pnebmj1b8qtx7FuBzoNM+QaPlmQuZ7TKdR3BgBsx4tntUF7GAE3EEkJofW0YjjAeM8SQBsMwrRQbPzh6qJAPrBGzXqY4vqbpn2Bn77/MAJqmTtlllPWTR4WgWPs/+AHHSJQIDAQAB";
+/// `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt -outform DER`.
+pub const EC_PRIVATE_PKCS8_B64: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgrqbxxuSakN4n2m9TsZds50ZUWckgaGpgZgzYe0WqWDShRANCAAQEAGO9m6kB4DhZ7QFMKacE//MwjZlkqeUoLxE7ARjC1Yo7/lI5l/fZ4Io6WdrhxU+9EwLwgm0WcV+RWyODhZbB";
+/// Its public key as SubjectPublicKeyInfo DER.
+pub const EC_SPKI_B64: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBABjvZupAeA4We0BTCmnBP/zMI2ZZKnlKC8ROwEYwtWKO/5SOZf32eCKOlna4cVPvRMC8IJtFnFfkVsjg4WWwQ==";
+
+pub fn der(b64: &str) -> Vec<u8> {
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("base64")
+}
