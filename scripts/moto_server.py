@@ -5,8 +5,11 @@ write to the same table crashes it ("RuntimeError: dictionary changed size durin
 an HTML 500 to the client). moto is CPU-bound Python under the GIL anyway: one request at a time
 costs little throughput and makes concurrency tests (races on one table) deterministic.
 Usage: python scripts/moto_server.py PORT
+With MOTO_TARGET_LOG set, each request's X-Amz-Target (e.g. TrentService.Sign) is appended to
+that file, one a line: scripts/bench counts KMS Sign calls per request with it.
 """
 
+import os
 import sys
 import threading
 
@@ -18,9 +21,13 @@ class Serialized:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        target_log = os.environ.get("MOTO_TARGET_LOG")
+        self.targets = open(target_log, "a", buffering=1) if target_log else None
 
     def __call__(self, environ, start_response):
         with self.lock:
+            if self.targets:
+                self.targets.write(environ.get("HTTP_X_AMZ_TARGET", "-") + "\n")
             # Consume the whole body inside the lock: a streamed response would escape it.
             return list(self.app(environ, start_response))
 

@@ -7,7 +7,7 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
 use crate::keys::algorithm::Algorithm;
 use crate::keys::data_key::DataKey;
-use crate::keys::registry::register_kms_key;
+use crate::keys::registry::{kms_public_key, register_kms_key, register_public_key};
 use crate::oauth::scope::Scope;
 use crate::store::Store;
 use crate::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
@@ -53,14 +53,7 @@ pub async fn rotate_signing_key(
     // Strictly after every earlier key: the newest active key signs, and a tie would be a coin toss.
     let active_from = current.iter().map(|k| k.active_from + 1).fold(now + publish_ahead, i64::max);
     let new = match kms_key_id {
-        Some(id) => {
-            // A brought key's type decides its algorithm; a contradicting --alg is a mistake.
-            let key = adopt_signing_key(kms, store, &id, now, active_from).await?;
-            if let Some(alg) = alg.filter(|alg| *alg != key.jwk.alg) {
-                anyhow::bail!("KMS key {id} signs {}, not {alg}; it is registered as {}", key.jwk.alg, key.jwk.alg);
-            }
-            key
-        }
+        Some(id) => adopt_signing_key(kms, store, &id, alg, now, active_from).await?,
         None => {
             let alg = alg.or_else(|| current.last().map(|k| k.jwk.alg)).unwrap_or(DEFAULT_ALGORITHM);
             let id = create_signing_key(kms, store.table(), alg).await?;
@@ -96,17 +89,23 @@ pub async fn create_signing_key(kms: &aws_sdk_kms::Client, table: &str, alg: Alg
 
 /// Registers a KMS key an operator brought (to `init --signing-key` or `key rotate
 /// --kms-key-id`) to sign from `active_from`, after tagging it as [`create_signing_key`] does, so
-/// that the functions may sign with it.
+/// that the functions may sign with it. Its key type decides its algorithm: an `expected` one
+/// that differs is refused before anything is tagged or registered.
 pub async fn adopt_signing_key(
     kms: &aws_sdk_kms::Client,
     store: &Store,
     key_id: &str,
+    expected: Option<Algorithm>,
     now: i64,
     active_from: i64,
 ) -> anyhow::Result<SigningKey> {
+    let (kms_key_id, jwk) = kms_public_key(kms, key_id).await?;
+    if let Some(alg) = expected.filter(|alg| *alg != jwk.alg) {
+        anyhow::bail!("KMS key {key_id} signs {}, not {alg}: nothing was registered", jwk.alg);
+    }
     let tag = signing_key_tag(store.table())?;
     kms.tag_resource().key_id(key_id).tags(tag).send().await.context("KMS TagResource")?;
-    register_kms_key(kms, store, key_id, now, active_from).await
+    register_public_key(store, kms_key_id, jwk, now, active_from).await
 }
 
 fn signing_key_tag(table: &str) -> anyhow::Result<Tag> {

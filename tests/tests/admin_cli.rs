@@ -674,6 +674,68 @@ async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_f
     assert_eq!(kms_tags(&env, &brought).await.get(tag), Some(&table));
 }
 
+/// A new KMS signing key of `spec`, as an operator would bring it.
+async fn brought_key(env: &TestEnv, spec: aws_sdk_kms::types::KeySpec) -> String {
+    env.kms
+        .create_key()
+        .key_spec(spec)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("metadata")
+        .key_id
+}
+
+#[tokio::test]
+async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its_own() {
+    use aws_sdk_kms::types::KeySpec;
+    let env = TestEnv::new().await;
+    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    assert_eq!(listed[0]["alg"], "RS256", "the default algorithm: {listed}");
+
+    let es256 = admin(&env, &["--json", "key", "rotate", "--alg", "ES256"], &[]).json();
+    assert_eq!(es256["alg"], "ES256");
+    let spec = env.kms.describe_key().key_id(es256["kms_key_id"].as_str().expect("id")).send().await.expect("describe");
+    assert_eq!(spec.key_metadata.and_then(|m| m.key_spec), Some(KeySpec::EccNistP256));
+    let same = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    assert_eq!(same["alg"], "ES256", "without --alg a rotation keeps the current key's algorithm");
+
+    let rsa = brought_key(&env, KeySpec::Rsa2048).await;
+    let adopted = admin(&env, &["--json", "key", "rotate", "--kms-key-id", &rsa], &[]).json();
+    assert_eq!(adopted["alg"], "RS256", "an RSA_2048 key signs RS256");
+    let ec = brought_key(&env, KeySpec::EccNistP256).await;
+    let refused = admin(&env, &["key", "rotate", "--kms-key-id", &ec, "--alg", "RS256"], &[]).failed();
+    assert!(refused.contains("ES256"), "says what the key signs: {refused}");
+    let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    assert_eq!(keys.len(), 4, "the refused key was not registered");
+    assert_eq!(kms_tags(&env, &ec).await.get(wxauth::provision::SIGNING_KEY_TAG), None, "nor tagged");
+    admin(&env, &["key", "rotate", "--alg", "HS256"], &[]).failed();
+
+    let text = admin(&env, &["key", "list"], &[]).ok().stdout();
+    assert!(text.contains(" RS256 ") && text.contains(" ES256 "), "{text}");
+}
+
+#[tokio::test]
+async fn init_creates_a_key_of_the_algorithm_asked_for() {
+    let env = TestEnv::new().await;
+    // A table of its own: the test env's already has a key.
+    let table = unique("init");
+    let config = &env.app.config;
+    let run = |args: &[&str]| {
+        let mut command = Command::new(admin_binary());
+        command.args(["--json", "--table", &table, "--data-key", &config.kms_data_key_id]).args(args);
+        command.output().expect("wxauth-admin runs")
+    };
+    let out = run(&["init", "--alg", "ES256"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(init["signing_alg"], "ES256");
+    let again: serde_json::Value = serde_json::from_slice(&run(&["init"]).stdout).expect("json");
+    assert_eq!(again["signing_kid"], init["signing_kid"], "idempotent: the registry keeps its key");
+}
+
 // ---- revoke-all --------------------------------------------------------------------------------
 
 #[tokio::test]

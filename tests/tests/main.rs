@@ -5,6 +5,7 @@ mod admin_cli;
 mod bad_requests;
 mod discovery;
 mod events;
+mod examples;
 mod faults;
 mod iam;
 mod interop_oauth2;

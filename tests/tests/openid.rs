@@ -57,6 +57,16 @@ async fn the_wechat_grant_returns_an_id_token_when_the_scope_has_openid() {
 }
 
 #[tokio::test]
+async fn an_id_token_is_no_access_token() {
+    let env = TestEnv::new().await;
+    let mp = env.miniprogram().await;
+    let tokens = env.login(&mp, "ok-idn").await;
+    let id_token = tokens.str("id_token");
+    let info = env.protected("GET", "/userinfo", id_token, None).await;
+    assert_eq!((info.status, info.error()), (401, "invalid_token"), "typ JWT is not at+jwt");
+}
+
+#[tokio::test]
 async fn a_refresh_brings_a_new_id_token_with_the_original_auth_time() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;

@@ -85,17 +85,27 @@ pub async fn register_kms_key(
     now: i64,
     active_from: i64,
 ) -> anyhow::Result<SigningKey> {
+    let (key_id, jwk) = kms_public_key(kms, kms_key_id).await?;
+    register_public_key(store, key_id, jwk, now, active_from).await
+}
+
+/// The KMS key's id as KMS names it, and its public key as a JWK (whose `alg` its type implies).
+pub async fn kms_public_key(kms: &aws_sdk_kms::Client, kms_key_id: &str) -> anyhow::Result<(String, Jwk)> {
     let out = kms.get_public_key().key_id(kms_key_id).send().await.context("KMS GetPublicKey")?;
     let der = out.public_key.context("KMS returned no public key")?;
     let jwk = Jwk::from_spki_der(der.as_ref())?;
-    let key = SigningKey {
-        kid: jwk.kid.clone(),
-        kms_key_id: out.key_id.unwrap_or_else(|| kms_key_id.to_string()),
-        jwk,
-        created_at: now,
-        active_from,
-        expires_at: None,
-    };
+    Ok((out.key_id.unwrap_or_else(|| kms_key_id.to_string()), jwk))
+}
+
+/// Stores `jwk`, held by the KMS key `kms_key_id`, to sign from `active_from`. Idempotent per key.
+pub async fn register_public_key(
+    store: &Store,
+    kms_key_id: String,
+    jwk: Jwk,
+    now: i64,
+    active_from: i64,
+) -> anyhow::Result<SigningKey> {
+    let key = SigningKey { kid: jwk.kid.clone(), kms_key_id, jwk, created_at: now, active_from, expires_at: None };
     if store.register_signing_key(&key).await? {
         return Ok(key);
     }

@@ -40,10 +40,11 @@ enum Command {
         #[arg(long)]
         signing_key: Option<String>,
         /// The algorithm of a signing key created here: RS256 (RSA_2048, what API Gateway's
-        /// HTTP API JWT authorizer accepts) or ES256 (ECC_NIST_P256). A registry that has a key
-        /// already keeps it: change it with `key rotate --alg`.
-        #[arg(long, default_value_t = provision::DEFAULT_ALGORITHM)]
-        alg: Algorithm,
+        /// HTTP API JWT authorizer accepts; the default) or ES256 (ECC_NIST_P256). With
+        /// --signing-key, the key must be of that type. A registry that has a key already keeps
+        /// it: change it with `key rotate --alg`.
+        #[arg(long)]
+        alg: Option<Algorithm>,
     },
     /// Registered clients.
     #[command(subcommand)]
@@ -180,8 +181,11 @@ async fn main() -> anyhow::Result<()> {
                 cli.data_key.clone()
             };
             let signing = match signing_key {
-                Some(id) => provision::adopt_signing_key(&kms, &store, &id, now, now).await?,
-                None => provision::ensure_signing_key(&kms, &store, alg, now).await?,
+                Some(id) => provision::adopt_signing_key(&kms, &store, &id, alg, now, now).await?,
+                None => {
+                    provision::ensure_signing_key(&kms, &store, alg.unwrap_or(provision::DEFAULT_ALGORITHM), now)
+                        .await?
+                }
             };
             let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_kms_key_id": signing.kms_key_id});
             print(cli.json, &out, || {
