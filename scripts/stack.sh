@@ -88,7 +88,7 @@ create_demo_clients() {
   admin client create --id demo-web --name "Demo web app" --kind public \
     --redirect-uri "$ISSUER/demo/callback" --scope "openid profile" >/dev/null
   DEMO_SERVICE_SECRET=$(admin --json client create --id demo-service --name "Demo service" --kind confidential \
-    --scope "reports:read reports:write" --audience "$ISSUER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+    --scope "reports:read reports:write" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
   export DEMO_SERVICE_SECRET
   WXAUTH_USER_PASSWORD=demo-password admin user create --username demo >/dev/null
 }

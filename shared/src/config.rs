@@ -91,6 +91,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The audiences no client may claim as its own: the default `aud` of every token (and
+    /// the issuer, its default). A client registered as their resource server would see every
+    /// user's tokens at introspection.
+    pub fn is_shared_audience(&self, aud: &str) -> bool {
+        aud == self.audience || aud == self.issuer
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

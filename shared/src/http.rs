@@ -164,10 +164,13 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     strip_scheme(value, "Bearer").map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// Auth schemes are case-insensitive (RFC 9110 §11.1).
+/// The credentials after `scheme` in an Authorization value (empty when there are none), if
+/// that is the scheme. Schemes are case-insensitive (RFC 9110 §11.1) and may be followed by any
+/// whitespace, or by nothing at all: `Basic` alone is a (malformed) attempt at Basic too.
 fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (given, rest) = value.split_once(' ')?;
-    given.eq_ignore_ascii_case(scheme).then_some(rest)
+    let value = value.trim_start();
+    let end = value.find(|c: char| c.is_ascii_whitespace()).unwrap_or(value.len());
+    value[..end].eq_ignore_ascii_case(scheme).then(|| value[end..].trim())
 }
 
 /// A JSON response with `status`.
@@ -292,10 +295,30 @@ mod tests {
 
     #[test]
     fn malformed_basic_credentials_ask_for_basic_again() {
+        // `Basic` with nothing after it (HTTP trims trailing whitespace), or a tab before the
+        // credentials, is an attempt at Basic as much as garbage after it is (RFC 6749 §5.2).
+        for value in ["Basic !!!", "Basic", "basic", "Basic   ", "Basic\t", "Basic\t!!"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+            let e = basic_credentials(&headers).expect_err(value);
+            assert_eq!((e.status, e.www_authenticate.as_deref()), (401, Some("Basic")), "{value:?}");
+        }
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
-        let e = basic_credentials(&headers).expect_err("malformed");
-        assert_eq!((e.status, e.www_authenticate.as_deref()), (401, Some("Basic")));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basicx abc"));
+        assert_eq!(basic_credentials(&headers).expect("not Basic"), None);
+    }
+
+    #[test]
+    fn a_tab_may_separate_the_scheme_from_its_credentials() {
+        let mut headers = HeaderMap::new();
+        let value = format!("Basic\t{}", STANDARD.encode("id:secret"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&value).expect("header"));
+        let (id, secret) = basic_credentials(&headers).expect("ok").expect("some");
+        assert_eq!((id.as_str(), secret.as_str()), ("id", "secret"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer\tabc.def"));
+        assert_eq!(bearer_token(&headers), Some("abc.def"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
+        assert_eq!(bearer_token(&headers), None, "no token");
     }
 
     #[test]

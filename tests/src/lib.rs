@@ -168,15 +168,7 @@ impl TestEnv {
     /// A call to a protected resource with `Authorization: Bearer <access_token>` and, for POST,
     /// a JSON body.
     pub async fn protected(&self, method: &str, path: &str, access_token: &str, body: Option<Value>) -> Reply {
-        let req = bearer_request(method, path, access_token, body);
-        let res = match path {
-            "/userinfo" => userinfo::handle(&self.app, req).await,
-            "/wechat/decrypt" => wechat_decrypt::handle(&self.app, req).await,
-            "/wechat/phone" => wechat_phone::handle(&self.app, req).await,
-            "/wechat/session" => wechat_session::handle(&self.app, req).await,
-            other => panic!("no protected route {other}"),
-        };
-        reply(res)
+        self.call(bearer_request(method, path, access_token, body)).await
     }
 
     /// Registers a client of `kind` with `grants`, redirect URIs and scope; returns its id and,
@@ -225,6 +217,9 @@ impl TestEnv {
             "/oauth/revoke" => revoke::handle(&self.app, req).await,
             "/oauth/introspect" => introspect::handle(&self.app, req).await,
             "/userinfo" => userinfo::handle(&self.app, req).await,
+            "/wechat/decrypt" => wechat_decrypt::handle(&self.app, req).await,
+            "/wechat/phone" => wechat_phone::handle(&self.app, req).await,
+            "/wechat/session" => wechat_session::handle(&self.app, req).await,
             "/.well-known/jwks.json" => jwks::handle(&self.app, req).await,
             metadata::OAUTH_PATH | metadata::OPENID_PATH => metadata::handle(&self.app, req).await,
             other => panic!("no route {other}"),

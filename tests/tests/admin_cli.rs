@@ -89,6 +89,8 @@ fn admin_with_stdin(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], stdin: 
         .env_remove("WXAUTH_USER_PASSWORD")
         .env_remove("WECHAT_APP_SECRET")
         .env_remove("ACCESS_TOKEN_TTL")
+        .env_remove("ISSUER")
+        .env_remove("AUDIENCE")
         .envs(vars.iter().copied())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -715,6 +717,25 @@ async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its
 
     let text = admin(&env, &["key", "list"], &[]).ok().stdout();
     assert!(text.contains(" RS256 ") && text.contains(" ES256 "), "{text}");
+}
+
+#[tokio::test]
+async fn a_client_may_not_claim_the_deployments_own_audience() {
+    let env = TestEnv::new().await;
+    for (vars, audience) in [
+        (vec![("ISSUER", "https://auth.example")], "https://auth.example"),
+        (vec![("ISSUER", "https://auth.example")], "https://auth.example/"),
+        (vec![("ISSUER", "https://auth.example"), ("AUDIENCE", "https://api.example")], "https://api.example"),
+    ] {
+        let id = unique("greedy");
+        let args = ["client", "create", "--id", &id, "--kind", "confidential", "--audience", audience];
+        let refused = admin(&env, &args, &vars).failed();
+        assert!(refused.contains("every user's tokens"), "{refused}");
+        assert!(env.app.store.client(&id).await.expect("read").is_none(), "nothing registered");
+    }
+    let id = unique("reports");
+    let args = ["client", "create", "--id", &id, "--kind", "confidential", "--audience", "https://reports.example"];
+    admin(&env, &args, &[("ISSUER", "https://auth.example")]).ok();
 }
 
 #[tokio::test]

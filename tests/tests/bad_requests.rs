@@ -154,3 +154,60 @@ async fn a_405_names_the_allowed_method() {
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("POST"));
 }
+
+/// A form POST to `path` with the raw `Authorization` value `authorization`.
+fn with_authorization(path: &str, authorization: &str, params: &[(&str, &str)]) -> lambda_http::Request {
+    let mut req = form_request(path, params);
+    req.headers_mut().insert("authorization", authorization.parse().expect("header"));
+    req
+}
+
+#[tokio::test]
+async fn a_malformed_basic_attempt_is_401_with_a_basic_challenge() {
+    let env = TestEnv::new().await;
+    // RFC 6749 §5.2: "If the client attempted to authenticate via the Authorization request
+    // header field, the authorization server MUST ... include the WWW-Authenticate response
+    // header field". HTTP trims trailing whitespace: "Basic " arrives as "Basic".
+    for value in ["Basic", "basic", "Basic\t", "Basic !!!", "Basic Og=="] {
+        for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
+            let reply = env
+                .call(with_authorization(path, value, &[("grant_type", "client_credentials"), ("token", "t")]))
+                .await;
+            assert_rfc6749_error(&reply, 401, "invalid_client");
+            assert_eq!(reply.header("www-authenticate"), Some("Basic"), "{path} with {value:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_public_client_at_introspection_is_a_failed_client_authentication() {
+    let env = TestEnv::new().await;
+    let (public, _) = env.client(wxauth::store::clients::ClientKind::Public, &[], &[], "openid", None).await;
+    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{public}:"));
+    let reply = env.call(with_authorization("/oauth/introspect", &format!("Basic {basic}"), &[("token", "t")])).await;
+    assert_rfc6749_error(&reply, 401, "invalid_client");
+    assert_eq!(reply.header("www-authenticate"), Some("Basic"), "it tried the Authorization header");
+    let reply = env.call(form_request("/oauth/introspect", &[("client_id", &public), ("token", "t")])).await;
+    assert_rfc6749_error(&reply, 401, "invalid_client");
+    assert_eq!(reply.header("www-authenticate"), None, "it did not");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow_before_anything_else() {
+    let env = TestEnv::new().await;
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "HEAD"] {
+        let res = env.dispatch(raw_request(method, "/oauth/authorize?client_id=x", None, Body::Empty)).await;
+        assert_eq!(res.status(), 405, "{method} /oauth/authorize");
+        assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, POST"));
+        assert!(
+            res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html")),
+            "the authorization endpoint's errors are pages"
+        );
+    }
+    // Without a token: the method is checked before authentication.
+    for path in ["/wechat/decrypt", "/wechat/phone"] {
+        let reply = env.call(raw_request("GET", path, None, Body::Empty)).await;
+        assert_rfc6749_error(&reply, 405, "invalid_request");
+        assert_eq!(reply.header("allow"), Some("POST"), "{path}");
+    }
+}

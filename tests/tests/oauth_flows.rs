@@ -319,6 +319,75 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
     assert_eq!(attempt("gina's password").await.status, 200, "unlocked once the lock has expired");
 }
 
+/// A confidential client allowed the password grant, and a closure that tries one password.
+async fn password_client(env: &TestEnv) -> (String, String) {
+    let (id, secret) = env.client(ClientKind::Confidential, &["password"], &[], "openid", None).await;
+    (id, secret.expect("secret"))
+}
+
+async fn password_attempt(env: &TestEnv, client: &(String, String), username: &str, password: &str) -> Reply {
+    env.post_basic(
+        "/oauth/token",
+        &client.0,
+        &client.1,
+        &[("grant_type", "password"), ("username", username), ("password", password)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn concurrent_right_passwords_are_never_refused_for_each_other() {
+    let env = TestEnv::new().await;
+    env.password_user("hana", "hana's password").await;
+    let client = password_client(&env).await;
+    // More at once than the lockout allows failures: counted before their checks, they used to
+    // lock each other out below the limit with no wrong password at all.
+    let attempts = (0..8).map(|_| password_attempt(&env, &client, "hana", "hana's password"));
+    let replies = futures::future::join_all(attempts).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200; 8], "{:?}", replies.iter().map(|r| &r.json).collect::<Vec<_>>());
+    assert_eq!(password_attempt(&env, &client, "hana", "hana's password").await.status, 200, "not locked after");
+}
+
+#[tokio::test]
+async fn concurrent_sign_ins_on_the_page_each_get_their_code() {
+    let env = TestEnv::new().await;
+    let web = web_client(&env, &[]).await;
+    env.password_user("ines", "ines's password").await;
+    // Five browsers, five sign-in requests, posted at once.
+    let mut pages = Vec::new();
+    for _ in 0..5 {
+        pages.push(open_sign_in(&env, &authorize_query(&web)).await.expect("page"));
+    }
+    let fields = [("username", "ines"), ("password", "ines's password"), ("decision", "approve")];
+    let posts = pages.iter().map(|page| submit_sign_in(&env, page, &fields, true));
+    for res in futures::future::join_all(posts).await {
+        assert!(location_params(&res).contains_key("code"), "every right password gets its code");
+    }
+}
+
+#[tokio::test]
+async fn a_parallel_guessing_attack_gets_no_more_checks_than_the_lockout_allows() {
+    let env = TestEnv::new().await;
+    env.password_user("jade", "jade's password").await;
+    let client = password_client(&env).await;
+    let guesses = (0..20).map(|i| {
+        let (env, client) = (&env, &client);
+        async move { password_attempt(env, client, "jade", &format!("guess {i}")).await }
+    });
+    for reply in futures::future::join_all(guesses).await {
+        assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
+    }
+    let counter = env.raw_item("PWFAIL#jade", "PWFAIL").await.expect("a failure counter");
+    assert_eq!(
+        counter.get("failures").and_then(|v| v.as_n().ok()).map(String::as_str),
+        Some(wxauth::store::password_failures::MAX_FAILURES.to_string().as_str()),
+        "exactly the allowed checks were made, the rest refused unchecked: {counter:?}"
+    );
+    let right = password_attempt(&env, &client, "jade", "jade's password").await;
+    assert_eq!((right.status, right.error()), (400, "invalid_grant"), "locked, though the password is right");
+}
+
 #[tokio::test]
 async fn revocation_ends_refresh_families_and_access_tokens_of_the_client_only() {
     let env = TestEnv::new().await;
@@ -343,8 +412,15 @@ async fn revocation_ends_refresh_families_and_access_tokens_of_the_client_only()
 #[tokio::test]
 async fn introspection_answers_confidential_clients_about_their_business_only() {
     let env = TestEnv::new().await;
-    let (rs, rs_secret) = env.client(ClientKind::Confidential, &[], &[], "", Some(wxauth_tests::ISSUER)).await;
+    const REPORTS: &str = "https://reports.api.example";
+    // A resource server for the audience REPORTS, and a client whose tokens are meant for it.
+    let (rs, rs_secret) = env.client(ClientKind::Confidential, &[], &[], "", Some(REPORTS)).await;
     let rs_secret = rs_secret.expect("secret");
+    let (caller, caller_secret) =
+        env.client(ClientKind::Confidential, &["client_credentials"], &[], "reports:read", Some(REPORTS)).await;
+    let caller_secret = caller_secret.expect("secret");
+    let meant_for_reports =
+        env.post_basic("/oauth/token", &caller, &caller_secret, &[("grant_type", "client_credentials")]).await;
     let (stranger, stranger_secret) =
         env.client(ClientKind::Confidential, &[], &[], "", Some("https://other.api")).await;
     let mp = env.miniprogram().await;
@@ -353,16 +429,31 @@ async fn introspection_answers_confidential_clients_about_their_business_only() 
         let env = &env;
         async move { env.post_basic("/oauth/introspect", &id, &secret, &[("token", &token)]).await }
     };
-    let active = introspect(rs.clone(), rs_secret.clone(), login.str("access_token").to_string()).await;
+    let active = introspect(rs.clone(), rs_secret.clone(), meant_for_reports.str("access_token").to_string()).await;
     assert_eq!(active.status, 200);
     assert_eq!(active.json["active"], true, "{}", active.json);
-    assert_eq!(active.json["client_id"], mp.client_id.as_str());
+    assert_eq!(active.json["client_id"], caller.as_str());
+    assert_eq!(active.json["aud"], REPORTS);
     for field in ["scope", "sub", "token_type", "exp", "iat", "iss", "aud", "jti"] {
         assert!(active.json.get(field).is_some(), "{field}");
     }
     let not_its_business =
         introspect(stranger.clone(), stranger_secret.expect("secret"), login.str("access_token").to_string()).await;
     assert_eq!(not_its_business.json, serde_json::json!({"active": false}));
+    let not_meant_for_it = introspect(rs.clone(), rs_secret.clone(), login.str("access_token").to_string()).await;
+    assert_eq!(
+        not_meant_for_it.json,
+        serde_json::json!({"active": false}),
+        "a mini program's token is not for REPORTS"
+    );
+
+    // A client registered (around the admin's check) with the deployment's default audience is
+    // no resource server of every token: it sees only its own.
+    for shared in [wxauth_tests::ISSUER, env.app.config.audience.as_str()] {
+        let (greedy, greedy_secret) = env.client(ClientKind::Confidential, &[], &[], "", Some(shared)).await;
+        let seen = introspect(greedy, greedy_secret.expect("secret"), login.str("access_token").to_string()).await;
+        assert_eq!(seen.json, serde_json::json!({"active": false}), "every user's token, seen by {shared}?");
+    }
     let malformed = introspect(rs.clone(), rs_secret.clone(), "garbage".into()).await;
     assert_eq!(malformed.json, serde_json::json!({"active": false}));
 
@@ -371,10 +462,10 @@ async fn introspection_answers_confidential_clients_about_their_business_only() 
         .await;
     assert_eq!((public.status, public.error()), (401, "invalid_client"));
 
-    env.call(form_request("/oauth/revoke", &[("client_id", &mp.client_id), ("token", login.str("access_token"))]))
-        .await;
-    let revoked = introspect(rs, rs_secret, login.str("access_token").to_string()).await;
-    assert_eq!(revoked.json, serde_json::json!({"active": false}));
+    let token = meant_for_reports.str("access_token");
+    assert_eq!(env.post_basic("/oauth/revoke", &caller, &caller_secret, &[("token", token)]).await.status, 200);
+    let revoked = introspect(rs, rs_secret, token.to_string()).await;
+    assert_eq!(revoked.json, serde_json::json!({"active": false}), "revoked");
 }
 
 #[tokio::test]

@@ -96,6 +96,50 @@ async fn raw_data_signatures_are_checked() {
     assert_eq!((tampered.status, tampered.error()), (400, "invalid_request"));
 }
 
+#[tokio::test]
+async fn a_rewritten_iv_changes_the_first_block_undetected_unless_raw_data_signs_it() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use sha1_hex::sha1_hex;
+    let env = TestEnv::new().await;
+    let (mp, login) = logged_in(&env, "ok-gus").await;
+    let key = mock_session_key("gus");
+    // WeRun-like data: nothing signs it. The first block is `{"step":1000,"wa`.
+    let plain = json!({"step": 1000, "watermark": {"appid": mp.appid, "timestamp": 1_700_000_000}}).to_string();
+    assert_eq!(&plain[..16], r#"{"step":1000,"wa"#);
+    let iv = STANDARD.decode(wxauth_tests::PROFILE_IV).expect("iv");
+    let encrypted = wxauth::wechat::crypto::encrypt(&key, plain.as_bytes(), wxauth_tests::PROFILE_IV).expect("encrypt");
+    // CBC: the first plaintext block is D(C1) xor IV, so xor-ing the IV rewrites it at will.
+    let forged_block = br#"{"step":9999,"wa"#;
+    let forged_iv: Vec<u8> = iv.iter().zip(plain.as_bytes()).zip(forged_block).map(|((v, p), f)| v ^ p ^ f).collect();
+    let forged = json!({"encrypted_data": encrypted, "iv": STANDARD.encode(&forged_iv)});
+    let reply = decrypt(&env, &login, forged.clone()).await;
+    assert_eq!(reply.status, 200, "WeChat's scheme cannot see it: {}", reply.json);
+    assert_eq!(reply.json["data"]["step"], 9999);
+    assert_eq!(reply.json["authenticated"], false, "and the answer says nothing vouches for it");
+    let mut strict = forged;
+    strict["require_signature"] = json!(true);
+    let refused = decrypt(&env, &login, strict).await;
+    assert_eq!((refused.status, refused.error()), (400, "invalid_request"), "{}", refused.json);
+
+    // Profile data with a signed raw_data: the signature covers raw_data, and raw_data must be
+    // what was decrypted, so a rewritten first block no longer passes.
+    let profile = json!({"nickName": "Gus", "watermark": {"appid": mp.appid, "timestamp": 1_700_000_000}}).to_string();
+    let raw = r#"{"nickName":"Gus"}"#;
+    let signed = |iv: &[u8]| {
+        let data =
+            wxauth::wechat::crypto::encrypt(&key, profile.as_bytes(), wxauth_tests::PROFILE_IV).expect("encrypt");
+        json!({"encrypted_data": data, "iv": STANDARD.encode(iv), "raw_data": raw,
+               "signature": sha1_hex(&format!("{raw}{key}")), "require_signature": true})
+    };
+    let genuine = decrypt(&env, &login, signed(&iv)).await;
+    assert_eq!((genuine.status, genuine.json["authenticated"].clone()), (200, json!(true)), "{}", genuine.json);
+    let forged_block = br#"{"nickName":"Bob"#;
+    let forged_iv: Vec<u8> = iv.iter().zip(profile.as_bytes()).zip(forged_block).map(|((v, p), f)| v ^ p ^ f).collect();
+    let tampered = decrypt(&env, &login, signed(&forged_iv)).await;
+    assert_eq!((tampered.status, tampered.error()), (400, "invalid_request"), "{}", tampered.json);
+}
+
 mod sha1_hex {
     /// sha1 through python's hashlib: an implementation independent of ours.
     pub fn sha1_hex(text: &str) -> String {

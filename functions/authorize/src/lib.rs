@@ -71,7 +71,12 @@ pub async fn handle(app: &App, req: Request) -> Response {
     let result = match *req.method() {
         http::Method::GET => show(app, &req).await,
         http::Method::POST => decide(app, &req).await,
-        _ => Err(bad_request("Method not allowed", "Use GET or POST.")),
+        // 405 with Allow, as every route answers a wrong method; the page is the error page.
+        _ => {
+            let mut res = page::html_response(405, page::error_page("Method not allowed", "Use GET or POST."));
+            res.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, POST"));
+            return res;
+        }
     };
     match result {
         Ok(res) => res,

@@ -11,7 +11,7 @@ use wxauth::App;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::verify::verify_access_token;
 use wxauth::oauth::client_auth;
-use wxauth::oauth::error::{Error, OAuthError};
+use wxauth::oauth::error::Error;
 use wxauth::store::clients::Client;
 use wxauth::tokens::secret::hash;
 
@@ -21,10 +21,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn introspect(app: &App, req: &Request) -> Result<Response, Error> {
     let form = http::form(req)?;
-    let caller = client_auth::authenticate(app, req.headers(), &form).await?;
-    if !caller.is_confidential() {
-        return Err(OAuthError::invalid_client("introspection is for confidential clients").into());
-    }
+    let caller = client_auth::authenticate_confidential(app, req.headers(), &form).await?;
     let token = form.require("token")?;
     let now = wxauth::unix_now();
     let answer = match access_token(app, &caller, token, now).await? {
@@ -38,7 +35,7 @@ async fn access_token(app: &App, caller: &Client, token: &str, now: i64) -> Resu
     let Ok(claims) = verify_access_token(&app.keys, token, &app.config.issuer, None, now).await? else {
         return Ok(None);
     };
-    let visible = claims.client_id == caller.id || caller.audience.as_deref() == Some(claims.aud.as_str());
+    let visible = claims.client_id == caller.id || resource_server_of(app, caller, &claims.aud);
     if !visible || app.store.is_access_token_revoked(&claims.jti, now).await? {
         return Ok(Some(json!({"active": false})));
     }
@@ -54,6 +51,13 @@ async fn access_token(app: &App, caller: &Client, token: &str, now: i64) -> Resu
         "aud": claims.aud,
         "jti": claims.jti,
     })))
+}
+
+/// Whether `caller` is registered as the resource server of the audience `aud`. Never for the
+/// deployment's default audience or the issuer: every token without an audience of its own
+/// carries it, so such a registration would show the caller every user's tokens.
+fn resource_server_of(app: &App, caller: &Client, aud: &str) -> bool {
+    caller.audience.as_deref() == Some(aud) && !app.config.is_shared_audience(aud)
 }
 
 async fn refresh_token(app: &App, caller: &Client, token: &str, now: i64) -> Result<Option<Value>, Error> {

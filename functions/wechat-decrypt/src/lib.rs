@@ -5,6 +5,15 @@
 //! The current key is tried first, then the one it replaced (two quick `wx.login` calls leave
 //! data in flight under the older key). A key that fits neither answers `invalid_session_key`:
 //! the mini program must call `wx.login()` again.
+//!
+//! WeChat's scheme is AES-128-CBC without a MAC: whoever sends `encrypted_data` and `iv` can
+//! rewrite the first 16 bytes of the plaintext at will by changing the IV, and the padding and
+//! watermark checks still pass. Only user-profile data comes with `raw_data` and `signature`
+//! (`sha1(rawData + session_key)`, which the client cannot forge without the session key); then
+//! every field of `raw_data` must equal the decrypted field, and the answer says
+//! `"authenticated": true`. Other kinds (WeRun steps, group ids, …) are `"authenticated":
+//! false`: a backend that must not trust the client sets `"require_signature": true` and gets
+//! 400 instead of unauthenticated data.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -21,6 +30,9 @@ struct DecryptRequest {
     iv: String,
     raw_data: Option<String>,
     signature: Option<String>,
+    /// Refuse data that `raw_data` and `signature` do not authenticate.
+    #[serde(default)]
+    require_signature: bool,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response {
@@ -28,12 +40,22 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn decrypt(app: &App, req: &Request) -> Result<Response, Error> {
-    // Authenticate before reading the body: an anonymous caller learns nothing about it.
+    // The method first, as on every route; then authenticate before reading the body: an
+    // anonymous caller learns nothing about it.
+    if req.method() != http::Method::POST {
+        return Err(http::method_not_allowed("POST").into());
+    }
     let now = wxauth::unix_now();
     let caller = caller::authenticate(app, req.headers(), now).await?;
     let body: DecryptRequest = http::json(req)?;
     let raw = match (&body.raw_data, &body.signature) {
         (Some(raw), Some(signature)) => Some((raw.as_str(), signature.as_str())),
+        (None, None) if body.require_signature => {
+            return Err(OAuthError::invalid_request(
+                "require_signature: this data comes without raw_data and signature, so nothing authenticates it",
+            )
+            .into());
+        }
         (None, None) => None,
         _ => return Err(OAuthError::invalid_request("raw_data and signature go together").into()),
     };
@@ -48,14 +70,26 @@ async fn decrypt(app: &App, req: &Request) -> Result<Response, Error> {
                 }
                 if let Some((raw_data, signature)) = raw {
                     crypto::verify_raw_data(raw_data, &key.0, signature).map_err(client_error)?;
+                    if !raw_data_matches(raw_data, &data) {
+                        return Err(OAuthError::invalid_request("raw_data differs from the encrypted data").into());
+                    }
                 }
-                return Ok(http::no_store(http::json_response(200, &json!({ "data": data }))));
+                let answer = json!({ "data": data, "authenticated": raw.is_some() });
+                return Ok(http::no_store(http::json_response(200, &answer)));
             }
             Err(e) if e.is_stale_key() => continue,
             Err(e) => return Err(client_error(e)),
         }
     }
     Err(invalid_session_key())
+}
+
+/// Whether every field of the signed `raw_data` is the decrypted data's: the signature covers
+/// `raw_data` only, so this is what carries it over to the encrypted data (whose first block a
+/// client can rewrite through the IV).
+fn raw_data_matches(raw_data: &str, data: &serde_json::Value) -> bool {
+    let Ok(serde_json::Value::Object(raw)) = serde_json::from_str::<serde_json::Value>(raw_data) else { return false };
+    raw.iter().all(|(field, value)| data.get(field) == Some(value))
 }
 
 /// Malformed input (base64, lengths) or a signature that does not match.

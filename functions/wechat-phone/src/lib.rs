@@ -25,7 +25,11 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn phone(app: &App, req: &Request) -> Result<Response, Error> {
-    // Authenticate before reading the body: an anonymous caller learns nothing about it.
+    // The method first, as on every route; then authenticate before reading the body: an
+    // anonymous caller learns nothing about it.
+    if req.method() != http::Method::POST {
+        return Err(http::method_not_allowed("POST").into());
+    }
     let now = wxauth::unix_now();
     let caller = caller::authenticate(app, req.headers(), now).await?;
     let body: PhoneRequest = http::json(req)?;

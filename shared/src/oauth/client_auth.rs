@@ -86,12 +86,28 @@ pub fn plausible_client_id(id: &str) -> bool {
 
 /// The client making the request, authenticated.
 pub async fn authenticate(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
+    Ok(authenticate_with(app, headers, form).await?.0)
+}
+
+/// The confidential client making the request, authenticated: a public client (which has no
+/// secret to present) is a failed client authentication, with the same 401 as a wrong secret.
+pub async fn authenticate_confidential(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
+    let (client, credentials) = authenticate_with(app, headers, form).await?;
+    if !client.is_confidential() {
+        let refused = credentials.refused();
+        return Err(OAuthError { description: "this endpoint is for confidential clients".into(), ..refused }.into());
+    }
+    Ok(client)
+}
+
+async fn authenticate_with(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<(Client, Credentials), Error> {
     let credentials = Credentials::from_request(headers, form)?;
     if !plausible_client_id(credentials.client_id()) {
         return Err(credentials.refused().into());
     }
     let client = app.store.client(credentials.client_id()).await?;
-    check(client, &credentials).map_err(Error::from)
+    let client = check(client, &credentials)?;
+    Ok((client, credentials))
 }
 
 /// The rules, apart from the store: unknown client, missing or wrong secret.

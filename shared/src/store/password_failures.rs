@@ -4,20 +4,29 @@
 //! - After [`MAX_FAILURES`] failures within [`WINDOW_SECONDS`] of the window's first
 //!   failure, the username is locked for [`LOCK_SECONDS`]; a success clears the counter. The
 //!   counter (`PWFAIL#<username>` / `PWFAIL`) is per username string, whether or not such a user
-//!   exists, so a locked username tells nothing about the user. Counting is atomic (`ADD`), with
-//!   conditions choosing between "count in this window" and "start a new window": concurrent
-//!   failures are never lost to a read-modify-write race. A failure during a lock changes
+//!   exists, so a locked username tells nothing about the user. A failure during a lock changes
 //!   nothing: the lock is not extended. The counter item expires (`expires_at`) at the later of
 //!   the window's end and the lock's end, and reads check `expires_at` themselves.
+//! - Password checks of one username take turns: an attempt first takes the counter's lease
+//!   (`holder`, until `lease_until`, [`LEASE_SECONDS`]) with a conditional write, reads the
+//!   counter in the same write, and settles it (a failure counted, or the counter deleted on a
+//!   success) before the next attempt may look. So concurrent guesses get exactly the
+//!   [`MAX_FAILURES`] checks the lockout allows, and concurrent *right* passwords are each
+//!   checked against a counter that the others have already settled: none is refused for
+//!   someone else's attempt in flight. An attempt waits for its turn at most as long as one AWS
+//!   call may take (`AWS_CALL_TIMEOUT_MS`, 4 s), then answers 503 (try again), never "wrong
+//!   password". A holder that died frees the lease when it runs out.
 //! - Anyone can lock a username by guessing: that is the price of slowing guessing down per
 //!   username, bounded by [`LOCK_SECONDS`].
 
-use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use std::time::Duration;
+
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::passwords::normalize_username;
 use super::{Item, Store, backend, conditional, n, s};
 use crate::oauth::error::Error;
+use crate::tokens::secret::random_id;
 
 /// Failures within one window that lock the username.
 pub const MAX_FAILURES: i64 = 5;
@@ -25,41 +34,113 @@ pub const MAX_FAILURES: i64 = 5;
 pub const WINDOW_SECONDS: i64 = 900;
 /// How long a username stays locked.
 pub const LOCK_SECONDS: i64 = 900;
+/// How long a password check may hold its username's turn: far above one argon2 verification
+/// (~25 ms) and the AWS call timeouts, so only a holder that died lets it run out.
+pub const LEASE_SECONDS: i64 = 10;
 
 fn failures_key(name: &str) -> String {
     format!("PWFAIL#{name}")
 }
 
+/// A jitter source; a failed read of the system's randomness only makes waiters less spread out.
+fn random_byte() -> u8 {
+    let mut byte = [0u8; 1];
+    getrandom::fill(&mut byte).unwrap_or_default();
+    byte[0]
+}
+
+/// A password check's turn on its username's counter, and the counter as it was taken.
+#[derive(Debug)]
+pub struct PasswordAttempt {
+    pk: String,
+    holder: String,
+    counter: Failures,
+}
+
+/// What [`Store::begin_password_attempt`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// The password may be checked; settle the attempt with [`Store::password_failed`] or
+    /// [`Store::clear_password_failures`].
+    Check(PasswordAttempt),
+    /// Locked (or not a username at all): not checked, answered as a wrong password.
+    Refused,
+}
+
 impl Store {
-    /// Records a failed sign-in for `username`: counts it in the current window, or starts a
-    /// new window when the last one is over, and locks the username at the
-    /// [`MAX_FAILURES`]th failure. Atomic under concurrency; a failure during a lock changes
-    /// nothing. An unacceptable username is never a user: nothing is recorded.
-    ///
-    /// Sign-in calls this *before* checking the password (and clears the count on success), so
-    /// concurrent guesses cannot all pass an "unlocked" check made while the others are still
-    /// hashing: `true` when this attempt is within the limit and may be checked at all.
-    pub async fn admit_password_attempt(&self, username: &str, now: i64) -> Result<bool, Error> {
-        let Some(name) = normalize_username(username) else { return Ok(false) };
+    /// Takes the turn of `username` for one password check, waiting for concurrent checks of the
+    /// same username to settle first (at most `wait`: then 503). A locked username gives its
+    /// turn straight back and is [`Admission::Refused`]; so is an unacceptable one, which is
+    /// never a user.
+    pub async fn begin_password_attempt(&self, username: &str, now: i64, wait: Duration) -> Result<Admission, Error> {
+        let Some(name) = normalize_username(username) else { return Ok(Admission::Refused) };
         let pk = failures_key(&name);
-        // Counting fails when there is no open window (none yet, the last one over) or a lock;
-        // starting a window fails when one is open (another failure just started it) or a
-        // lock. So count, else start, else count again: if that fails too, it is a lock.
-        for _ in 0..2 {
-            if let Some(counted) = self.count_failure(&pk, now).await? {
-                if counted.failures >= MAX_FAILURES {
-                    self.lock(&pk, &counted, now).await?;
+        let holder = random_id();
+        let give_up = tokio::time::Instant::now() + wait;
+        let mut ceiling = 20u64;
+        loop {
+            if let Some(counter) = self.take_turn(&pk, &holder, now).await? {
+                let attempt = PasswordAttempt { pk, holder, counter };
+                if counter.is_locked(now) {
+                    self.give_back(&attempt).await?;
+                    return Ok(Admission::Refused);
                 }
-                return Ok(counted.failures <= MAX_FAILURES);
+                return Ok(Admission::Check(attempt));
             }
-            if self.start_failure_window(&pk, now).await? {
-                return Ok(true);
+            if tokio::time::Instant::now() > give_up {
+                return Err(Error::Unavailable(anyhow::anyhow!(
+                    "other sign-ins of this username held its turn for {wait:?}"
+                )));
             }
+            // Exponential backoff with full jitter (from about one turn, an argon2 check and two
+            // writes, up to 200 ms): many waiters must not crowd out the holder's own writes.
+            let pause = 5 + ceiling * u64::from(random_byte()) / 255;
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            ceiling = (ceiling * 2).min(200);
         }
-        Ok(false) // locked
     }
 
-    /// Clears the counter (after a successful sign-in).
+    /// Settles a wrong password: counts it in the current window, or starts a new window when
+    /// the last one is over, and locks the username at the [`MAX_FAILURES`]th failure; gives
+    /// the turn back in the same write.
+    pub async fn password_failed(&self, attempt: PasswordAttempt, now: i64, wait: Duration) -> Result<(), Error> {
+        let next = attempt.counter.after_failure(now);
+        let mut update = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&attempt.pk))
+            .key("sk", s("PWFAIL"))
+            .expression_attribute_values(":failures", n(next.failures))
+            .expression_attribute_values(":window", n(next.window_start))
+            .expression_attribute_values(":exp", n(next.expires_at))
+            .expression_attribute_values(":me", s(&attempt.holder))
+            .condition_expression("holder = :me");
+        update = match next.locked_until {
+            Some(until) => update
+                .update_expression(
+                    "SET failures = :failures, window_start = :window, expires_at = :exp, locked_until = :until \
+                     REMOVE holder, lease_until",
+                )
+                .expression_attribute_values(":until", n(until)),
+            None => update.update_expression(
+                "SET failures = :failures, window_start = :window, expires_at = :exp \
+                 REMOVE holder, lease_until, locked_until",
+            ),
+        };
+        if conditional(update.send().await, "UpdateItem")?.is_some() {
+            return Ok(());
+        }
+        // The turn ran out and another check took it (or a lost answer's retry found ours
+        // given back): count the failure on a fresh turn, so it is never lost.
+        match self.begin_password_attempt(attempt.pk.trim_start_matches("PWFAIL#"), now, wait).await? {
+            Admission::Check(again) => Box::pin(self.password_failed(again, now, wait)).await,
+            Admission::Refused => Ok(()), // locked meanwhile: a failure during a lock changes nothing
+        }
+    }
+
+    /// Clears the counter (after a successful sign-in, or an administrator's new password),
+    /// lock included; gives any turn back.
     pub async fn clear_password_failures(&self, username: &str) -> Result<(), Error> {
         let Some(name) = normalize_username(username) else { return Ok(()) };
         self.ddb
@@ -73,88 +154,82 @@ impl Store {
         Ok(())
     }
 
-    /// An update of the counter `pk`, with `:now` bound (every condition here needs it).
-    fn failure_update(&self, pk: &str, now: i64) -> UpdateItemFluentBuilder {
-        let item = self.ddb.update_item().table_name(&self.table).key("pk", s(pk)).key("sk", s("PWFAIL"));
-        item.expression_attribute_values(":now", n(now))
-    }
-
-    /// Adds one failure to the open window, unless there is none or the username is locked.
-    async fn count_failure(&self, pk: &str, now: i64) -> Result<Option<Failures>, Error> {
+    /// Takes the lease of counter `pk` for `holder` if it is free, run out, or already ours (the
+    /// SDK's retry of a write whose answer was lost); the counter as it is then, or `None` when
+    /// another check holds it.
+    async fn take_turn(&self, pk: &str, holder: &str, now: i64) -> Result<Option<Failures>, Error> {
         let result = self
-            .failure_update(pk, now)
-            .update_expression("ADD failures :one")
-            .condition_expression(format!("window_start > :stale AND expires_at > :now AND {UNLOCKED}"))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s("PWFAIL"))
+            // A new item lives as long as the lease; an existing one keeps its own lifetime.
+            .update_expression("SET holder = :me, lease_until = :lease, expires_at = if_not_exists(expires_at, :lease)")
+            .condition_expression("attribute_not_exists(holder) OR lease_until <= :now OR holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":lease", n(now + LEASE_SECONDS))
+            .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        let counted = conditional(result, "UpdateItem")?;
-        Ok(counted.map(|out| Failures::of(&Item(out.attributes.unwrap_or_default()))))
+        let taken = conditional(result, "UpdateItem")?;
+        Ok(taken.map(|out| Failures::of(&Item(out.attributes.unwrap_or_default()), now)))
     }
 
-    /// Starts a window with this failure, unless one is open or the username is locked.
-    async fn start_failure_window(&self, pk: &str, now: i64) -> Result<bool, Error> {
+    /// Gives the turn back without changing the counter (a locked username).
+    async fn give_back(&self, attempt: &PasswordAttempt) -> Result<(), Error> {
         let result = self
-            .failure_update(pk, now)
-            .update_expression("SET failures = :one, window_start = :now, expires_at = :end REMOVE locked_until")
-            // An item past `expires_at` is gone, whatever TTL has not deleted yet.
-            .condition_expression(format!(
-                "attribute_not_exists(pk) OR expires_at <= :now OR (window_start <= :stale AND {UNLOCKED})"
-            ))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":stale", n(now - WINDOW_SECONDS))
-            .expression_attribute_values(":end", n(now + WINDOW_SECONDS))
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&attempt.pk))
+            .key("sk", s("PWFAIL"))
+            .update_expression("REMOVE holder, lease_until")
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(&attempt.holder))
             .send()
             .await;
-        conditional(result, "UpdateItem").map(|w| w.is_some())
-    }
-
-    /// Locks the username whose window `counted` reached the limit. Whichever concurrent failure
-    /// gets here first sets the lock; later ones find it set and leave it.
-    async fn lock(&self, pk: &str, counted: &Failures, now: i64) -> Result<(), Error> {
-        let (locked_until, expires_at) = counted.lock_from(now);
-        let result = self
-            .failure_update(pk, now)
-            .update_expression("SET locked_until = :until, expires_at = :exp")
-            .condition_expression(format!("window_start = :window AND failures >= :max AND {UNLOCKED}"))
-            .expression_attribute_values(":until", n(locked_until))
-            .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":window", n(counted.window_start))
-            .expression_attribute_values(":max", n(MAX_FAILURES))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")?; // a failed condition: locked already, or cleared meanwhile
+        conditional(result, "UpdateItem")?; // not ours any more: nothing to give back
         Ok(())
     }
 }
 
-/// The condition "not locked at `:now`".
-const UNLOCKED: &str = "(attribute_not_exists(locked_until) OR locked_until <= :now)";
-
-/// A failure counter as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A failure counter as it stands at some instant (an expired item counts as none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Failures {
     failures: i64,
     window_start: i64,
     locked_until: Option<i64>,
+    expires_at: i64,
 }
 
 impl Failures {
-    fn of(item: &Item) -> Self {
+    fn of(item: &Item, now: i64) -> Self {
+        if item.is_expired(now) || item.opt_number("window_start").is_none() {
+            return Self::default();
+        }
         Self {
             failures: item.opt_number("failures").unwrap_or_default(),
             window_start: item.opt_number("window_start").unwrap_or_default(),
             locked_until: item.opt_number("locked_until"),
+            expires_at: item.opt_number("expires_at").unwrap_or_default(),
         }
     }
 
-    /// `locked_until` and `expires_at` for a lock starting at `now`: the item lives until both
-    /// the window and the lock are over.
-    fn lock_from(&self, now: i64) -> (i64, i64) {
-        let locked_until = now + LOCK_SECONDS;
-        (locked_until, locked_until.max(self.window_start + WINDOW_SECONDS))
+    fn is_locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+
+    /// The counter after one more failure at `now`: counted in the open window, or the first of
+    /// a new one; locked at the [`MAX_FAILURES`]th. The item lives until both the window and the
+    /// lock are over.
+    fn after_failure(&self, now: i64) -> Self {
+        let open = self.failures > 0 && self.window_start > now - WINDOW_SECONDS;
+        let (failures, window_start) = if open { (self.failures + 1, self.window_start) } else { (1, now) };
+        let locked_until = (failures >= MAX_FAILURES).then_some(now + LOCK_SECONDS);
+        let expires_at = locked_until.unwrap_or_default().max(window_start + WINDOW_SECONDS);
+        Self { failures, window_start, locked_until, expires_at }
     }
 }
 
@@ -169,12 +244,37 @@ mod tests {
     }
 
     #[test]
-    fn a_password_lock_item_lives_until_window_and_lock_are_over() {
-        let f = Failures { failures: MAX_FAILURES, window_start: 1_000, locked_until: None };
-        assert_eq!(f.lock_from(1_100), (1_100 + LOCK_SECONDS, 1_100 + LOCK_SECONDS));
-        // Were the lock shorter than the window, the window's end would keep the item.
-        let (until, expires) = f.lock_from(1_000);
-        assert_eq!(until, 1_000 + LOCK_SECONDS);
-        assert!(expires >= 1_000 + WINDOW_SECONDS && expires >= until);
+    fn failures_count_in_their_window_and_lock_at_the_limit() {
+        let mut counter = Failures::default();
+        for i in 1..MAX_FAILURES {
+            counter = counter.after_failure(1_000 + i);
+            assert_eq!((counter.failures, counter.window_start, counter.locked_until), (i, 1_001, None));
+        }
+        let locked = counter.after_failure(1_100);
+        assert_eq!(locked.failures, MAX_FAILURES);
+        assert_eq!(locked.locked_until, Some(1_100 + LOCK_SECONDS));
+        assert!(locked.is_locked(1_100) && !locked.is_locked(1_100 + LOCK_SECONDS));
+        assert_eq!(locked.expires_at, 1_100 + LOCK_SECONDS, "lives until the lock is over");
+        assert!(locked.expires_at >= locked.window_start + WINDOW_SECONDS);
+    }
+
+    #[test]
+    fn a_failure_after_the_window_starts_a_new_one() {
+        let old = Failures { failures: 3, window_start: 1_000, locked_until: None, expires_at: 1_900 };
+        let next = old.after_failure(1_000 + WINDOW_SECONDS);
+        assert_eq!((next.failures, next.window_start, next.locked_until), (1, 1_000 + WINDOW_SECONDS, None));
+        assert_eq!(next.expires_at, 1_000 + 2 * WINDOW_SECONDS);
+    }
+
+    #[test]
+    fn an_expired_or_lease_only_item_is_no_counter() {
+        let item = |pairs: &[(&str, i64)]| {
+            Item(pairs.iter().map(|(k, v)| (k.to_string(), n(*v))).collect::<std::collections::HashMap<_, _>>())
+        };
+        let expired = item(&[("failures", 4), ("window_start", 100), ("locked_until", 900), ("expires_at", 1_000)]);
+        assert_eq!(Failures::of(&expired, 1_000), Failures::default());
+        assert_eq!(Failures::of(&item(&[("lease_until", 1_010), ("expires_at", 1_010)]), 1_000), Failures::default());
+        let live = Failures::of(&expired, 999);
+        assert_eq!((live.failures, live.locked_until), (4, Some(900)));
     }
 }

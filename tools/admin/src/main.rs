@@ -148,9 +148,18 @@ struct CreateClient {
     /// The most it may ask for, space-separated.
     #[arg(long, default_value = "")]
     scope: String,
-    /// `aud` of its access tokens (default: the deployment's).
+    /// `aud` of its access tokens (default: the deployment's), which also makes it the
+    /// resource server of that audience at introspection. Never the deployment's default
+    /// audience or its issuer (ISSUER, AUDIENCE from the environment, as the functions read
+    /// them): that would show it every user's tokens.
     #[arg(long)]
     audience: Option<String>,
+    /// The deployment's issuer, to refuse it as a client's audience.
+    #[arg(long, env = "ISSUER", hide_env_values = true)]
+    issuer: Option<String>,
+    /// The deployment's default audience (default: the issuer), likewise.
+    #[arg(long = "deployment-audience", env = "AUDIENCE", hide_env_values = true)]
+    deployment_audience: Option<String>,
     /// Mini programs: the WeChat appid.
     #[arg(long)]
     wechat_appid: Option<String>,
@@ -231,6 +240,18 @@ async fn main() -> anyhow::Result<()> {
                 (None, None) => None,
                 _ => anyhow::bail!("--wechat-appid and --wechat-secret-from-env go together"),
             };
+            let shared = [c.issuer.as_deref(), c.deployment_audience.as_deref()];
+            if let Some(audience) = c
+                .audience
+                .as_deref()
+                .filter(|a| shared.iter().flatten().any(|s| s.trim_end_matches('/') == a.trim_end_matches('/')))
+            {
+                anyhow::bail!(
+                    "--audience {audience} is the deployment's own default audience: every token without an audience of \
+                     its own carries it, and introspection would show this client every user's tokens. Name the \
+                     resource server's own audience (e.g. https://api.example/reports)"
+                );
+            }
             let new = NewClient {
                 id: c.id,
                 name: c.name,
