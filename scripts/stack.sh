@@ -4,7 +4,7 @@
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0   # pinned: new lint rules must not fail a clean clone's CI
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE="$ROOT/.local"            # logs and pids, git-ignored
+STATE="$ROOT/.local/$(basename "$0")"   # logs, git-ignored: one folder per script, so a scripts/test beside a scripts/bench clobbers nothing
 mkdir -p "$STATE"
 PIDS=()
 export WXAUTH_BIN_DIR=${WXAUTH_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}   # scripts/bench: the release build

@@ -337,4 +337,33 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).expect("json");
         assert_eq!(body, serde_json::json!({"error": "invalid_grant", "error_description": "expired"}));
     }
+
+    proptest::proptest! {
+        /// Any body whatsoever: an answer, never a panic.
+        #[test]
+        fn form_parsing_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = Form::parse(&body);
+        }
+
+        /// A parameter given twice with values is refused, wherever the two stand and however
+        /// they are encoded; given once, each reads back as sent.
+        #[test]
+        fn every_duplicate_is_refused(
+            params in proptest::collection::btree_map("[a-z_]{1,8}", "\\PC{1,12}", 1..6),
+            twice in proptest::num::usize::ANY,
+            other_value in "\\PC{1,12}",
+        ) {
+            let mut pairs: Vec<(String, String)> = params.clone().into_iter().collect();
+            let body = serde_urlencoded::to_string(&pairs).expect("encode");
+            let form = Form::parse(body.as_bytes()).expect("distinct names parse");
+            for (name, value) in &params {
+                proptest::prop_assert_eq!(form.get(name), Some(value.as_str()));
+            }
+            let repeated = pairs[twice % pairs.len()].0.clone();
+            pairs.insert(twice % (pairs.len() + 1), (repeated, other_value));
+            let body = serde_urlencoded::to_string(&pairs).expect("encode");
+            let refused = Form::parse(body.as_bytes()).expect_err("a repeated parameter");
+            proptest::prop_assert_eq!(refused.error, "invalid_request");
+        }
+    }
 }

@@ -226,6 +226,17 @@ impl TestEnv {
         }
     }
 
+    /// `grant_type=password` for `username`, as the confidential `client` (id, secret).
+    pub async fn password_grant(&self, client: &(String, String), username: &str, password: &str) -> Reply {
+        self.post_basic(
+            "/oauth/token",
+            &client.0,
+            &client.1,
+            &[("grant_type", "password"), ("username", username), ("password", password)],
+        )
+        .await
+    }
+
     /// A form POST to `path` authenticated with HTTP Basic.
     pub async fn post_basic(&self, path: &str, id: &str, secret: &str, params: &[(&str, &str)]) -> Reply {
         let mut req = form_request(path, params);

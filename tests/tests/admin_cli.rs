@@ -124,16 +124,6 @@ fn password_client(env: &TestEnv) -> (String, String) {
     confidential_client(env, &["--grant", "password", "--grant", "refresh_token", "--scope", "openid"])
 }
 
-async fn password_grant(env: &TestEnv, client: &(String, String), username: &str, password: &str) -> Reply {
-    env.post_basic(
-        "/oauth/token",
-        &client.0,
-        &client.1,
-        &[("grant_type", "password"), ("username", username), ("password", password)],
-    )
-    .await
-}
-
 /// A confidential client's refresh (it authenticates, so `env.refresh` would be refused as
 /// `invalid_client` before the token is looked at).
 async fn confidential_refresh(env: &TestEnv, client: &(String, String), refresh_token: &str) -> Reply {
@@ -464,12 +454,12 @@ async fn a_user_created_by_the_tool_signs_in_with_the_password_grant() {
     assert_eq!(stored_id, user_id);
 
     for username in ["bob", "Bob"] {
-        let token = password_grant(&env, &client, username, &password).await;
+        let token = env.password_grant(&client, username, &password).await;
         assert_eq!(token.status, 200, "{username}: {}", token.json);
         assert_eq!(claims(&token)["sub"], user_id);
         assert!(token.json["refresh_token"].is_string(), "the client may refresh");
     }
-    let wrong = password_grant(&env, &client, "bob", "not bob's password").await;
+    let wrong = env.password_grant(&client, "bob", "not bob's password").await;
     assert_eq!((wrong.status, wrong.error()), (400, "invalid_grant"));
 
     let taken = admin(&env, &["user", "create", "--username", "BOB"], &[("WXAUTH_USER_PASSWORD", "another password")]);
@@ -485,7 +475,7 @@ async fn a_password_can_come_from_one_line_of_standard_input() {
     let run =
         admin_with_stdin(&env, &["user", "create", "--username", "carol"], &[], Some("carol's  password \n")).ok();
     assert!(!run.printed().contains("carol's  password"), "{}", run.printed());
-    let token = password_grant(&env, &client, "carol", "carol's  password ").await;
+    let token = env.password_grant(&client, "carol", "carol's  password ").await;
     assert_eq!(token.status, 200, "only the line ending is stripped: {}", token.json);
 
     let stderr = admin(&env, &["user", "create", "--username", "dave"], &[]).failed();
@@ -499,7 +489,7 @@ async fn set_password_replaces_the_password() {
     let client = password_client(&env);
     let (old, new) = ("erin's old password", "erin's new password");
     admin(&env, &["user", "create", "--username", "erin"], &[("WXAUTH_USER_PASSWORD", old)]).ok();
-    assert_eq!(password_grant(&env, &client, "erin", old).await.status, 200);
+    assert_eq!(env.password_grant(&client, "erin", old).await.status, 200);
 
     let run =
         admin(&env, &["--json", "user", "set-password", "--username", "Erin"], &[("WXAUTH_USER_PASSWORD", new)]).ok();
@@ -507,9 +497,9 @@ async fn set_password_replaces_the_password() {
     let out: Value = serde_json::from_str(&run.stdout()).expect("json");
     assert_eq!(out, serde_json::json!({"username": "erin", "password_set": true}));
 
-    let refused = password_grant(&env, &client, "erin", old).await;
+    let refused = env.password_grant(&client, "erin", old).await;
     assert_eq!((refused.status, refused.error()), (400, "invalid_grant"), "the old password no longer works");
-    let token = password_grant(&env, &client, "erin", new).await;
+    let token = env.password_grant(&client, "erin", new).await;
     assert_eq!(token.status, 200, "the new one does: {}", token.json);
 
     let stderr =
@@ -523,13 +513,13 @@ async fn set_password_lifts_a_lockout() {
     let client = password_client(&env);
     admin(&env, &["user", "create", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
     for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
-        assert_eq!(password_grant(&env, &client, "fay", "a wrong guess").await.error(), "invalid_grant");
+        assert_eq!(env.password_grant(&client, "fay", "a wrong guess").await.error(), "invalid_grant");
     }
-    let locked = password_grant(&env, &client, "fay", "fay's password").await;
+    let locked = env.password_grant(&client, "fay", "fay's password").await;
     assert_eq!((locked.status, locked.error()), (400, "invalid_grant"), "locked, though the password is right");
 
     admin(&env, &["user", "set-password", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's new password")]).ok();
-    let token = password_grant(&env, &client, "fay", "fay's new password").await;
+    let token = env.password_grant(&client, "fay", "fay's new password").await;
     assert_eq!(token.status, 200, "the lock is lifted: {}", token.json);
 }
 
@@ -539,7 +529,7 @@ async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
     let client = password_client(&env);
     let password = "gus's password";
     admin(&env, &["user", "create", "--username", "Gus"], &[("WXAUTH_USER_PASSWORD", password)]).ok();
-    let signed_in = password_grant(&env, &client, "gus", password).await;
+    let signed_in = env.password_grant(&client, "gus", password).await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.json);
     let refreshed = confidential_refresh(&env, &client, signed_in.str("refresh_token")).await;
     assert_eq!(refreshed.status, 200, "the refresh token works before: {}", refreshed.json);
@@ -547,7 +537,7 @@ async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
     let run = admin(&env, &["--json", "user", "delete", "--username", "gus"], &[]).json();
     assert_eq!(run, serde_json::json!({"deleted": "gus"}));
 
-    let refused = password_grant(&env, &client, "gus", password).await;
+    let refused = env.password_grant(&client, "gus", password).await;
     assert_eq!((refused.status, refused.error()), (400, "invalid_grant"), "no sign-in");
     let revoked = confidential_refresh(&env, &client, refreshed.str("refresh_token")).await;
     assert_eq!((revoked.status, revoked.error()), (400, "invalid_grant"), "the family is revoked");
@@ -572,8 +562,8 @@ async fn a_too_short_password_is_refused_and_never_printed() {
     let run = admin(&env, &["user", "set-password", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
     assert!(!run.printed().contains("Sh0rt!"), "{}", run.printed());
     assert!(run.failed().contains("at least 8"));
-    assert_eq!(password_grant(&env, &client, "hal", "hal's long password").await.status, 200);
-    assert_eq!(password_grant(&env, &client, "hal", "Sh0rt!").await.error(), "invalid_grant");
+    assert_eq!(env.password_grant(&client, "hal", "hal's long password").await.status, 200);
+    assert_eq!(env.password_grant(&client, "hal", "Sh0rt!").await.error(), "invalid_grant");
 }
 
 // ---- signing keys ------------------------------------------------------------------------------
@@ -660,17 +650,7 @@ async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_f
     let created_id = created["kms_key_id"].as_str().expect("kms_key_id");
     assert_eq!(kms_tags(&env, created_id).await.get(tag), Some(&table));
     // A key an operator brings.
-    let brought = env
-        .kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
-        .send()
-        .await
-        .expect("CreateKey")
-        .key_metadata
-        .expect("metadata")
-        .key_id;
+    let brought = brought_key(&env, aws_sdk_kms::types::KeySpec::EccNistP256).await;
     assert_eq!(kms_tags(&env, &brought).await.get(tag), None);
     admin(&env, &["key", "rotate", "--kms-key-id", &brought], &[]).ok();
     assert_eq!(kms_tags(&env, &brought).await.get(tag), Some(&table));

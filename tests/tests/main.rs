@@ -15,6 +15,7 @@ mod logs;
 mod oauth_flows;
 mod openid;
 mod outages;
+mod properties;
 mod refresh;
 mod wechat_data;
 mod wechat_login;

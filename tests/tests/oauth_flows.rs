@@ -319,20 +319,10 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
     assert_eq!(attempt("gina's password").await.status, 200, "unlocked once the lock has expired");
 }
 
-/// A confidential client allowed the password grant, and a closure that tries one password.
+/// A confidential client allowed the password grant: id and secret.
 async fn password_client(env: &TestEnv) -> (String, String) {
     let (id, secret) = env.client(ClientKind::Confidential, &["password"], &[], "openid", None).await;
     (id, secret.expect("secret"))
-}
-
-async fn password_attempt(env: &TestEnv, client: &(String, String), username: &str, password: &str) -> Reply {
-    env.post_basic(
-        "/oauth/token",
-        &client.0,
-        &client.1,
-        &[("grant_type", "password"), ("username", username), ("password", password)],
-    )
-    .await
 }
 
 #[tokio::test]
@@ -342,11 +332,11 @@ async fn concurrent_right_passwords_are_never_refused_for_each_other() {
     let client = password_client(&env).await;
     // More at once than the lockout allows failures: counted before their checks, they used to
     // lock each other out below the limit with no wrong password at all.
-    let attempts = (0..8).map(|_| password_attempt(&env, &client, "hana", "hana's password"));
+    let attempts = (0..8).map(|_| env.password_grant(&client, "hana", "hana's password"));
     let replies = futures::future::join_all(attempts).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![200; 8], "{:?}", replies.iter().map(|r| &r.json).collect::<Vec<_>>());
-    assert_eq!(password_attempt(&env, &client, "hana", "hana's password").await.status, 200, "not locked after");
+    assert_eq!(env.password_grant(&client, "hana", "hana's password").await.status, 200, "not locked after");
 }
 
 #[tokio::test]
@@ -373,7 +363,7 @@ async fn a_parallel_guessing_attack_gets_no_more_checks_than_the_lockout_allows(
     let client = password_client(&env).await;
     let guesses = (0..20).map(|i| {
         let (env, client) = (&env, &client);
-        async move { password_attempt(env, client, "jade", &format!("guess {i}")).await }
+        async move { env.password_grant(client, "jade", &format!("guess {i}")).await }
     });
     for reply in futures::future::join_all(guesses).await {
         assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
@@ -384,7 +374,7 @@ async fn a_parallel_guessing_attack_gets_no_more_checks_than_the_lockout_allows(
         Some(wxauth::store::password_failures::MAX_FAILURES.to_string().as_str()),
         "exactly the allowed checks were made, the rest refused unchecked: {counter:?}"
     );
-    let right = password_attempt(&env, &client, "jade", "jade's password").await;
+    let right = env.password_grant(&client, "jade", "jade's password").await;
     assert_eq!((right.status, right.error()), (400, "invalid_grant"), "locked, though the password is right");
 }
 

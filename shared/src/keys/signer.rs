@@ -121,4 +121,21 @@ mod tests {
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
     }
+
+    proptest::proptest! {
+        /// KMS's DER becomes the raw low-s form, which reads back as the same signature (or its
+        /// low-s twin): DER -> raw -> DER loses nothing but the high s.
+        #[test]
+        fn der_and_raw_signatures_round_trip(r in proptest::array::uniform32(proptest::num::u8::ANY),
+                                             s in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            let Ok(signature) = p256::ecdsa::Signature::from_scalars(r, s) else {
+                return Ok(()); // zero, or not below the group order: no signature at all
+            };
+            let raw = der_to_raw(signature.to_der().as_bytes()).expect("DER of a signature converts");
+            let back = p256::ecdsa::Signature::from_slice(&raw).expect("raw is a signature");
+            proptest::prop_assert!(back.normalize_s().is_none(), "low s");
+            proptest::prop_assert_eq!(back, signature.normalize_s().unwrap_or(signature));
+            proptest::prop_assert_eq!(der_to_raw(back.to_der().as_bytes()).expect("again"), raw);
+        }
+    }
 }

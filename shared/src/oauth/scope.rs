@@ -96,4 +96,31 @@ mod tests {
         assert_eq!(Scope::grant(Some("profile"), &allowed).expect("narrow"), scope("profile"));
         assert_eq!(Scope::grant(Some("profile admin"), &allowed).expect_err("wide").error, "invalid_scope");
     }
+
+    proptest::proptest! {
+        /// Whatever a client asks for, what it is granted lies within what it may have, and a
+        /// narrowing (an intersection) lies within both sides.
+        #[test]
+        fn granting_and_narrowing_never_widen(
+            allowed in proptest::collection::btree_set("[a-z:]{1,6}", 0..6),
+            requested in proptest::collection::vec("[a-z:]{1,6}", 0..6),
+        ) {
+            let allowed = Scope(allowed);
+            let text = requested.join(" ");
+            if let Ok(granted) = Scope::grant(Some(&text), &allowed) {
+                proptest::prop_assert!(granted.is_subset_of(&allowed));
+            }
+            let asked = Scope::parse(&text).expect("well-formed");
+            let narrowed = asked.intersection(&allowed);
+            proptest::prop_assert!(narrowed.is_subset_of(&allowed) && narrowed.is_subset_of(&asked));
+        }
+
+        /// Parsing takes any text without panicking, and what it accepts prints back to itself.
+        #[test]
+        fn scope_parsing_round_trips(text in "\\PC{0,40}") {
+            if let Ok(scope) = Scope::parse(&text) {
+                proptest::prop_assert_eq!(Scope::parse(&scope.to_string()).expect("reparses"), scope);
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The local server: every route of `template.yaml` on one port (`PORT`, default 3000), calling
 //! the same `handle` functions as the Lambda binaries. For development and tests, not production.
 
+mod front;
 mod routes;
 
 use std::sync::Arc;
@@ -29,10 +30,16 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
     println!("wxauth local server listening on http://{address}");
-    axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    let router = routes::router(app);
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                tokio::spawn(front::serve(stream, router.clone()));
+            }
+            _ = &mut shutdown => return Ok(()),
+        }
+    }
 }

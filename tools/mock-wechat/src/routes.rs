@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
 // ---- WeChat routes ----
 
 /// Query parameters; the first of repeated names wins, bad encoding is lenient.
-fn query_params(raw: Option<String>) -> HashMap<String, String> {
+pub fn query_params(raw: Option<String>) -> HashMap<String, String> {
     let pairs: Vec<(String, String)> =
         raw.as_deref().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
     let mut params = HashMap::new();
