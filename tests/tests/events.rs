@@ -80,6 +80,9 @@ async fn the_discovery_events_are_answered() {
     let metadata = reply(metadata::handle(&env.app, event("metadata.json")).await);
     assert_eq!(metadata.status, 200);
     assert_eq!(metadata.json["issuer"], wxauth_tests::ISSUER);
+    let openid = reply(metadata::handle(&env.app, event("metadata-openid.json")).await);
+    assert_eq!(openid.status, 200);
+    assert_eq!(openid.json, metadata.json, "OpenID Connect Discovery: the same document");
 }
 
 #[tokio::test]
