@@ -85,16 +85,21 @@ fn raw_target(head: &[u8]) -> String {
     String::from_utf8_lossy(target).into_owned()
 }
 
-/// The route's own error, as raw HTTP/1.1 with `Connection: close`.
-fn refusal(target: &str, status: u16, description: &str) -> Vec<u8> {
-    let response = if target.starts_with("/oauth/authorize") {
+/// An error answered before a handler runs, in the form the route answers its own: the HTML
+/// error page on `/oauth/authorize`, JSON `invalid_request` everywhere else.
+pub fn route_error(target: &str, status: u16, description: &str) -> wxauth::http::Response {
+    if target.starts_with("/oauth/authorize") {
         let title = if status == 400 { "Invalid request" } else { "Request too large" };
         authorize::page::html_response(status, authorize::page::error_page(title, description))
     } else {
         let error = OAuthError::invalid_request(description.to_string()).with_status(status);
         wxauth::http::error_response(&error)
-    };
-    let (parts, body) = response.into_parts();
+    }
+}
+
+/// The route's own error, as raw HTTP/1.1 with `Connection: close`.
+fn refusal(target: &str, status: u16, description: &str) -> Vec<u8> {
+    let (parts, body) = route_error(target, status, description).into_parts();
     let mut raw =
         format!("HTTP/1.1 {} {}\r\n", parts.status.as_u16(), parts.status.canonical_reason().unwrap_or("Error"))
             .into_bytes();

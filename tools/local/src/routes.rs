@@ -22,15 +22,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = parts.uri.path().to_string();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         // As the route itself answers a body over its own limit (API.md: 413).
-        let description = "the request body is too large";
-        let res = if path == "/oauth/authorize" {
-            authorize::page::html_response(413, authorize::page::error_page("Request too large", description))
-        } else {
-            wxauth::http::error_response(
-                &wxauth::oauth::error::OAuthError::invalid_request(description).with_status(413),
-            )
-        };
-        let (parts, body) = res.into_parts();
+        let (parts, body) = crate::front::route_error(&path, 413, "the request body is too large").into_parts();
         return Response::from_parts(parts, Body::from(body.as_ref().to_vec()));
     };
     let req = lambda_http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
