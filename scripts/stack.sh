@@ -3,6 +3,8 @@
 
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0   # pinned: new lint rules must not fail a clean clone's CI
+CARGO_LAMBDA_VERSION=1.9.2   # with its zig (PyPI ziglang): builds the functions as users do
+SAM_CLI_VERSION=1.170.0      # `sam validate --lint`, `sam build`
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.local/$(basename "$0")"   # logs, git-ignored: one folder per script, so a scripts/test beside a scripts/bench clobbers nothing
 mkdir -p "$STATE"
@@ -35,6 +37,45 @@ ensure_moto() {
   fi
   "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+}
+
+# cargo-lambda (with zig) and the SAM CLI, in a virtualenv of their own (.venv-lambda,
+# git-ignored): the SAM CLI pins its own boto3 and cfn-lint, which moto's must not meet.
+ensure_lambda_tools() {
+  local venv="$ROOT/.venv-lambda"
+  if [ "$("$venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}')" = "$CARGO_LAMBDA_VERSION" ] \
+    && [ "$("$venv/bin/sam" --version 2>/dev/null | awk '{print $4}')" = "$SAM_CLI_VERSION" ]; then
+    export PATH="$venv/bin:$PATH"; return
+  fi
+  say "installing cargo-lambda==$CARGO_LAMBDA_VERSION and aws-sam-cli==$SAM_CLI_VERSION into .venv-lambda (once)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { say "python3 cannot make a virtualenv"; return 1; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+  export PATH="$venv/bin:$PATH"
+}
+
+# The functions' release bootstraps as `cargo lambda build --release` makes them (what
+# `sam build` and `cargo lambda deploy` ship), for x86_64: these machines cannot fetch the aarch64
+# standard library. In target/lambda/<function>/bootstrap.
+LAMBDA_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/lambda"
+build_lambdas() {
+  local packages=() f
+  for f in "$ROOT"/functions/*/; do packages+=(-p "$(basename "$f")"); done
+  cargo lambda build --release --x86-64 --quiet "${packages[@]}" --lambda-dir "$LAMBDA_DIR"
+  check_glibc_versions "$LAMBDA_DIR"/*/bootstrap
+}
+
+# Amazon Linux 2023 (provided.al2023) has glibc 2.34: no bootstrap may need a newer symbol.
+AL2023_GLIBC=2.34
+check_glibc_versions() {
+  local binary newest
+  for binary in "$@"; do
+    newest=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+    if [ "$(printf '%s\n%s\n' "$newest" "$AL2023_GLIBC" | sort -V | tail -1)" != "$AL2023_GLIBC" ]; then
+      say "$binary needs glibc $newest; Amazon Linux 2023 has $AL2023_GLIBC"; return 1
+    fi
+  done
 }
 
 wait_for_http() { # url, name, pid

@@ -39,8 +39,36 @@ where
         ),
         _ => false,
     };
+    let fault = fault_kind(&err, transient);
+    crate::metrics::count(crate::metrics::Metric::UpstreamFaults, &[("Service", metric_service(service)), ("Fault", fault)]);
     let cause = anyhow::Error::new(err).context(format!("{service} {operation}"));
     if transient { Error::Unavailable(cause) } else { Error::Internal(cause) }
+}
+
+/// How an SDK call failed, as the `Fault` of the `UpstreamFaults` metric: what an operator
+/// acts on differently (throttling wants a quota, timeouts and 5xx an incident, a rejection a
+/// fix of ours).
+fn fault_kind<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, transient: bool) -> &'static str {
+    match err {
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "unreachable",
+        SdkError::ServiceError(e) if is_throttling(e.err().code().unwrap_or_default()) => "throttled",
+        _ if transient => "server_error",
+        _ => "rejected",
+    }
+}
+
+fn is_throttling(code: &str) -> bool {
+    code.contains("Throttl") || matches!(code, "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "LimitExceededException")
+}
+
+/// The `Service` dimension: `dynamodb` or `kms`, whatever case the caller named it in.
+fn metric_service(service: &'static str) -> &'static str {
+    match service {
+        "DynamoDB" | "dynamodb" => "dynamodb",
+        "KMS" | "kms" => "kms",
+        other => other,
+    }
 }
 
 /// A 5xx is the service's fault whatever its body says (an overloaded front end may not even

@@ -41,6 +41,10 @@ pub struct Config {
     pub key_cache_ttl: Duration,
     /// How long to wait on DynamoDB and KMS.
     pub aws_timeouts: AwsTimeouts,
+    /// `DEADLINE_FALLBACK_MS` (default 5000, the shortest function timeout of template.yaml): a
+    /// request's time when the Runtime API sends no absolute deadline (local emulators send a
+    /// duration or 0; see `crate::deadline`).
+    pub deadline_fallback: Duration,
 }
 
 /// How long one DynamoDB or KMS call may take before it ends as a timeout (answered 503).
@@ -126,6 +130,7 @@ impl Config {
             authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
             aws_timeouts: AwsTimeouts::from_vars(&vars)?,
+            deadline_fallback: Duration::from_millis(vars.number("DEADLINE_FALLBACK_MS", 5000)?),
         })
     }
 }
@@ -188,6 +193,7 @@ mod tests {
         assert_eq!(c.wechat_timeout, Duration::from_millis(3000));
         let aws = AwsTimeouts { attempt: Duration::from_secs(2), call: Duration::from_secs(4) };
         assert_eq!(c.aws_timeouts, aws);
+        assert_eq!(c.deadline_fallback, Duration::from_secs(5));
     }
 
     #[test]

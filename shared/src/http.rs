@@ -207,6 +207,7 @@ struct ErrorBody<'a> {
 
 /// The RFC 6749 §5.2 error body, with its headers.
 pub fn error_response(e: &OAuthError) -> Response {
+    crate::metrics::count(crate::metrics::Metric::OAuthErrors, &[("Error", e.error)]);
     let mut res = no_store(json_response(e.status, &ErrorBody { error: e.error, error_description: &e.description }));
     let headers = res.headers_mut();
     if let Some(value) = e.www_authenticate.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {

@@ -27,6 +27,8 @@ pub mod config;
 pub mod deadline;
 pub mod http;
 pub mod keys;
+pub mod lambda;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod provision;
@@ -91,6 +93,11 @@ impl App {
 /// Seconds since the Unix epoch: the unit of every stored time and every JWT claim.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch (EMF timestamps).
+pub fn unix_now_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// Logging for a function's `main`: JSON or text as the function is configured

@@ -4,6 +4,9 @@
 //! `AWS_ENDPOINT_URL` and `WECHAT_API_BASE`.
 
 pub mod faults;
+pub mod lambda;
+pub mod runtime_api;
+pub mod template;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,6 +10,7 @@ mod faults;
 mod iam;
 mod interop_oauth2;
 mod interop_openidconnect;
+mod lambda_runtime;
 mod local_server;
 mod logs;
 mod oauth_flows;

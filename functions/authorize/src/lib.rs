@@ -296,6 +296,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
         }
         None => {
             let token = access::issue(app, &user_id, &client, &scope, now).await?;
+            wxauth::oauth::grants::count_issued(IMPLICIT, &client);
             let expires_in = app.config.access_token_ttl.as_secs().to_string();
             let scope = scope.to_string();
             back(&[

@@ -129,6 +129,10 @@ impl Store {
             ),
         };
         if conditional(update.send().await, "UpdateItem")?.is_some() {
+            if next.locked_until.is_some() {
+                tracing::warn!("a username is locked after repeated wrong passwords");
+                crate::metrics::count(crate::metrics::Metric::PasswordLockouts, &[]);
+            }
             return Ok(());
         }
         // The turn ran out and another check took it (or a lost answer's retry found ours

@@ -22,6 +22,7 @@ use crate::oauth::scope::Scope;
 use crate::store::Written;
 use crate::store::clients::Client;
 use crate::store::refresh_tokens::{Family, RefreshToken};
+use crate::metrics::{self, Metric};
 
 /// A refresh token handed to a client, and its stored record.
 #[derive(Clone)]
@@ -171,6 +172,7 @@ fn within_grace(app: &App, used_at: i64, now: i64) -> bool {
 
 async fn revoke_for_reuse(app: &App, token: &RefreshToken, now: i64) -> Error {
     tracing::warn!(family = %token.family_id, client_id = %token.client_id, "refresh token reused: revoking its family");
+    metrics::count(Metric::RefreshTokenReuse, &[]);
     match app.store.revoke_family(&token.family_id, now).await {
         Ok(()) => invalid(),
         Err(e) => e,

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::oauth::error::{Error, OAuthError};
 
+use crate::metrics::{self, Metric};
+
 /// A WeChat session key: 16 bytes, base64 as WeChat sends it. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionKey(pub String);
@@ -172,7 +174,7 @@ impl WechatClient {
     /// Retried once when WeChat is busy (-1) or the connection could not be made: in both cases
     /// the code was not consumed.
     pub async fn jscode2session(&self, appid: &str, secret: &str, code: &str) -> Result<Session, WechatError> {
-        retry_once(|| self.jscode2session_once(appid, secret, code)).await
+        observe("jscode2session", retry_once(|| self.jscode2session_once(appid, secret, code)).await)
     }
 
     async fn jscode2session_once(&self, appid: &str, secret: &str, code: &str) -> Result<Session, WechatError> {
@@ -204,25 +206,31 @@ impl WechatClient {
         force_refresh: bool,
     ) -> Result<ServerToken, WechatError> {
         let body = serde_json::json!({"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": force_refresh});
-        let body: StableTokenBody =
-            retry_once(|| self.call(self.post_json("/cgi-bin/stable_token", &[], &body))).await?;
-        check(body.errcode, body.errmsg)?;
-        match body.access_token {
-            Some(token) if !token.is_empty() && body.expires_in > 0 => {
-                Ok(ServerToken { access_token: token, expires_in: body.expires_in })
+        let answer = async {
+            let body: StableTokenBody =
+                retry_once(|| self.call(self.post_json("/cgi-bin/stable_token", &[], &body))).await?;
+            check(body.errcode, body.errmsg)?;
+            match body.access_token {
+                Some(token) if !token.is_empty() && body.expires_in > 0 => {
+                    Ok(ServerToken { access_token: token, expires_in: body.expires_in })
+                }
+                _ => Err(WechatError::Malformed("stable_token without access_token".into())),
             }
-            _ => Err(WechatError::Malformed("stable_token without access_token".into())),
-        }
+        };
+        observe("stable_token", answer.await)
     }
 
     /// `POST /wxa/business/getuserphonenumber`: the number behind a phone-button `code`.
     pub async fn phone_number(&self, access_token: &str, code: &str) -> Result<PhoneInfo, WechatError> {
         let body = serde_json::json!({"code": code});
         let path = "/wxa/business/getuserphonenumber";
-        let body: PhoneBody =
-            retry_once(|| self.call(self.post_json(path, &[("access_token", access_token)], &body))).await?;
-        check(body.errcode, body.errmsg)?;
-        body.phone_info.ok_or_else(|| WechatError::Malformed("getuserphonenumber without phone_info".into()))
+        let answer = async {
+            let body: PhoneBody =
+                retry_once(|| self.call(self.post_json(path, &[("access_token", access_token)], &body))).await?;
+            check(body.errcode, body.errmsg)?;
+            body.phone_info.ok_or_else(|| WechatError::Malformed("getuserphonenumber without phone_info".into()))
+        };
+        observe("getuserphonenumber", answer.await)
     }
 
     /// `GET /wxa/checksession`: whether WeChat still holds `signature`'s session key as the
@@ -236,12 +244,15 @@ impl WechatClient {
                 ("sig_method", "hmac_sha256"),
             ])
         };
-        let body: Envelope = retry_once(|| self.call(request())).await?;
-        match check(body.errcode, body.errmsg) {
-            Ok(()) => Ok(true),
-            Err(WechatError::Api { errcode: 87009, .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let answer = async {
+            let body: Envelope = retry_once(|| self.call(request())).await?;
+            match check(body.errcode, body.errmsg) {
+                Ok(()) => Ok(true),
+                Err(WechatError::Api { errcode: 87009, .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        observe("checksession", answer.await)
     }
 
     fn post_json(&self, path: &str, query: &[(&str, &str)], body: &serde_json::Value) -> reqwest::RequestBuilder {
@@ -267,6 +278,27 @@ impl WechatClient {
 }
 
 const CONNECT: &str = "connect:";
+
+/// Counts a call of WeChat's `api` and, when it failed, how: WeChat's errcode, or a fault.
+fn observe<T>(api: &'static str, result: Result<T, WechatError>) -> Result<T, WechatError> {
+    metrics::count(Metric::WechatCalls, &[("Api", api)]);
+    match &result {
+        Ok(_) => {}
+        Err(WechatError::Api { errcode, .. }) => {
+            metrics::count(Metric::WechatErrors, &[("Api", api), ("Errcode", &errcode.to_string())]);
+            if *errcode == -1 {
+                metrics::count(Metric::UpstreamFaults, &[("Service", "wechat"), ("Fault", "busy")]);
+            }
+        }
+        Err(WechatError::Unreachable(_)) => {
+            metrics::count(Metric::UpstreamFaults, &[("Service", "wechat"), ("Fault", "unreachable")]);
+        }
+        Err(WechatError::Malformed(_)) => {
+            metrics::count(Metric::UpstreamFaults, &[("Service", "wechat"), ("Fault", "malformed")]);
+        }
+    }
+    result
+}
 
 /// Runs `call` again, once, after WeChat said it was busy or the connection could not be made:
 /// in both cases WeChat consumed nothing (no code, no quota), so a retry is safe.

@@ -14,6 +14,7 @@ use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::secret::random_id;
 use crate::tokens::{codes, refresh};
+use crate::metrics::{self, Metric};
 
 pub const GRANT_TYPE: &str = "authorization_code";
 pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
@@ -38,6 +39,8 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
         return Err(invalid("the authorization code was issued to another client"));
     }
     if stored.used_at.is_some() {
+        tracing::warn!(client_id = %client.id, "authorization code replayed: revoking what it issued");
+        metrics::count(Metric::CodeReplay, &[]);
         codes::revoke_what_it_issued(app, &stored, now).await?;
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::error::{Error, OAuthError};
 use crate::App;
 use crate::http::Form;
+use crate::metrics::{self, Metric};
 use crate::oauth::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::access::{self, AccessToken};
@@ -98,7 +99,7 @@ pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Resu
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client("this client may not use this grant type").into());
     }
-    match grant_type {
+    let issued = match grant_type {
         wechat::GRANT_TYPE => wechat::grant(app, client, &form.only(wechat::PARAMETERS), now).await,
         refresh_token::GRANT_TYPE => {
             refresh_token::grant(app, client, &form.only(refresh_token::PARAMETERS), now).await
@@ -111,5 +112,19 @@ pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Resu
         }
         password::GRANT_TYPE => password::grant(app, client, &form.only(password::PARAMETERS), now).await,
         _ => Err(OAuthError::unsupported_grant_type("this grant type is not supported").into()),
+    };
+    if issued.is_ok() {
+        count_issued(metric_name(grant_type), client);
     }
+    issued
+}
+
+/// Counts an access token issued by `grant` (a short name: `wechat`, `implicit`, ...).
+pub fn count_issued(grant: &str, client: &Client) {
+    metrics::count(Metric::TokensIssued, &[("Grant", grant), ("ClientKind", client.kind.as_str())]);
+}
+
+/// A grant's name as a metric dimension: the WeChat grant's URN shortened.
+fn metric_name(grant_type: &str) -> &str {
+    if grant_type == wechat::GRANT_TYPE { "wechat" } else { grant_type }
 }

@@ -1,0 +1,37 @@
+// How a mini program (or a bundler-based framework) uses the SDK through the ES module entry;
+// type-checked by test/unit/types.test.mjs. Never run.
+import wxauth, { createClient, WxAuthError, errorCodes } from 'wxauth-miniprogram';
+import type { ClientOptions, Tokens, WxLike, DecryptResult, PhoneNumber, LogoutResult } from 'wxauth-miniprogram';
+
+declare const wx: WxLike;
+
+const options: ClientOptions = { baseUrl: 'https://auth.example.com', clientId: 'my-miniprogram', scope: 'openid phone', wx };
+const client = createClient(options);
+const same = wxauth.createClient({ baseUrl: 'https://auth.example.com', clientId: 'x', wx, now: () => 0 });
+
+async function page(): Promise<void> {
+  const tokens: Tokens = await client.login();
+  const openid: string | null = tokens.openid;
+  const token: string = await client.getAccessToken();
+  const res = await client.request<{ sub: string }>({ url: '/userinfo', method: 'GET' });
+  const sub: string = res.data.sub;
+  const status: number = res.statusCode;
+  const data: DecryptResult<{ nickName: string }> = await client.decrypt({ encryptedData: 'e', iv: 'i', rawData: '{}', signature: 's' });
+  const nick: string = data.data.nickName;
+  const authenticated: boolean = data.authenticated;
+  const phone: PhoneNumber = await client.phoneNumber('code');
+  const out: LogoutResult = await same.logout();
+  const t: Tokens | null = client.getTokens();
+  try {
+    await client.request({ url: '/api', method: 'POST', data: { a: 1 }, header: { 'x-trace': '1' } });
+  } catch (e) {
+    if (e instanceof WxAuthError && e.error === errorCodes.SESSION_KEY_RENEWED) {
+      const why: string = e.description;
+      const s: number = e.status;
+      const wait: number | null = e.retryAfter;
+      void [why, s, wait];
+    }
+  }
+  void [openid, token, sub, status, nick, authenticated, phone, out, t];
+}
+void page;
