@@ -47,10 +47,10 @@ where
 
 /// Best effort: a failure here is the first request's to meet and answer (503), not init's.
 async fn warm_up(app: &App, warm: Warm) {
-    if warm == Warm::KeyRegistry {
-        if let Err(e) = app.keys.published(crate::unix_now()).await {
-            tracing::warn!(error = %e, "could not read the signing-key registry during init");
-        }
+    if warm == Warm::KeyRegistry
+        && let Err(e) = app.keys.published(crate::unix_now()).await
+    {
+        tracing::warn!(error = %e, "could not read the signing-key registry during init");
     }
 }
 

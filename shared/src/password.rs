@@ -27,15 +27,21 @@
 //! - It is CPU-bound for tens of milliseconds: async callers use [`verify_password_blocking`],
 //!   which runs it on the blocking pool, at most one per core at a time (so a burst of sign-ins
 //!   on the local server cannot take 19 MiB times the blocking pool's 512 threads).
+//! - Verification memory is reused: a pool of at most one 19 MiB block array per permit. Freed
+//!   blocks of that size stay in the allocator's arena of the thread that freed them (glibc
+//!   raises its mmap threshold to the largest block freed), so a fresh array per verification
+//!   left one such array per blocking-pool thread and grew the local server's RSS to 240–354 MB
+//!   over a soak of sign-ins.
 //! - Passwords longer than [`MAX_PASSWORD_BYTES`] are never hashed, so they never verify
 //!   either: refusing them early costs an attacker's megabyte inputs nothing and reveals
 //!   nothing (known and unknown users alike).
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
+use argon2::password_hash::PasswordHasher as _;
 use argon2::password_hash::phc;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq as _;
 
 /// Memory cost in KiB (19 MiB).
 pub const MEMORY_KIB: u32 = 19_456;
@@ -99,7 +105,59 @@ pub fn verify_password(password: &str, stored: &PasswordHash) -> bool {
             return false;
         }
     };
-    argon2().verify_password(password.as_bytes(), &parsed).is_ok()
+    match verify_with_pooled_memory(password.as_bytes(), &parsed) {
+        Ok(matches) => matches,
+        Err(e) => {
+            tracing::error!(error = %e, "a stored password hash cannot be verified");
+            false
+        }
+    }
+}
+
+/// What argon2's own verifier does (the stored hash's algorithm, version and parameters, a
+/// constant-time comparison), in memory from [`MEMORY_POOL`].
+fn verify_with_pooled_memory(password: &[u8], stored: &phc::PasswordHash) -> anyhow::Result<bool> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("argon2: {e}");
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str()).map_err(|e| err(&e))?;
+    let version = stored.version.map(Version::try_from).transpose().map_err(|e| err(&e))?.unwrap_or_default();
+    let params = Params::try_from(stored).map_err(|e| err(&e))?;
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else { anyhow::bail!("no salt or hash") };
+    let mut computed = vec![0u8; expected.len()];
+    let hasher = Argon2::new(algorithm, version, params.clone());
+    let mut memory = MEMORY_POOL.take(params.block_count());
+    let hashed = hasher.hash_password_into_with_memory(password, salt, &mut computed, &mut memory[..]);
+    MEMORY_POOL.give_back(memory, max_verifications());
+    hashed.map_err(|e| err(&e))?;
+    Ok(bool::from(computed.ct_eq(expected.as_bytes())))
+}
+
+/// Block arrays of finished verifications under this deployment's parameters, for the next
+/// ones. Their contents are overwritten before use: argon2 fills every block.
+struct MemoryPool(Mutex<Vec<Vec<Block>>>);
+
+static MEMORY_POOL: MemoryPool = MemoryPool(Mutex::new(Vec::new()));
+
+/// [`MEMORY_KIB`] in argon2's 1 KiB blocks.
+const POOLED_BLOCKS: usize = MEMORY_KIB as usize;
+
+impl MemoryPool {
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let pooled = if blocks == POOLED_BLOCKS { self.0.lock().ok().and_then(|mut pool| pool.pop()) } else { None };
+        // A hash made under other parameters gets memory of its own size, not kept.
+        pooled.unwrap_or_else(|| vec![Block::default(); blocks])
+    }
+
+    /// Keeps `memory` for the next verification, up to `keep` arrays.
+    fn give_back(&self, memory: Vec<Block>, keep: usize) {
+        if memory.len() != POOLED_BLOCKS {
+            return;
+        }
+        if let Ok(mut pool) = self.0.lock()
+            && pool.len() < keep
+        {
+            pool.push(memory);
+        }
+    }
 }
 
 /// Does the same work as [`verify_password`] against [`DUMMY_HASH`], so an unknown username
@@ -143,10 +201,11 @@ pub async fn verify_password_blocking(password: String, stored: Option<PasswordH
 /// memory.
 fn verifications() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        tokio::sync::Semaphore::new(cores)
-    })
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(max_verifications()))
+}
+
+fn max_verifications() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// Minimal policy for admin-set passwords: at least [`MIN_PASSWORD_CHARS`] characters, at most
@@ -172,12 +231,37 @@ mod tests {
     fn parameters_are_within_argon2s_bounds() {
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid parameters");
         assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19_456, 2, 1));
+        assert_eq!(params.block_count(), POOLED_BLOCKS, "the pool keeps arrays of exactly this size");
     }
 
     #[test]
     fn a_hashed_password_verifies() {
         let hash = hash_password("correct horse battery staple").expect("hash");
         assert!(verify_password("correct horse battery staple", &hash));
+    }
+
+    #[test]
+    fn verification_memory_is_reused_not_allocated_anew() {
+        let pool = MemoryPool(Mutex::new(Vec::new()));
+        let first = pool.take(POOLED_BLOCKS);
+        let address = first.as_ptr();
+        pool.give_back(first, 1);
+        let again = pool.take(POOLED_BLOCKS);
+        assert_eq!(again.as_ptr(), address, "the same 19 MiB, not a fresh allocation");
+        let other = pool.take(POOLED_BLOCKS);
+        pool.give_back(again, 1);
+        pool.give_back(other, 1);
+        assert_eq!(pool.0.lock().expect("pool").len(), 1, "at most `keep` arrays are kept");
+        pool.give_back(vec![Block::default(); 8], 2);
+        assert_eq!(pool.0.lock().expect("pool").len(), 1, "memory of other parameters is not kept");
+    }
+
+    #[test]
+    fn a_hash_made_under_other_parameters_still_verifies() {
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8_192, 1, 1, None).expect("params"));
+        let hash = PasswordHash(other.hash_password(b"old parameters").expect("hash").to_string());
+        assert!(verify_password("old parameters", &hash));
+        assert!(!verify_password("other", &hash));
     }
 
     #[test]

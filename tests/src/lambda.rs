@@ -3,7 +3,8 @@
 //! template.yaml gives it (and the local stack's endpoints), and API Gateway payload 2.0 events
 //! to invoke it with. Used by tests/tests/lambda_runtime.rs and the cold-start benchmark.
 //!
-//! The binaries come from `WXAUTH_LAMBDA_DIR` (default `target/lambda`, cargo-lambda's).
+//! The binaries come from `WXAUTH_LAMBDA_DIR` (default `target/lambda`, cargo-lambda's; or
+//! `.aws-sam/build`, `sam build`'s).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,16 +18,24 @@ use crate::runtime_api::{Bootstrap, HttpAnswer, RuntimeApi};
 use crate::template::{self, Resolver};
 use crate::{ISSUER, TestEnv};
 
+/// `WXAUTH_LAMBDA_DIR`, a relative one taken from the workspace root.
 pub fn lambda_dir() -> PathBuf {
-    std::env::var_os("WXAUTH_LAMBDA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/lambda")))
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    std::env::var_os("WXAUTH_LAMBDA_DIR").map(|dir| root.join(dir)).unwrap_or_else(|| root.join("target/lambda"))
 }
 
+/// `binary`'s bootstrap: `<dir>/<binary>/bootstrap` as cargo-lambda lays them out, or
+/// `<dir>/<LogicalId>/bootstrap` as `sam build` does (`WXAUTH_LAMBDA_DIR=.aws-sam/build`).
 pub fn bootstrap_path(binary: &str) -> PathBuf {
-    let path = lambda_dir().join(binary).join("bootstrap");
-    assert!(path.exists(), "{} is missing: build the functions with `cargo lambda build --release` (scripts/test does)", path.display());
-    path
+    let dir = lambda_dir();
+    let cargo_lambda = dir.join(binary).join("bootstrap");
+    let sam = dir.join(template::function(binary).logical_id).join("bootstrap");
+    [cargo_lambda.clone(), sam].into_iter().find(|p| p.exists()).unwrap_or_else(|| {
+        panic!(
+            "{} is missing: build the functions with `cargo lambda build --release` (scripts/test does)",
+            cargo_lambda.display()
+        )
+    })
 }
 
 /// A test's deployment, with the demo clients the events name.

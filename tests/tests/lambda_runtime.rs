@@ -370,3 +370,51 @@ fn request_id_of(line: &Value) -> Option<&str> {
         .as_str()
         .or_else(|| line["spans"].as_array()?.iter().find_map(|s| s["requestId"].as_str()))
 }
+
+/// The README's local workflow, walked: `cargo lambda watch` (cargo-lambda's own Runtime API
+/// emulator, which sends the deadline as a duration) and `cargo lambda invoke` of a sample event.
+/// Before the deadline fix every such invocation was answered 503 at once.
+#[tokio::test]
+async fn the_readmes_cargo_lambda_watch_workflow_answers_the_sample_events() {
+    let deployment = Deployment::new().await;
+    let function = template::function("jwks");
+    let moto = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("address").port().to_string()
+    };
+    let workspace: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut watch = tokio::process::Command::new("cargo")
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", port.as_str()])
+        .current_dir(workspace)
+        .envs(deployment.environment(&function, &moto))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cargo lambda watch (cargo-lambda on the PATH: scripts/test installs it in .venv-lambda)");
+    let invoke = move || {
+        std::process::Command::new("cargo")
+            .args(["lambda", "invoke", "jwks", "--data-file", "events/jwks.json"])
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port", port.as_str()])
+            .current_dir(workspace)
+            .output()
+            .expect("cargo lambda invoke")
+    };
+    // watch listens once it has started; it builds and starts the function at the first invoke.
+    let started = Instant::now();
+    let output = loop {
+        let output = tokio::task::spawn_blocking(invoke.clone()).await.expect("invoke");
+        if output.status.success() || started.elapsed() > wxauth_tests::PATIENCE * 4 {
+            break output;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let _ = watch.kill().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "cargo lambda invoke: {}{}", stdout, String::from_utf8_lossy(&output.stderr));
+    let answer: Value = serde_json::from_str(stdout.trim()).expect("the function's answer as JSON");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("a JWKS document");
+    assert_eq!(body["keys"].as_array().map(Vec::len), Some(1), "{body}");
+}
