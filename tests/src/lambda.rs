@@ -63,17 +63,7 @@ impl Deployment {
             wechat: Some((mp.appid.clone(), format!("secret-{}", mp.appid))),
         })
         .await;
-        env.create_client(NewClient {
-            id: "demo-web".into(),
-            name: "Demo web app".into(),
-            kind: ClientKind::Public,
-            grant_types: vec![],
-            redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
-            scope: Scope::parse("openid profile").expect("scope"),
-            audience: None,
-            wechat: None,
-        })
-        .await;
+        env.create_demo_web().await;
         let service_secret = env
             .create_client(NewClient {
                 id: "demo-service".into(),

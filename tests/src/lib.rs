@@ -126,6 +126,22 @@ impl TestEnv {
         MiniProgram { client_id, appid: appid.to_string() }
     }
 
+    /// Registers `demo-web` as the samples in events/ name it (scripts/dev's: public, redirect URI
+    /// `http://127.0.0.1:3000/demo/callback`).
+    pub async fn create_demo_web(&self) {
+        self.create_client(NewClient {
+            id: "demo-web".into(),
+            name: "Demo web app".into(),
+            kind: ClientKind::Public,
+            grant_types: vec![],
+            redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
+            scope: Scope::parse("openid profile").expect("scope"),
+            audience: None,
+            wechat: None,
+        })
+        .await;
+    }
+
     /// Registers a client; returns its secret when it has one.
     pub async fn create_client(&self, new: NewClient) -> Option<String> {
         let data_key = DataKey::new(self.kms.clone(), self.app.config.kms_data_key_id.clone());

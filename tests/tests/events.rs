@@ -104,17 +104,7 @@ async fn the_protected_resource_events_reach_their_handlers() {
 #[tokio::test]
 async fn the_web_flow_events_reach_their_handlers() {
     let env = TestEnv::new().await;
-    env.create_client(wxauth::provision::NewClient {
-        id: "demo-web".into(),
-        name: "Demo web app".into(),
-        kind: wxauth::store::clients::ClientKind::Public,
-        grant_types: vec![],
-        redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
-        scope: Scope::parse("openid profile").expect("scope"),
-        audience: None,
-        wechat: None,
-    })
-    .await;
+    env.create_demo_web().await;
     let page = authorize::handle(&env.app, event("authorize-get.json")).await;
     assert_eq!(page.status(), 200, "the sign-in page for demo-web");
     // The samples carry made-up codes, secrets and tokens: each is refused the RFC way.
