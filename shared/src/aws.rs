@@ -40,7 +40,10 @@ where
         _ => false,
     };
     let fault = fault_kind(&err, transient);
-    crate::metrics::count(crate::metrics::Metric::UpstreamFaults, &[("Service", metric_service(service)), ("Fault", fault)]);
+    crate::metrics::count(
+        crate::metrics::Metric::UpstreamFaults,
+        &[("Service", metric_service(service)), ("Fault", fault)],
+    );
     let cause = anyhow::Error::new(err).context(format!("{service} {operation}"));
     if transient { Error::Unavailable(cause) } else { Error::Internal(cause) }
 }
@@ -59,14 +62,15 @@ fn fault_kind<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, transien
 }
 
 fn is_throttling(code: &str) -> bool {
-    code.contains("Throttl") || matches!(code, "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "LimitExceededException")
+    code.contains("Throttl")
+        || matches!(code, "ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "LimitExceededException")
 }
 
-/// The `Service` dimension: `dynamodb` or `kms`, whatever case the caller named it in.
+/// The `Service` dimension of the names callers give (`DynamoDB`, `KMS`).
 fn metric_service(service: &'static str) -> &'static str {
     match service {
-        "DynamoDB" | "dynamodb" => "dynamodb",
-        "KMS" | "kms" => "kms",
+        "DynamoDB" => "dynamodb",
+        "KMS" => "kms",
         other => other,
     }
 }
@@ -78,13 +82,10 @@ fn metric_service(service: &'static str) -> &'static str {
 fn is_transient_service_error(status: u16, code: &str) -> bool {
     (500..600).contains(&status)
         || (200..300).contains(&status)
-        || code.contains("Throttl")
+        || is_throttling(code)
         || matches!(
             code,
-            "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-                | "LimitExceededException"
-                | "InternalServerError"
+            "InternalServerError"
                 | "InternalFailure"
                 | "ServiceUnavailable"
                 | "KMSInternalException"

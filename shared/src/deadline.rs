@@ -175,7 +175,8 @@ mod tests {
     #[tokio::test]
     async fn without_an_invocation_there_is_no_deadline() {
         let req = http::Request::builder().uri("/").body(Body::Empty).expect("request");
-        let res = within(Duration::ZERO, req, |_| async { crate::http::json_response(204, &serde_json::json!({})) }).await;
+        let res =
+            within(Duration::ZERO, req, |_| async { crate::http::json_response(204, &serde_json::json!({})) }).await;
         assert_eq!(res.status(), 204);
     }
 

@@ -104,8 +104,8 @@ fn emf_line(
 ) -> String {
     let own: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
     let with_function: Vec<&str> = std::iter::once("Function").chain(own.iter().copied()).collect();
-    let mut sets = vec![own.clone(), with_function];
-    if !own.is_empty() {
+    let mut sets = vec![own, with_function];
+    if !dimensions.is_empty() {
         sets.push(Vec::new());
     }
     let mut document = serde_json::json!({
@@ -144,7 +144,14 @@ mod tests {
 
     #[test]
     fn a_count_is_one_emf_document_with_its_dimension_sets() {
-        let line = emf_line("token", Some("req-1"), Metric::TokensIssued, 1.0, &[("Grant", "wechat"), ("ClientKind", "miniprogram")], 42);
+        let line = emf_line(
+            "token",
+            Some("req-1"),
+            Metric::TokensIssued,
+            1.0,
+            &[("Grant", "wechat"), ("ClientKind", "miniprogram")],
+            42,
+        );
         let doc = parse(&line);
         assert_eq!(
             doc["_aws"],

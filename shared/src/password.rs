@@ -126,6 +126,8 @@ fn verify_with_pooled_memory(password: &[u8], stored: &phc::PasswordHash) -> any
     let hasher = Argon2::new(algorithm, version, params.clone());
     let mut memory = MEMORY_POOL.take(params.block_count());
     let hashed = hasher.hash_password_into_with_memory(password, salt, &mut computed, &mut memory[..]);
+    // Wiped, as argon2's own allocation is on drop: the blocks hold state derived from the password.
+    memory.fill(Block::default());
     MEMORY_POOL.give_back(memory, max_verifications());
     hashed.map_err(|e| err(&e))?;
     Ok(bool::from(computed.ct_eq(expected.as_bytes())))

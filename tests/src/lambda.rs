@@ -94,7 +94,13 @@ impl Deployment {
         env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
         env.push(("AWS_ENDPOINT_URL".into(), aws_endpoint.into()));
         env.push(("WECHAT_API_BASE".into(), self.env.mock_wechat.clone()));
-        for passed in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ATTEMPT_TIMEOUT_MS", "AWS_CALL_TIMEOUT_MS"] {
+        for passed in [
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ATTEMPT_TIMEOUT_MS",
+            "AWS_CALL_TIMEOUT_MS",
+        ] {
             if let Ok(value) = std::env::var(passed) {
                 env.push((passed.into(), value));
             }
@@ -108,7 +114,12 @@ impl Deployment {
         self.start_against(binary, &moto, adjust).await
     }
 
-    pub async fn start_against(&self, binary: &str, aws: &str, adjust: impl FnOnce(&mut Vec<(String, String)>)) -> Instance {
+    pub async fn start_against(
+        &self,
+        binary: &str,
+        aws: &str,
+        adjust: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> Instance {
         let function = template::function(binary);
         let mut env = self.environment(&function, aws);
         adjust(&mut env);
@@ -182,4 +193,3 @@ pub fn form(params: &[(&str, &str)]) -> String {
 }
 
 pub const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-

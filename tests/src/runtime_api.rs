@@ -185,7 +185,10 @@ async fn next(State(server): State<Arc<Server>>) -> Response {
         ("lambda-runtime-aws-request-id", request_id),
         ("lambda-runtime-deadline-ms", deadline),
         ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:wxauth-test".into()),
-        ("lambda-runtime-trace-id", "Root=1-69257718-55654a6b3768586b49414d45;Parent=53995c3f42cd8ad8;Sampled=0".into()),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-69257718-55654a6b3768586b49414d45;Parent=53995c3f42cd8ad8;Sampled=0".into(),
+        ),
         ("content-type", "application/json".into()),
     ];
     let mut res = invocation.event.to_string().into_response();
@@ -200,8 +203,14 @@ async fn response(State(server): State<Arc<Server>>, Path(id): Path<String>, bod
     settle(&server, &id, Outcome::Response(body))
 }
 
-async fn error(State(server): State<Arc<Server>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let outcome = Outcome::Error { error_type: error_type(&headers), body: serde_json::from_slice(&body).unwrap_or(Value::Null) };
+async fn error(
+    State(server): State<Arc<Server>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let outcome =
+        Outcome::Error { error_type: error_type(&headers), body: serde_json::from_slice(&body).unwrap_or(Value::Null) };
     settle(&server, &id, outcome)
 }
 

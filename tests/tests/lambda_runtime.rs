@@ -101,7 +101,11 @@ async fn every_sample_event_runs_through_its_function_binary() {
     for (binary, mut instance) in instances {
         assert!(instance.process.is_running(), "{binary} still serves");
         let rss_mib = instance.process.peak_rss_kib() / 1024;
-        assert!(rss_mib < instance.function.memory_mb, "{binary}: peak RSS {rss_mib} MiB of its {} MB", instance.function.memory_mb);
+        assert!(
+            rss_mib < instance.function.memory_mb,
+            "{binary}: peak RSS {rss_mib} MiB of its {} MB",
+            instance.function.memory_mb
+        );
     }
 }
 
@@ -119,7 +123,12 @@ async fn a_mini_program_session_runs_through_the_binaries() {
 
     let name = format!("rt-{}", &wxauth::tokens::secret::random_id()[..8]);
     let login_code = format!("ok-{name}");
-    let body = form(&[("grant_type", WECHAT_GRANT), ("client_id", "demo-miniprogram"), ("code", &login_code), ("scope", "openid profile phone")]);
+    let body = form(&[
+        ("grant_type", WECHAT_GRANT),
+        ("client_id", "demo-miniprogram"),
+        ("code", &login_code),
+        ("scope", "openid profile phone"),
+    ]);
     let login = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
     assert_eq!(login.status, 200, "{}", login.body);
     assert_eq!(login.header("cache-control"), Some("no-store"));
@@ -127,7 +136,8 @@ async fn a_mini_program_session_runs_through_the_binaries() {
     let first_refresh = login.json["refresh_token"].as_str().expect("refresh token").to_string();
     deployment.env.verify_with_jwks(&access).await;
 
-    let body = form(&[("grant_type", "refresh_token"), ("client_id", "demo-miniprogram"), ("refresh_token", &first_refresh)]);
+    let body =
+        form(&[("grant_type", "refresh_token"), ("client_id", "demo-miniprogram"), ("refresh_token", &first_refresh)]);
     let refreshed = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     let access = refreshed.json["access_token"].as_str().expect("access token").to_string();
@@ -146,8 +156,14 @@ async fn a_mini_program_session_runs_through_the_binaries() {
     let data = decrypt.invoke(event("POST", "/wechat/decrypt", &[auth, json_type], Some(&profile.to_string()))).await;
     assert_eq!((data.status, &data.json["data"]["nickName"]), (200, &json!("Amy")), "{}", data.body);
 
-    let number = phone.invoke(event("POST", "/wechat/phone", &[auth, json_type], Some(r#"{"code":"phone-13800138000"}"#))).await;
-    assert_eq!((number.status, number.json["pure_phone_number"].as_str()), (200, Some("13800138000")), "{}", number.body);
+    let number =
+        phone.invoke(event("POST", "/wechat/phone", &[auth, json_type], Some(r#"{"code":"phone-13800138000"}"#))).await;
+    assert_eq!(
+        (number.status, number.json["pure_phone_number"].as_str()),
+        (200, Some("13800138000")),
+        "{}",
+        number.body
+    );
 
     // demo-service's own token, introspected by it.
     let basic = deployment.basic();
@@ -160,7 +176,8 @@ async fn a_mini_program_session_runs_through_the_binaries() {
     assert_eq!((active.status, &active.json["active"]), (200, &json!(true)), "{}", active.body);
 
     // The rotated first token again: reuse, the family is revoked.
-    let body = form(&[("grant_type", "refresh_token"), ("client_id", "demo-miniprogram"), ("refresh_token", &first_refresh)]);
+    let body =
+        form(&[("grant_type", "refresh_token"), ("client_id", "demo-miniprogram"), ("refresh_token", &first_refresh)]);
     let reused = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
     assert_eq!((reused.status, reused.json["error"].as_str()), (400, Some("invalid_grant")));
     let body = form(&[("token", &refresh), ("client_id", "demo-miniprogram")]);
@@ -208,7 +225,11 @@ async fn a_mini_program_session_runs_through_the_binaries() {
         // Nothing is logged at a healthy start: every line, log or metric, is an invocation's.
         for line in &output {
             let log: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON line: {line}"));
-            assert!(request_id_of(&log).is_some_and(|id| id.starts_with("req-")), "{}: no request id in {log}", instance.function.binary);
+            assert!(
+                request_id_of(&log).is_some_and(|id| id.starts_with("req-")),
+                "{}: no request id in {log}",
+                instance.function.binary
+            );
         }
     }
 }
@@ -259,7 +280,8 @@ async fn a_web_sign_in_runs_through_the_binaries() {
     ]);
     let tokens = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
-    let (_, claims) = deployment.env.verify_id_token(tokens.json["id_token"].as_str().expect("id token"), "demo-web").await;
+    let (_, claims) =
+        deployment.env.verify_id_token(tokens.json["id_token"].as_str().expect("id token"), "demo-web").await;
     assert_eq!(claims["nonce"], "n-1");
     // Replayed: what it issued is revoked, and counted.
     let replay = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
@@ -279,7 +301,12 @@ async fn a_request_near_its_deadline_is_answered_503_before_lambda_kills_it() {
     let started = Instant::now();
     let answer = token.api.invoke(event("POST", "/oauth/token", &[FORM], Some(&body)), timeout).await.http();
     let took = started.elapsed();
-    assert_eq!((answer.status, answer.json["error"].as_str()), (503, Some("temporarily_unavailable")), "{}", answer.body);
+    assert_eq!(
+        (answer.status, answer.json["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{}",
+        answer.body
+    );
     assert_eq!(answer.header("retry-after"), Some("1"));
     assert!(took < timeout, "answered in {took:?}, before the {timeout:?} deadline");
 }
@@ -291,7 +318,8 @@ async fn an_emulators_relative_or_zero_deadline_is_not_taken_for_an_absolute_one
     let deployment = Deployment::new().await;
     let jwks = deployment.start("jwks", |_| {}).await;
     for raw in ["600000", "0", "18446744073709551615"] {
-        let answer = jwks.api.invoke_with(event("GET", "/.well-known/jwks.json", &[], None), Deadline::Raw(raw.into())).await;
+        let answer =
+            jwks.api.invoke_with(event("GET", "/.well-known/jwks.json", &[], None), Deadline::Raw(raw.into())).await;
         assert_eq!(answer.http().status, 200, "deadline {raw}");
     }
     let warnings = jwks.process.output().iter().filter(|l| l.contains("DEADLINE_FALLBACK_MS")).count();
@@ -305,7 +333,10 @@ async fn an_emulators_relative_or_zero_deadline_is_not_taken_for_an_absolute_one
         .await;
     let body = form(&[("grant_type", WECHAT_GRANT), ("client_id", "demo-miniprogram"), ("code", "ok-fallback")]);
     let started = Instant::now();
-    let answer = token.api.invoke_with(event("POST", "/oauth/token", &[FORM], Some(&body)), Deadline::Raw("600000".into())).await;
+    let answer = token
+        .api
+        .invoke_with(event("POST", "/oauth/token", &[FORM], Some(&body)), Deadline::Raw("600000".into()))
+        .await;
     assert_eq!(answer.http().status, 503);
     assert!(started.elapsed() < Duration::from_secs(5), "cut off by the 1 s fallback");
 }
@@ -366,9 +397,7 @@ fn check_emf_document(doc: &Value) {
 
 /// A log line's request id (in its spans), or a metric line's (a property).
 fn request_id_of(line: &Value) -> Option<&str> {
-    line["requestId"]
-        .as_str()
-        .or_else(|| line["spans"].as_array()?.iter().find_map(|s| s["requestId"].as_str()))
+    line["requestId"].as_str().or_else(|| line["spans"].as_array()?.iter().find_map(|s| s["requestId"].as_str()))
 }
 
 /// The README's local workflow, walked: `cargo lambda watch` (cargo-lambda's own Runtime API

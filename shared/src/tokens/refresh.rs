@@ -17,12 +17,12 @@
 
 use super::secret::{hash, random_id, random_token};
 use crate::App;
+use crate::metrics::{self, Metric};
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::store::Written;
 use crate::store::clients::Client;
 use crate::store::refresh_tokens::{Family, RefreshToken};
-use crate::metrics::{self, Metric};
 
 /// A refresh token handed to a client, and its stored record.
 #[derive(Clone)]

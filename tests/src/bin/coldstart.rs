@@ -92,7 +92,11 @@ async fn main() {
     let session_name = "cold-user".to_string();
     let login = deployment
         .env
-        .token(&[("grant_type", WECHAT_GRANT), ("client_id", "demo-miniprogram"), ("code", &format!("ok-{session_name}"))])
+        .token(&[
+            ("grant_type", WECHAT_GRANT),
+            ("client_id", "demo-miniprogram"),
+            ("code", &format!("ok-{session_name}")),
+        ])
         .await;
     assert_eq!(login.status, 200, "{}", login.json);
     let basic = deployment.basic();

@@ -7,6 +7,7 @@
 use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::http::Form;
+use crate::metrics::{self, Metric};
 use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
 use crate::store::Written;
@@ -14,7 +15,6 @@ use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::secret::random_id;
 use crate::tokens::{codes, refresh};
-use crate::metrics::{self, Metric};
 
 pub const GRANT_TYPE: &str = "authorization_code";
 pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
