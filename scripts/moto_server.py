@@ -7,8 +7,14 @@ costs little throughput and makes concurrency tests (races on one table) determi
 Usage: python scripts/moto_server.py PORT
 With MOTO_TARGET_LOG set, each request's X-Amz-Target (e.g. TrentService.Sign) is appended to
 that file, one a line: scripts/bench counts KMS Sign calls per request with it.
+
+An operation moto does not implement (KMS GenerateDataKeyPair) raises NotImplementedError, which
+werkzeug turns into an HTML 500 that the SDK retries as a server fault. It is answered instead as
+a JSON error the SDK reads, `501 NotImplemented`: a code real KMS never sends, on which
+`wxauth-admin` generates an envelope signing key itself (shared/src/provision.rs).
 """
 
+import json
 import os
 import sys
 import threading
@@ -29,7 +35,13 @@ class Serialized:
             if self.targets:
                 self.targets.write(environ.get("HTTP_X_AMZ_TARGET", "-") + "\n")
             # Consume the whole body inside the lock: a streamed response would escape it.
-            return list(self.app(environ, start_response))
+            try:
+                return list(self.app(environ, start_response))
+            except NotImplementedError as e:
+                body = json.dumps({"__type": "NotImplemented", "message": str(e)}).encode()
+                start_response("501 Not Implemented", [("Content-Type", "application/x-amz-json-1.1"),
+                                                       ("Content-Length", str(len(body)))])
+                return [body]
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ pub struct Config {
     pub kms_data_key_id: String,
     /// `AUTHORIZATION_CODE_TTL` seconds (default 60): RFC 6749 §4.1.2 recommends at most 10 minutes.
     pub authorization_code_ttl: Duration,
+    /// `CLIENT_CACHE_TTL` seconds (default 60): how long a container trusts a client it read
+    /// (`crate::oauth::client_cache`): a deleted client or a new secret takes effect within it.
+    pub client_cache_ttl: Duration,
+    /// `DATA_KEY_MAX_AGE` seconds (default 300) and `DATA_KEY_MAX_MESSAGES` (default 10000): how
+    /// long and for how many secrets one data key seals (`crate::keys::data_key`).
+    pub data_key_bounds: crate::keys::data_key::DataKeyBounds,
     /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
     /// signing-key registry, and the JWKS `max-age`.
     pub key_cache_ttl: Duration,
@@ -129,6 +135,11 @@ impl Config {
             kms_data_key_id: vars.required("KMS_DATA_KEY_ID")?,
             authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
+            client_cache_ttl: vars.seconds("CLIENT_CACHE_TTL", 60)?,
+            data_key_bounds: crate::keys::data_key::DataKeyBounds {
+                max_age: vars.seconds("DATA_KEY_MAX_AGE", 300)?,
+                max_messages: vars.number("DATA_KEY_MAX_MESSAGES", 10_000)?.max(1),
+            },
             aws_timeouts: AwsTimeouts::from_vars(&vars)?,
             deadline_fallback: Duration::from_millis(vars.number("DEADLINE_FALLBACK_MS", 5000)?),
         })
@@ -194,6 +205,9 @@ mod tests {
         let aws = AwsTimeouts { attempt: Duration::from_secs(2), call: Duration::from_secs(4) };
         assert_eq!(c.aws_timeouts, aws);
         assert_eq!(c.deadline_fallback, Duration::from_secs(5));
+        assert_eq!(c.client_cache_ttl, Duration::from_secs(60));
+        let bounds = crate::keys::data_key::DataKeyBounds { max_age: Duration::from_secs(300), max_messages: 10_000 };
+        assert_eq!(c.data_key_bounds, bounds);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum Warm {
     /// and with it DynamoDB's connection opened. Lambda runs init at full CPU, where an
     /// invocation of a 128 MB function gets a fraction of a core for the same TLS handshake.
     KeyRegistry,
+    /// The registry and, for a function that signs, the active key unwrapped if it is an
+    /// envelope key: its one KMS `Decrypt` during init instead of in the first request.
+    SigningKey,
 }
 
 /// Serves `handle` as the function `name` (its package name: the `Function` of its metrics)
@@ -47,10 +50,20 @@ where
 
 /// Best effort: a failure here is the first request's to meet and answer (503), not init's.
 async fn warm_up(app: &App, warm: Warm) {
+    let now = crate::unix_now();
     if warm == Warm::KeyRegistry
-        && let Err(e) = app.keys.published(crate::unix_now()).await
+        && let Err(e) = app.keys.published(now).await
     {
         tracing::warn!(error = %e, "could not read the signing-key registry during init");
+    }
+    if warm == Warm::SigningKey {
+        let prepared = match app.keys.active(now).await {
+            Ok(key) => app.signer.prepare(&key).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = prepared {
+            tracing::warn!(error = %e, "could not prepare the signing key during init");
+        }
     }
 }
 

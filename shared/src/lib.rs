@@ -40,6 +40,7 @@ use config::Config;
 use keys::data_key::DataKey;
 use keys::registry::KeyRing;
 use keys::signer::Signer;
+use oauth::client_cache::ClientCache;
 use store::Store;
 use wechat::api::WechatClient;
 use wechat::secrets::AppSecrets;
@@ -53,6 +54,7 @@ pub struct App {
     pub keys: KeyRing,
     pub signer: Signer,
     pub data_key: DataKey,
+    pub clients: ClientCache,
     pub wechat: WechatClient,
     pub app_secrets: AppSecrets,
     pub server_tokens: ServerTokens,
@@ -79,8 +81,9 @@ impl App {
         let store = Store::new(dynamodb, config.table.clone());
         Ok(Self {
             keys: KeyRing::new(store.clone(), config.key_cache_ttl),
-            signer: Signer::new(kms.clone()),
-            data_key: DataKey::new(kms, config.kms_data_key_id.clone()),
+            signer: Signer::new(kms.clone(), config.table.clone()),
+            data_key: DataKey::with_bounds(kms, config.kms_data_key_id.clone(), config.data_key_bounds),
+            clients: ClientCache::new(config.client_cache_ttl),
             wechat: WechatClient::new(config.wechat_api_base.clone(), config.wechat_timeout)?,
             app_secrets: AppSecrets::default(),
             server_tokens: ServerTokens::default(),

@@ -336,8 +336,22 @@ impl FaultProxy {
         self.app_with_timeouts(env, env.app.config.aws_timeouts).await
     }
 
+    /// [`Self::app`] with `adjust` applied to its configuration.
+    pub async fn app_with_config(&self, env: &TestEnv, adjust: impl FnOnce(&mut wxauth::config::Config)) -> App {
+        let mut config = env.app.config.clone();
+        adjust(&mut config);
+        let (dynamodb, kms) = self.clients(config.aws_timeouts).await;
+        App::from_clients(config, dynamodb, kms).expect("app")
+    }
+
     /// [`Self::app`] with other AWS timeouts (production's, to see them cut a stall off).
     pub async fn app_with_timeouts(&self, env: &TestEnv, timeouts: AwsTimeouts) -> App {
+        let (dynamodb, kms) = self.clients(timeouts).await;
+        App::from_clients(env.app.config.clone(), dynamodb, kms).expect("app")
+    }
+
+    /// DynamoDB and KMS clients that reach moto through this proxy.
+    async fn clients(&self, timeouts: AwsTimeouts) -> (aws_sdk_dynamodb::Client, aws_sdk_kms::Client) {
         use aws_sdk_dynamodb::config::retry::RetryPartition;
         let sdk = wxauth::aws::sdk_config(timeouts).await;
         let partition = format!("fault-proxy-{}", random_id());
@@ -353,7 +367,7 @@ impl FaultProxy {
                 .retry_partition(RetryPartition::new(format!("{partition}-kms")))
                 .build(),
         );
-        App::from_clients(env.app.config.clone(), dynamodb, kms).expect("app")
+        (dynamodb, kms)
     }
 }
 

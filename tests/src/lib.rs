@@ -19,7 +19,7 @@ use wxauth::config::Config;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::scope::Scope;
-use wxauth::provision::{self, NewClient};
+use wxauth::provision::{self, KeyCustody, NewClient};
 use wxauth::store::clients::ClientKind;
 use wxauth::tokens::secret::random_id;
 
@@ -76,8 +76,13 @@ impl TestEnv {
         Self::with_signing(provision::DEFAULT_ALGORITHM, adjust).await
     }
 
-    /// A fresh deployment whose first signing key is for `alg`.
+    /// A fresh deployment whose first signing key is for `alg`, in the default custody.
     pub async fn with_signing(alg: Algorithm, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::with_key(alg, provision::DEFAULT_CUSTODY, adjust).await
+    }
+
+    /// A fresh deployment whose first signing key is for `alg`, held in `custody`.
+    pub async fn with_key(alg: Algorithm, custody: KeyCustody, adjust: impl FnOnce(&mut Config)) -> Self {
         required_env("AWS_ENDPOINT_URL");
         let mock_wechat = required_env("WECHAT_API_BASE");
         // The stack's AWS timeouts (scripts/test lifts them: moto serves one request at a time).
@@ -99,7 +104,10 @@ impl TestEnv {
         config.aws_timeouts = aws_timeouts;
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
-        provision::ensure_signing_key(&kms, &app.store, alg, wxauth::unix_now()).await.expect("signing key");
+        let data_key = app.config.kms_data_key_id.clone();
+        provision::ensure_signing_key(&kms, &app.store, &data_key, alg, custody, wxauth::unix_now())
+            .await
+            .expect("signing key");
         Self { app: Arc::new(app), kms, mock_wechat, http: reqwest::Client::new() }
     }
 

@@ -642,7 +642,8 @@ async fn kms_tags(env: &TestEnv, key_id: &str) -> std::collections::HashMap<Stri
 
 #[tokio::test]
 async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_functions_may_sign_with_it() {
-    let env = TestEnv::new().await;
+    // KMS-held keys (a rotation keeps the current key's custody).
+    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
     let table = env.app.config.table.clone();
     let tag = wxauth::provision::SIGNING_KEY_TAG;
     // A key it creates.
@@ -673,7 +674,7 @@ async fn brought_key(env: &TestEnv, spec: aws_sdk_kms::types::KeySpec) -> String
 #[tokio::test]
 async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its_own() {
     use aws_sdk_kms::types::KeySpec;
-    let env = TestEnv::new().await;
+    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
     let listed = admin(&env, &["--json", "key", "list"], &[]).json();
     assert_eq!(listed[0]["alg"], "RS256", "the default algorithm: {listed}");
 
@@ -695,8 +696,22 @@ async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its
     assert_eq!(kms_tags(&env, &ec).await.get(wxauth::provision::SIGNING_KEY_TAG), None, "nor tagged");
     admin(&env, &["key", "rotate", "--alg", "HS256"], &[]).failed();
 
+    // Into envelope custody and back: sealed by the data key, or a new KMS key again.
+    let envelope = admin(&env, &["--json", "key", "rotate", "--custody", "envelope", "--alg", "ES256"], &[]).json();
+    assert_eq!((&envelope["custody"], &envelope["alg"]), (&serde_json::json!("envelope"), &serde_json::json!("ES256")));
+    let sealed_by =
+        env.kms.describe_key().key_id(envelope["kms_key_id"].as_str().expect("id")).send().await.expect("describe");
+    assert_eq!(sealed_by.key_metadata.and_then(|m| m.key_spec), Some(KeySpec::SymmetricDefault), "the data key");
+    let kept = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    assert_eq!(kept["custody"], "envelope", "without --custody a rotation keeps the current key's");
+    let back = admin(&env, &["--json", "key", "rotate", "--custody", "kms"], &[]).json();
+    assert_eq!(back["custody"], "kms");
+    let refused = admin(&env, &["key", "rotate", "--kms-key-id", &rsa, "--custody", "envelope"], &[]).failed();
+    assert!(refused.contains("custody is kms"), "{refused}");
+
     let text = admin(&env, &["key", "list"], &[]).ok().stdout();
     assert!(text.contains(" RS256 ") && text.contains(" ES256 "), "{text}");
+    assert!(text.contains(" envelope ") && text.contains(" kms "), "{text}");
 }
 
 #[tokio::test]
@@ -732,9 +747,13 @@ async fn init_creates_a_key_of_the_algorithm_asked_for() {
     let out = run(&["init", "--alg", "ES256"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let init: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(init["signing_alg"], "ES256");
-    let again: serde_json::Value = serde_json::from_slice(&run(&["init"]).stdout).expect("json");
+    assert_eq!(
+        (&init["signing_alg"], &init["signing_custody"]),
+        (&serde_json::json!("ES256"), &serde_json::json!("envelope"))
+    );
+    let again: serde_json::Value = serde_json::from_slice(&run(&["init", "--custody", "kms"]).stdout).expect("json");
     assert_eq!(again["signing_kid"], init["signing_kid"], "idempotent: the registry keeps its key");
+    assert_eq!(again["signing_custody"], "envelope");
 }
 
 // ---- revoke-all --------------------------------------------------------------------------------

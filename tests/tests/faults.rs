@@ -26,6 +26,11 @@ async fn login(app: &App, mp: &MiniProgram, code: &str) -> Reply {
     reply(token::handle(app, form_request("/oauth/token", &params)).await)
 }
 
+/// A deployment whose signing key KMS holds (custody kms): every signature a KMS `Sign` call.
+async fn kms_held() -> TestEnv {
+    TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await
+}
+
 async fn logged_in(env: &TestEnv, code: &str) -> (MiniProgram, Reply) {
     let mp = env.miniprogram().await;
     let login = env.login(&mp, code).await;
@@ -109,7 +114,7 @@ async fn a_rotation_throttled_every_time_is_retried_by_the_sdk_then_503_and_the_
 
 #[tokio::test]
 async fn a_rotation_throttled_once_succeeds_on_the_sdk_retry_and_writes_once() {
-    let env = TestEnv::new().await;
+    let env = kms_held().await;
     let (mp, login) = logged_in(&env, "ok-uma").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
@@ -225,7 +230,7 @@ async fn a_stalled_dynamodb_is_503_once_the_sdk_gives_up_not_a_hang() {
 
 #[tokio::test]
 async fn a_throttled_kms_sign_during_a_refresh_is_503_and_the_token_still_works() {
-    let env = TestEnv::new().await;
+    let env = kms_held().await;
     let (mp, login) = logged_in(&env, "ok-zoe").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
@@ -239,7 +244,7 @@ async fn a_throttled_kms_sign_during_a_refresh_is_503_and_the_token_still_works(
 
 #[tokio::test]
 async fn a_disabled_or_deleted_signing_key_is_an_opaque_500_and_the_token_still_works() {
-    let env = TestEnv::new().await;
+    let env = kms_held().await;
     let (mp, login) = logged_in(&env, "ok-abby").await;
     let token = login.str("refresh_token");
     let key_id = env.app.keys.active(wxauth::unix_now()).await.expect("signing key").kms_key_id;
@@ -259,7 +264,7 @@ async fn a_disabled_or_deleted_signing_key_is_an_opaque_500_and_the_token_still_
 
 #[tokio::test]
 async fn a_kms_sign_failure_during_a_wechat_login_is_503_and_a_new_code_logs_the_user_in() {
-    let env = TestEnv::new().await;
+    let env = kms_held().await;
     let mp = env.miniprogram().await;
     let proxy = FaultProxy::start().await;
     proxy.always(target::SIGN, Fault::kms_throttling());
@@ -293,13 +298,56 @@ async fn families_of(env: &TestEnv, access_token: &str) -> i32 {
 
 #[tokio::test]
 async fn a_wechat_login_that_fails_to_sign_leaves_no_token_family_behind() {
-    let env = TestEnv::new().await;
+    let env = kms_held().await;
     let mp = env.miniprogram().await;
     let proxy = FaultProxy::start().await;
     proxy.always(target::SIGN, Fault::kms_throttling());
     assert_eq!(login(&proxy.app(&env).await, &mp, "ok-cora").await.status, 503);
     let again = env.login(&mp, "ok-cora~2").await;
     assert_eq!(families_of(&env, again.str("access_token")).await, 1, "only the family the client received");
+}
+
+/// An envelope key's unwrapping (the one KMS call of a cold container that signs) throttled,
+/// or refused: each request that needs it is 503 and writes nothing a retry would trip over;
+/// once KMS answers, the same container signs.
+#[tokio::test]
+async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothing_is_half_written() {
+    let env = TestEnv::new().await;
+    let refused = Fault::kms(400, "AccessDeniedException", "User is not authorized to perform: kms:Decrypt");
+    for (fault, attempts) in [(Fault::kms_throttling(), 3), (refused, 1)] {
+        let (mp, login_reply) = logged_in(&env, &format!("ok-uli{attempts}")).await;
+        let token = login_reply.str("refresh_token");
+        let proxy = FaultProxy::start().await;
+        proxy.first_containing(usize::MAX, target::DECRYPT, "wxauth-signing-key", fault.clone());
+        let app = proxy.app(&env).await; // a cold container
+
+        let reply = refresh(&app, &mp.client_id, token).await;
+        assert_unavailable(&reply, &[token]);
+        assert_eq!(requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key"), attempts, "{fault:?}");
+        assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "{fault:?}: the rotation was not committed");
+
+        let fresh = login(&app, &mp, &format!("ok-uli-{attempts}")).await;
+        assert_unavailable(&fresh, &[]);
+        let (service, secret) =
+            env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
+        let issued = env_token_basic(&app, &service, &secret.expect("a secret")).await;
+        assert_unavailable(&issued, &[]);
+
+        // KMS answers again: the same container unwraps the key and signs.
+        proxy.heal();
+        let healed = refresh(&app, &mp.client_id, token).await;
+        assert_eq!(healed.status, 200, "{fault:?}: {}", healed.json);
+        let again = env.login(&mp, &format!("ok-uli-{attempts}~2")).await;
+        assert_eq!(families_of(&env, again.str("access_token")).await, 1, "the failed login left no family");
+    }
+}
+
+async fn env_token_basic(app: &App, id: &str, secret: &str) -> Reply {
+    use base64::Engine as _;
+    let mut req = wxauth_tests::form_request("/oauth/token", &[("grant_type", "client_credentials")]);
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    req.headers_mut().insert("authorization", format!("Basic {pair}").parse().expect("header"));
+    reply(token::handle(app, req).await)
 }
 
 /// `POST /wechat/decrypt` with `body`, through `app`.

@@ -20,6 +20,11 @@
 //!   encryption context. Not checked: KMS resources (moto's key ids are not the template's
 //!   ARNs) and `aws:ResourceTag/...` conditions (moto's keys carry no tags).
 //!
+//! - Conditional policies (`!If [Condition, {Statement: ...}, !Ref AWS::NoValue]`) are taken as a
+//!   deployment with given parameters takes them (the conditions' `!Equals`/`!Not` evaluated over
+//!   the parameters' defaults and the test's overrides), and `!Ref Table` in a condition value is
+//!   the test deployment's table.
+//!
 //! The other way round, every grant must be used: each (action, key pattern) of a DynamoDB
 //! statement and each (action, encryption context) of a KMS statement must be exercised by at
 //! least one recorded request, so that a grant the code no longer needs fails the test too.
@@ -34,6 +39,7 @@ use lambda_http::{Body, Request};
 use serde_json::{Value as Json, json};
 use serde_norway::Value as Yaml;
 use wxauth::App;
+use wxauth::provision::KeyCustody;
 use wxauth::store::clients::ClientKind;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{
@@ -151,9 +157,69 @@ struct Template {
     index_hash_keys: BTreeMap<String, String>,
 }
 
+/// The value of `!Ref Table` in a condition: stands for the deployment's table.
+const TABLE_REF: &str = "${Table}";
+
+/// The template's conditions, true or false for one set of parameters.
+struct Conditions(BTreeMap<String, bool>);
+
+impl Conditions {
+    fn evaluate(doc: &Yaml, overrides: &[(&str, &str)]) -> Self {
+        let mut parameters: BTreeMap<String, String> = BTreeMap::new();
+        for (name, parameter) in doc.get("Parameters").and_then(Yaml::as_mapping).expect("Parameters") {
+            let default = match parameter.get("Default") {
+                Some(Yaml::String(s)) => s.clone(),
+                Some(Yaml::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            parameters.insert(name.as_str().expect("a parameter name").to_string(), default);
+        }
+        for (name, value) in overrides {
+            assert!(parameters.contains_key(*name), "no parameter {name}");
+            parameters.insert(name.to_string(), value.to_string());
+        }
+        let mut conditions = BTreeMap::new();
+        for (name, condition) in doc.get("Conditions").and_then(Yaml::as_mapping).expect("Conditions") {
+            conditions.insert(name.as_str().expect("a condition name").to_string(), truth(condition, &parameters));
+        }
+        Conditions(conditions)
+    }
+
+    fn holds(&self, name: &str) -> bool {
+        *self.0.get(name).unwrap_or_else(|| panic!("no condition {name}"))
+    }
+}
+
+/// `!Equals [a, b]` and `!Not [c]` over `!Ref`s of parameters and literals.
+fn truth(condition: &Yaml, parameters: &BTreeMap<String, String>) -> bool {
+    let value = |v: &Yaml| match v {
+        Yaml::String(s) => s.clone(),
+        Yaml::Tagged(t) if t.tag == "Ref" => {
+            let name = t.value.as_str().expect("!Ref name");
+            parameters.get(name).unwrap_or_else(|| panic!("!Ref {name}: not a parameter")).clone()
+        }
+        other => panic!("a condition operand tests/tests/iam.rs does not understand: {other:?}"),
+    };
+    match condition {
+        Yaml::Tagged(t) if t.tag == "Equals" => {
+            let operands = t.value.as_sequence().expect("!Equals [a, b]");
+            value(&operands[0]) == value(&operands[1])
+        }
+        Yaml::Tagged(t) if t.tag == "Not" => !truth(&t.value.as_sequence().expect("!Not [c]")[0], parameters),
+        other => panic!("a condition tests/tests/iam.rs does not understand: {other:?}"),
+    }
+}
+
 impl Template {
+    /// The template as deployed with its parameters' defaults.
     fn load() -> Self {
+        Self::with_parameters(&[])
+    }
+
+    /// The template as deployed with `overrides` of its parameters' defaults.
+    fn with_parameters(overrides: &[(&str, &str)]) -> Self {
         let doc: Yaml = serde_norway::from_str(TEMPLATE).expect("template.yaml parses");
+        let conditions = Conditions::evaluate(&doc, overrides);
         let resources = doc.get("Resources").and_then(Yaml::as_mapping).expect("Resources");
         let mut roles = Vec::new();
         let mut table = None;
@@ -161,7 +227,7 @@ impl Template {
             let name = name.as_str().expect("a resource name");
             let kind = resource.get("Type").and_then(Yaml::as_str).unwrap_or_default();
             match kind {
-                "AWS::Serverless::Function" => roles.push(role(name, resource)),
+                "AWS::Serverless::Function" => roles.push(role(name, resource, &conditions)),
                 "AWS::DynamoDB::Table" => {
                     assert!(table.is_none(), "one table: the policies' `!GetAtt Table.Arn` would be ambiguous");
                     assert_eq!(name, "Table", "the policies name the table `Table`");
@@ -208,7 +274,7 @@ impl Template {
     }
 }
 
-fn role(name: &str, function: &Yaml) -> Role {
+fn role(name: &str, function: &Yaml, conditions: &Conditions) -> Role {
     let binary = function
         .get("Metadata")
         .and_then(|m| m.get("BuildProperties"))
@@ -220,6 +286,18 @@ fn role(name: &str, function: &Yaml) -> Role {
     assert!(properties.get("Role").is_none(), "{name}: a role of its own is not understood here: teach the test");
     let mut statements = Vec::new();
     for policy in properties.get("Policies").and_then(Yaml::as_sequence).map(Vec::as_slice).unwrap_or_default() {
+        // `!If [Condition, policy, !Ref AWS::NoValue]`: the branch the deployment takes.
+        let policy = match policy {
+            Yaml::Tagged(tagged) if tagged.tag == "If" => {
+                let branches = tagged.value.as_sequence().expect("!If [condition, then, else]");
+                let condition = branches[0].as_str().expect("an !If condition name");
+                &branches[if conditions.holds(condition) { 1 } else { 2 }]
+            }
+            policy => policy,
+        };
+        if matches!(policy, Yaml::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::NoValue")) {
+            continue;
+        }
         let mapping = policy.as_mapping().filter(|m| m.len() == 1 && m.contains_key("Statement"));
         let Some(mapping) = mapping else {
             panic!(
@@ -237,6 +315,9 @@ fn role(name: &str, function: &Yaml) -> Role {
 fn strings(value: &Yaml) -> Vec<String> {
     match value {
         Yaml::String(s) => vec![s.clone()],
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" && tagged.value.as_str() == Some("Table") => {
+            vec![TABLE_REF.to_string()]
+        }
         Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
         other => panic!("expected a string or a list of strings, not {other:?}"),
     }
@@ -522,7 +603,9 @@ fn allows(statement: &Statement, call: &Call, tables: &[String]) -> bool {
     } else {
         // KMS: resources and aws:ResourceTag conditions are not checked (see the module docs).
         statement.encryption_context.iter().all(|(key, values)| {
-            call.encryption_context.get(key).is_some_and(|value| values.iter().any(|v| v == value))
+            call.encryption_context
+                .get(key)
+                .is_some_and(|value| values.iter().any(|v| v == value || v == TABLE_REF && tables.contains(value)))
         })
     }
 }
@@ -530,7 +613,12 @@ fn allows(statement: &Statement, call: &Call, tables: &[String]) -> bool {
 /// Fails unless every request `proxy` recorded is allowed to `binary`'s role, and every grant of
 /// that role was used by one of them.
 fn assert_policy_matches(binary: &str, proxy: &FaultProxy, envs: &[&TestEnv]) {
-    let template = Template::load();
+    assert_policy_matches_with(&[], binary, proxy, envs)
+}
+
+/// [`assert_policy_matches`] for the template deployed with `parameters`.
+fn assert_policy_matches_with(parameters: &[(&str, &str)], binary: &str, proxy: &FaultProxy, envs: &[&TestEnv]) {
+    let template = Template::with_parameters(parameters);
     let role = template.role(binary);
     let tables: Vec<String> = envs.iter().map(|e| e.app.store.table().to_string()).collect();
     let calls = recorded(&template, proxy);
@@ -690,7 +778,18 @@ async fn code_via_env(env: &TestEnv, client_id: &str, username: &str, password: 
 
 #[tokio::test]
 async fn the_token_functions_policy_allows_exactly_what_its_grants_do() {
-    let env = TestEnv::new().await;
+    token_function_flows(KeyCustody::Envelope, "envelope").await;
+}
+
+#[tokio::test]
+async fn the_token_functions_policy_with_kms_held_keys_allows_exactly_what_its_grants_do() {
+    token_function_flows(KeyCustody::Kms, "kms").await;
+}
+
+/// Every flow of the token function, its signing key held in `custody`, checked against the
+/// template deployed with `SigningKeyCustody` = `parameter`.
+async fn token_function_flows(custody: KeyCustody, parameter: &str) {
+    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.app(&env).await;
     let (shop, game) = (env.miniprogram().await, env.miniprogram().await);
@@ -777,12 +876,21 @@ async fn the_token_functions_policy_allows_exactly_what_its_grants_do() {
     }
     assert_eq!(password("tlou", "tlou's password").await.status, 400, "locked");
 
-    assert_policy_matches("token", &proxy, &[&env]);
+    assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "token", &proxy, &[&env]);
 }
 
 #[tokio::test]
 async fn the_authorize_functions_policy_allows_exactly_what_its_pages_do() {
-    let env = TestEnv::new().await;
+    authorize_function_flows(KeyCustody::Envelope, "envelope").await;
+}
+
+#[tokio::test]
+async fn the_authorize_functions_policy_with_kms_held_keys_allows_exactly_what_its_pages_do() {
+    authorize_function_flows(KeyCustody::Kms, "kms").await;
+}
+
+async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
+    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.app(&env).await;
     let (web, _) = env.client(ClientKind::Public, &[], &[REDIRECT], "openid", None).await;
@@ -812,7 +920,7 @@ async fn the_authorize_functions_policy_allows_exactly_what_its_pages_do() {
     let unknown = open_page(&app, &code_query("nobody")).await.expect_err("an error page");
     assert_eq!(unknown.status(), 400);
 
-    assert_policy_matches("authorize", &proxy, &[&env]);
+    assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "authorize", &proxy, &[&env]);
 }
 
 #[tokio::test]

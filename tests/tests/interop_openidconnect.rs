@@ -229,10 +229,17 @@ async fn an_openid_connect_library_follows_a_rotation_from_rs256_to_es256() {
 
     // The rotation publishes the ES256 key ahead; once its time has come it signs.
     let now = wxauth::unix_now();
-    let es256 =
-        wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, Some(Algorithm::ES256), now, 1, 900)
-            .await
-            .expect("rotate");
+    let es256 = wxauth::provision::rotate_signing_key(
+        &env.kms,
+        &env.app.store,
+        &env.app.config.kms_data_key_id,
+        wxauth::provision::Rotation { alg: Some(Algorithm::ES256), ..wxauth::provision::Rotation::default() },
+        now,
+        1,
+        900,
+    )
+    .await
+    .expect("rotate");
     while wxauth::unix_now() < es256.active_from {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

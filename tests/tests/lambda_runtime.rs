@@ -357,6 +357,52 @@ async fn a_panic_reaches_the_runtime_apis_error_endpoint_and_the_container_lives
     assert_eq!(after.status, 200, "the same container answers the next invocation");
 }
 
+/// A container whose envelope signing key cannot be unwrapped (a missing kms:Decrypt grant, here)
+/// answers 503 with Retry-After, says why in its log (never the key), and signs once KMS
+/// answers again.
+#[tokio::test]
+async fn a_container_that_cannot_unwrap_its_signing_key_answers_503_and_logs_why() {
+    use base64::Engine as _;
+    let deployment = Deployment::new().await;
+    let key = deployment.env.app.keys.active(wxauth::unix_now()).await.expect("the signing key");
+    let wxauth::store::signing_keys::Custody::Envelope { wrapped } = &key.custody else {
+        panic!("the template's default custody is envelope")
+    };
+    let refusing = FaultProxy::start().await;
+    let denied = "User: arn:aws:sts::123456789012:assumed-role/token is not authorized to perform: kms:Decrypt";
+    refusing.first_containing(
+        usize::MAX,
+        target::DECRYPT,
+        "wxauth-signing-key",
+        Fault::kms(400, "AccessDeniedException", denied),
+    );
+    let token = deployment.start_against("token", refusing.url(), |_| {}).await;
+    let basic = deployment.basic();
+    let request =
+        || event("POST", "/oauth/token", &[FORM, ("authorization", &basic)], Some("grant_type=client_credentials"));
+    let answer = token.invoke(request()).await;
+    assert_eq!(
+        (answer.status, answer.json["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.header("retry-after"), Some("1"));
+
+    let output = token.process.output();
+    let says_why = |l: &&String| l.contains("unwrapping the envelope signing key") && l.contains(&key.kid);
+    assert_eq!(output.iter().filter(says_why).count(), 2, "init's warning and the request's: {output:#?}");
+    assert!(output.iter().filter(says_why).all(|l| l.contains("not authorized to perform: kms:Decrypt")));
+    let wrapped = base64::engine::general_purpose::STANDARD.encode(wrapped);
+    for line in &output {
+        assert!(!line.contains(&wrapped[..32]) && !line.contains(&deployment.service_secret), "{line}");
+    }
+
+    refusing.heal();
+    let healed = token.invoke(request()).await;
+    assert_eq!(healed.status, 200, "{}", healed.body);
+}
+
 /// A container that cannot start says why at `/runtime/init/error` and exits.
 #[tokio::test]
 async fn a_failed_start_is_reported_to_the_runtime_api() {

@@ -3,6 +3,7 @@
 
 mod admin_cli;
 mod bad_requests;
+mod custody;
 mod discovery;
 mod events;
 mod examples;

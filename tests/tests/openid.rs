@@ -231,9 +231,17 @@ async fn rotating_es256_to_rs256_to_rs256_keeps_every_live_token_verifiable() {
 
     for (round, alg) in [(1, Some(Algorithm::RS256)), (2, None)] {
         let now = wxauth::unix_now();
-        let new = wxauth::provision::rotate_signing_key(&env.kms, &env.app.store, None, alg, now, 600, ttl)
-            .await
-            .expect("rotate");
+        let new = wxauth::provision::rotate_signing_key(
+            &env.kms,
+            &env.app.store,
+            &env.app.config.kms_data_key_id,
+            wxauth::provision::Rotation { alg, ..wxauth::provision::Rotation::default() },
+            now,
+            600,
+            ttl,
+        )
+        .await
+        .expect("rotate");
         assert_eq!(new.jwk.alg, Algorithm::RS256, "round {round}: RS256, then the current key's algorithm");
         activate_now(&env, &new.kid, now - 3600).await;
         let tokens = env.login(&mp, &format!("ok-rot~{round}")).await;

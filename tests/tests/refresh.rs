@@ -106,7 +106,8 @@ async fn a_replay_within_the_grace_after_the_successor_was_used_revokes_the_fami
 
 #[tokio::test]
 async fn a_refresh_is_limited_to_what_the_client_may_still_have() {
-    let env = TestEnv::new().await;
+    // Clients read afresh each time: with the cache, the change takes CLIENT_CACHE_TTL.
+    let env = TestEnv::with_config(|c| c.client_cache_ttl = std::time::Duration::ZERO).await;
     let (mp, login) = logged_in(&env).await;
     // An administrator narrows the client after the grant.
     env.app

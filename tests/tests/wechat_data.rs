@@ -306,7 +306,8 @@ async fn the_session_check_follows_what_wechat_holds() {
 
 #[tokio::test]
 async fn a_token_of_a_client_that_is_not_a_mini_program_cannot_use_the_wechat_endpoints() {
-    let env = TestEnv::new().await;
+    // Clients read afresh each time: with the cache, the deletion takes CLIENT_CACHE_TTL.
+    let env = TestEnv::with_config(|c| c.client_cache_ttl = std::time::Duration::ZERO).await;
     let (mp, login) = logged_in(&env, "ok-ned").await;
     // The same user, through a client without WeChat credentials: forge nothing, just delete
     // the mini program's WeChat link by replacing the client.

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    wxauth::lambda::serve(env!("CARGO_PKG_NAME"), wxauth::lambda::Warm::KeyRegistry, authorize::handle).await
+    wxauth::lambda::serve(env!("CARGO_PKG_NAME"), wxauth::lambda::Warm::SigningKey, authorize::handle).await
 }

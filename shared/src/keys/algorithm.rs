@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use aws_sdk_kms::types::{KeySpec, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{DataKeyPairSpec, KeySpec, SigningAlgorithmSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,6 +34,14 @@ impl Algorithm {
         match self {
             Algorithm::RS256 => KeySpec::Rsa2048,
             Algorithm::ES256 => KeySpec::EccNistP256,
+        }
+    }
+
+    /// The key pair KMS `GenerateDataKeyPair` makes for an envelope key of this algorithm.
+    pub fn data_key_pair_spec(self) -> DataKeyPairSpec {
+        match self {
+            Algorithm::RS256 => DataKeyPairSpec::Rsa2048,
+            Algorithm::ES256 => DataKeyPairSpec::EccNistP256,
         }
     }
 

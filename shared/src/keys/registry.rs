@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use super::jwks::Jwk;
 use crate::oauth::error::Error;
 use crate::store::Store;
-use crate::store::signing_keys::SigningKey;
+use crate::store::signing_keys::{Custody, SigningKey};
 
 /// A per-container cache of the registry.
 #[derive(Debug)]
@@ -105,7 +105,20 @@ pub async fn register_public_key(
     now: i64,
     active_from: i64,
 ) -> anyhow::Result<SigningKey> {
-    let key = SigningKey { kid: jwk.kid.clone(), kms_key_id, jwk, created_at: now, active_from, expires_at: None };
+    let key = SigningKey {
+        kid: jwk.kid.clone(),
+        kms_key_id,
+        custody: Custody::Kms,
+        jwk,
+        created_at: now,
+        active_from,
+        expires_at: None,
+    };
+    register_signing_key(store, key, now).await
+}
+
+/// Stores `key`. Idempotent per kid: a key registered before is answered as the registry holds it.
+pub async fn register_signing_key(store: &Store, key: SigningKey, now: i64) -> anyhow::Result<SigningKey> {
     if store.register_signing_key(&key).await? {
         return Ok(key);
     }

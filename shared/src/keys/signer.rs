@@ -1,32 +1,68 @@
-//! Signatures made by KMS, turned into what a JWS needs.
+//! Signatures with a registered key, made as its custody says: by KMS (`kms`) or in process with
+//! the key unwrapped once per container (`envelope`, [`super::local_key`]).
 //!
-//! RS256: KMS's `RSASSA_PKCS1_V1_5_SHA_256` signature is the JWS signature as it is. ES256: KMS
-//! returns an ASN.1 DER `ECDSA-Sig-Value`; a JWS carries the raw `r || s`, each 32 bytes,
+//! KMS, RS256: KMS's `RSASSA_PKCS1_V1_5_SHA_256` signature is the JWS signature as it is. ES256:
+//! KMS returns an ASN.1 DER `ECDSA-Sig-Value`; a JWS carries the raw `r || s`, each 32 bytes,
 //! left-padded (RFC 7518 §3.4), with `s` in the lower half. We sign with `MessageType::Raw`
 //! (KMS hashes with SHA-256): moto ignores `Digest`, and a JWS signing input is far below KMS's
 //! 4 KiB limit.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use anyhow::Context as _;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::MessageType;
+use zeroize::Zeroizing;
 
 use super::algorithm::Algorithm;
+use super::local_key::{LocalKey, wrapping_context};
 use crate::oauth::error::Error;
-use crate::store::signing_keys::SigningKey;
+use crate::store::signing_keys::{Custody, SigningKey};
 
-/// Signs through KMS.
-#[derive(Clone, Debug)]
+/// Signs with KMS, or with the envelope keys this container has unwrapped.
 pub struct Signer {
     kms: aws_sdk_kms::Client,
+    /// The deployment's table: part of every wrapped key's encryption context.
+    table: String,
+    unwrapped: Mutex<HashMap<String, Arc<LocalKey>>>,
+    /// One unwrapping at a time: concurrent first requests wait for one `Decrypt`, not each
+    /// make their own.
+    unwrapping: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("table", &self.table).finish_non_exhaustive()
+    }
 }
 
 impl Signer {
-    pub fn new(kms: aws_sdk_kms::Client) -> Self {
-        Self { kms }
+    pub fn new(kms: aws_sdk_kms::Client, table: impl Into<String>) -> Self {
+        Self { kms, table: table.into(), unwrapped: Mutex::default(), unwrapping: tokio::sync::Mutex::const_new(()) }
     }
 
     /// The JWS signature of `message` by `key`, with the algorithm it is registered for.
     pub async fn sign(&self, key: &SigningKey, message: &[u8]) -> Result<Vec<u8>, Error> {
+        match &key.custody {
+            Custody::Kms => self.sign_with_kms(key, message).await,
+            Custody::Envelope { wrapped } => {
+                let local = self.unwrap(key, wrapped).await?;
+                local.sign(message).map_err(Error::Internal)
+            }
+        }
+    }
+
+    /// Unwraps `key` now if it is an envelope key (a cold start's warm-up), so the first request
+    /// does not wait on KMS.
+    pub async fn prepare(&self, key: &SigningKey) -> Result<(), Error> {
+        match &key.custody {
+            Custody::Kms => Ok(()),
+            Custody::Envelope { wrapped } => self.unwrap(key, wrapped).await.map(drop),
+        }
+    }
+
+    async fn sign_with_kms(&self, key: &SigningKey, message: &[u8]) -> Result<Vec<u8>, Error> {
         let alg = key.jwk.alg;
         let out = self
             .kms
@@ -44,6 +80,50 @@ impl Signer {
             Algorithm::RS256 => Ok(signature.into_inner()),
         }
     }
+
+    fn cached(&self, kid: &str) -> Option<Arc<LocalKey>> {
+        self.unwrapped.lock().ok()?.get(kid).cloned()
+    }
+
+    /// The unwrapped key, decrypted through KMS on first use. Any failure is a 503: the key is
+    /// registered, so a refusal (a missing grant, a disabled KMS key) is the deployment's fault
+    /// to fix, and the next request tries again. The log says why, never with the key.
+    async fn unwrap(&self, key: &SigningKey, wrapped: &[u8]) -> Result<Arc<LocalKey>, Error> {
+        if let Some(local) = self.cached(&key.kid) {
+            return Ok(local);
+        }
+        let _one_at_a_time = self.unwrapping.lock().await;
+        if let Some(local) = self.cached(&key.kid) {
+            return Ok(local);
+        }
+        let context = wrapping_context(&self.table, &key.kid);
+        let out = self
+            .kms
+            .decrypt()
+            .key_id(&key.kms_key_id)
+            .ciphertext_blob(Blob::new(wrapped))
+            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+            .send()
+            .await
+            .map_err(|e| unavailable(crate::aws::classify("KMS", "Decrypt", e), &key.kid))?;
+        let pkcs8 = Zeroizing::new(out.plaintext.map(|p| p.into_inner()).unwrap_or_default());
+        let local = LocalKey::for_jwk(&key.jwk, pkcs8).map_err(|e| unavailable(Error::Internal(e), &key.kid))?;
+        let local = Arc::new(local);
+        if let Ok(mut unwrapped) = self.unwrapped.lock() {
+            unwrapped.insert(key.kid.clone(), local.clone());
+        }
+        Ok(local)
+    }
+}
+
+/// Whatever kept the envelope key `kid` from unwrapping, as a 503 whose cause (logged with the
+/// answer, never with the key) names the key.
+fn unavailable(e: Error, kid: &str) -> Error {
+    let cause = match e {
+        Error::Unavailable(cause) | Error::Internal(cause) | Error::BadGateway(cause) => cause,
+        Error::OAuth(e) => anyhow::anyhow!("{}", e.description),
+    };
+    Error::Unavailable(cause.context(format!("unwrapping the envelope signing key {kid}")))
 }
 
 /// DER `ECDSA-Sig-Value` to raw `r || s`, with `s` normalized to the lower half of the order

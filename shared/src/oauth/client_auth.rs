@@ -105,7 +105,7 @@ async fn authenticate_with(app: &App, headers: &http::HeaderMap, form: &Form) ->
     if !plausible_client_id(credentials.client_id()) {
         return Err(credentials.refused().into());
     }
-    let client = app.store.client(credentials.client_id()).await?;
+    let client = app.clients.get(&app.store, credentials.client_id()).await?;
     let client = check(client, &credentials)?;
     Ok((client, credentials))
 }

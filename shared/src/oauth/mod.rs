@@ -2,6 +2,7 @@
 
 pub mod bearer;
 pub mod client_auth;
+pub mod client_cache;
 pub mod error;
 pub mod grants;
 pub mod pkce;

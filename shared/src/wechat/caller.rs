@@ -25,7 +25,7 @@ pub struct WechatCaller {
 /// or of users who never logged in through this one, are refused.
 pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<WechatCaller, Error> {
     let claims = bearer::authenticate(app, headers, now).await?;
-    let (client, user) = tokio::try_join!(app.store.client(&claims.client_id), app.store.user(&claims.sub))?;
+    let (client, user) = tokio::try_join!(app.clients.get(&app.store, &claims.client_id), app.store.user(&claims.sub))?;
     let Some(wechat_app) = client.and_then(|c| c.wechat) else {
         return Err(OAuthError::access_denied("this access token was not issued to a WeChat mini program").into());
     };
