@@ -187,6 +187,10 @@ pub async fn rotate_signing_key(
             let alg = alg.or_else(|| current.last().map(|k| k.jwk.alg)).unwrap_or(DEFAULT_ALGORITHM);
             let custody =
                 custody.or_else(|| current.last().map(|k| KeyCustody::of(&k.custody))).unwrap_or(DEFAULT_CUSTODY);
+            // The KMS key that sealed the envelope keys before is the one the functions may
+            // Decrypt with: a rotation seals with it, whatever data key the caller named.
+            let sealed_before = current.iter().rev().find(|k| matches!(k.custody, Custody::Envelope { .. }));
+            let data_key_id = sealed_before.map_or(data_key_id, |k| k.kms_key_id.as_str());
             new_signing_key(kms, store, data_key_id, alg, custody, now, active_from).await?
         }
     };

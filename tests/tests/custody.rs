@@ -133,20 +133,28 @@ async fn a_wrapped_key_opens_only_for_its_own_table_and_kid() {
     let Custody::Envelope { wrapped } = &key.custody else { panic!("envelope by default") };
     // The registry item moved to another table, or under another kid, does not unwrap: KMS
     // refuses the encryption context.
-    for (table, kid) in [("another-table", key.kid.as_str()), (env.app.store.table(), "another-kid")] {
-        let context = wxauth::keys::local_key::wrapping_context(table, kid);
-        let refused = env
-            .kms
-            .decrypt()
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped.clone()))
-            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-            .send()
-            .await;
-        assert!(refused.is_err(), "{table} / {kid}");
+    let unwrap = |table: String, kid: String| {
+        let (kms, wrapped) = (env.kms.clone(), wrapped.clone());
+        async move {
+            let context = wxauth::keys::local_key::wrapping_context(&table, &kid);
+            kms.decrypt()
+                .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped))
+                .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+                .send()
+                .await
+        }
+    };
+    let table = env.app.store.table().to_string();
+    for (table, kid) in [("another-table".to_string(), key.kid.clone()), (table.clone(), "another-kid".to_string())] {
+        assert!(unwrap(table.clone(), kid.clone()).await.is_err(), "{table} / {kid}");
     }
-    let item = env.raw_item("SIGNKEY", &key.kid).await.expect("the registry item");
-    let stored = format!("{item:?}");
-    assert!(!stored.contains("PRIVATE KEY"), "no plaintext key in the registry");
+    // Its own context opens it, to the private half of the registered key.
+    let opened = unwrap(table, key.kid.clone()).await.expect("its own context opens it");
+    let pkcs8 = zeroize::Zeroizing::new(opened.plaintext.expect("plaintext").into_inner());
+    wxauth::keys::local_key::LocalKey::for_jwk(&key.jwk, pkcs8).expect("the registered key's private half");
+    // What the registry stores is no key at all without KMS.
+    let stored = zeroize::Zeroizing::new(wrapped.clone());
+    assert!(wxauth::keys::local_key::LocalKey::from_pkcs8(key.jwk.alg, stored).is_err(), "not a plaintext key");
 }
 
 /// The data key's KMS ciphertext inside a `WXE1` envelope.

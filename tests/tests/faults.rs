@@ -332,9 +332,12 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
             env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
         let issued = env_token_basic(&app, &service, &secret.expect("a secret")).await;
         assert_unavailable(&issued, &[]);
+        let asked = requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key");
+        assert!(asked <= 2 * attempts, "{fault:?}: within a second of a failure KMS is not asked again ({asked})");
 
-        // KMS answers again: the same container unwraps the key and signs.
+        // KMS answers again: once that second is over, the same container unwraps the key and signs.
         proxy.heal();
+        tokio::time::sleep(wxauth::keys::signer::RETRY_UNWRAP_AFTER + Duration::from_millis(100)).await;
         let healed = refresh(&app, &mp.client_id, token).await;
         assert_eq!(healed.status, 200, "{fault:?}: {}", healed.json);
         let again = env.login(&mp, &format!("ok-uli-{attempts}~2")).await;

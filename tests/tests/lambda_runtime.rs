@@ -399,6 +399,7 @@ async fn a_container_that_cannot_unwrap_its_signing_key_answers_503_and_logs_why
     }
 
     refusing.heal();
+    tokio::time::sleep(wxauth::keys::signer::RETRY_UNWRAP_AFTER + Duration::from_millis(100)).await;
     let healed = token.invoke(request()).await;
     assert_eq!(healed.status, 200, "{}", healed.body);
 }

@@ -64,7 +64,8 @@ pub struct DataKey {
     bounds: DataKeyBounds,
     /// Per purpose, the data key that seals now.
     sealing: Mutex<HashMap<String, Sealing>>,
-    /// Data keys by the SHA-256 of their KMS ciphertext, with when they were decrypted.
+    /// Data keys by purpose and the SHA-256 of their KMS ciphertext, with when they were
+    /// decrypted.
     opening: Mutex<HashMap<[u8; 32], OpeningKey>>,
 }
 
@@ -121,9 +122,11 @@ impl DataKey {
 
     /// Opens what [`Self::encrypt`] sealed (or a KMS ciphertext of before) under `context`.
     pub async fn decrypt(&self, ciphertext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
-        let Some(envelope) = Envelope::parse(ciphertext) else {
+        if !ciphertext.starts_with(MAGIC) {
             return self.kms_decrypt(ciphertext, context).await.map(|plain| plain.to_vec());
-        };
+        }
+        let envelope = Envelope::parse(ciphertext)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("a malformed WXE1 ciphertext")))?;
         let key = self.opening_key(envelope.encrypted_key, purpose(context)?).await?;
         let nonce = Nonce::try_assume_unique_for_key(envelope.nonce)
             .map_err(|_| Error::Internal(anyhow::anyhow!("malformed nonce")))?;
@@ -160,7 +163,7 @@ impl DataKey {
             out.ciphertext_blob.context("KMS GenerateDataKey returned no ciphertext").map_err(Error::Internal)?;
         let key = Arc::new(aes_key(&plain)?);
         let encrypted = Arc::new(encrypted.into_inner());
-        self.remember_opening_key(&encrypted, key.clone());
+        self.remember_opening_key(purpose, &encrypted, key.clone());
         if let Ok(mut sealing) = self.sealing.lock() {
             let fresh =
                 Sealing { key: key.clone(), encrypted: encrypted.clone(), created: Instant::now(), messages: 1 };
@@ -170,7 +173,7 @@ impl DataKey {
     }
 
     async fn opening_key(&self, encrypted: &[u8], purpose: &str) -> Result<Arc<RandomizedNonceKey>, Error> {
-        let hash: [u8; 32] = Sha256::digest(encrypted).into();
+        let hash = cache_key(purpose, encrypted);
         let cached = self.opening.lock().ok().and_then(|opening| {
             opening.get(&hash).filter(|(at, _)| at.elapsed() < self.bounds.max_age).map(|(_, key)| key.clone())
         });
@@ -179,11 +182,11 @@ impl DataKey {
         }
         let plain = self.kms_decrypt(encrypted, &[("purpose", purpose)]).await?;
         let key = Arc::new(aes_key(&plain)?);
-        self.remember_opening_key(encrypted, key.clone());
+        self.remember_opening_key(purpose, encrypted, key.clone());
         Ok(key)
     }
 
-    fn remember_opening_key(&self, encrypted: &[u8], key: Arc<RandomizedNonceKey>) {
+    fn remember_opening_key(&self, purpose: &str, encrypted: &[u8], key: Arc<RandomizedNonceKey>) {
         let Ok(mut opening) = self.opening.lock() else { return };
         let max_age = self.bounds.max_age;
         opening.retain(|_, (at, _)| at.elapsed() < max_age);
@@ -192,7 +195,7 @@ impl DataKey {
         {
             opening.remove(&oldest);
         }
-        opening.insert(Sha256::digest(encrypted).into(), (Instant::now(), key));
+        opening.insert(cache_key(purpose, encrypted), (Instant::now(), key));
     }
 
     async fn kms_decrypt(&self, ciphertext: &[u8], context: &[(&str, &str)]) -> Result<Zeroizing<Vec<u8>>, Error> {
@@ -229,6 +232,16 @@ impl<'a> Envelope<'a> {
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         Some(Self { encrypted_key, nonce, sealed })
     }
+}
+
+/// A decrypted data key's place in the cache: its purpose and its KMS ciphertext (the purpose
+/// too, so that a data key opens only what its purpose's context seals, whatever the AAD says).
+fn cache_key(purpose: &str, encrypted: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update((purpose.len() as u32).to_be_bytes());
+    hash.update(purpose.as_bytes());
+    hash.update(encrypted);
+    hash.finalize().into()
 }
 
 fn aes_key(plain: &[u8]) -> Result<RandomizedNonceKey, Error> {

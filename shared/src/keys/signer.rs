@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use aws_sdk_kms::primitives::Blob;
@@ -26,6 +27,11 @@ pub struct Signer {
     /// The deployment's table: part of every wrapped key's encryption context.
     table: String,
     unwrapped: Mutex<HashMap<String, Arc<LocalKey>>>,
+    /// When each key last failed to unwrap, and why: for [`RETRY_UNWRAP_AFTER`] its requests are
+    /// answered 503 (with that cause in the log) without calling KMS again, so that a refused
+    /// grant or a throttled KMS does not meet a storm of retries from every request of every
+    /// container.
+    failed: Mutex<HashMap<String, (Instant, String)>>,
     /// One unwrapping at a time: concurrent first requests wait for one `Decrypt`, not each
     /// make their own.
     unwrapping: tokio::sync::Mutex<()>,
@@ -39,7 +45,13 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     pub fn new(kms: aws_sdk_kms::Client, table: impl Into<String>) -> Self {
-        Self { kms, table: table.into(), unwrapped: Mutex::default(), unwrapping: tokio::sync::Mutex::const_new(()) }
+        Self {
+            kms,
+            table: table.into(),
+            unwrapped: Mutex::default(),
+            failed: Mutex::default(),
+            unwrapping: tokio::sync::Mutex::const_new(()),
+        }
     }
 
     /// The JWS signature of `message` by `key`, with the algorithm it is registered for.
@@ -96,6 +108,25 @@ impl Signer {
         if let Some(local) = self.cached(&key.kid) {
             return Ok(local);
         }
+        let failed_recently = self.failed.lock().ok().and_then(|failed| {
+            failed.get(&key.kid).filter(|(at, _)| at.elapsed() < RETRY_UNWRAP_AFTER).map(|(_, why)| why.clone())
+        });
+        if let Some(why) = failed_recently {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "{why} (failed within the last second: KMS not asked again)"
+            )));
+        }
+        let unwrapped = self.unwrap_now(key, wrapped).await;
+        if let Ok(mut failed) = self.failed.lock() {
+            match &unwrapped {
+                Ok(_) => failed.remove(&key.kid),
+                Err(e) => failed.insert(key.kid.clone(), (Instant::now(), why(e))),
+            };
+        }
+        unwrapped
+    }
+
+    async fn unwrap_now(&self, key: &SigningKey, wrapped: &[u8]) -> Result<Arc<LocalKey>, Error> {
         let context = wrapping_context(&self.table, &key.kid);
         let out = self
             .kms
@@ -115,6 +146,18 @@ impl Signer {
         Ok(local)
     }
 }
+
+/// The cause of an unwrapping failure, as its log line shows it (KMS's answer; never key material).
+fn why(e: &Error) -> String {
+    match e {
+        Error::Unavailable(cause) | Error::Internal(cause) | Error::BadGateway(cause) => format!("{cause:#}"),
+        Error::OAuth(e) => e.description.to_string(),
+    }
+}
+
+/// How long a key that failed to unwrap is answered 503 without asking KMS again: the
+/// `Retry-After` of that answer.
+pub const RETRY_UNWRAP_AFTER: Duration = Duration::from_secs(1);
 
 /// Whatever kept the envelope key `kid` from unwrapping, as a 503 whose cause (logged with the
 /// answer, never with the key) names the key.
