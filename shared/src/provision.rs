@@ -6,7 +6,7 @@ use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
 use crate::keys::algorithm::Algorithm;
-use crate::keys::data_key::DataKey;
+use crate::keys::data_key::{DataKey, kms_context};
 use crate::keys::local_key::{LocalKey, WRAPPING_PURPOSE, wrapping_context};
 use crate::keys::registry::{kms_public_key, register_kms_key, register_public_key, register_signing_key};
 use crate::oauth::scope::Scope;
@@ -122,9 +122,7 @@ pub async fn create_envelope_signing_key(
         .encrypt()
         .key_id(data_key_id)
         .plaintext(aws_sdk_kms::primitives::Blob::new(pkcs8.as_slice()))
-        .set_encryption_context(Some(
-            wrapping_context(store.table(), &jwk.kid).iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        ))
+        .set_encryption_context(Some(kms_context(&wrapping_context(store.table(), &jwk.kid))))
         .send()
         .await
         .context("KMS Encrypt (wrapping the signing key)")?;

@@ -266,10 +266,7 @@ impl TestEnv {
 
     /// A form POST to `path` authenticated with HTTP Basic.
     pub async fn post_basic(&self, path: &str, id: &str, secret: &str, params: &[(&str, &str)]) -> Reply {
-        let mut req = form_request(path, params);
-        let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{secret}"));
-        req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
-        self.call(req).await
+        self.call(with_basic(form_request(path, params), id, secret)).await
     }
 
     /// Calls counted by the mock WeChat for `appid`.
@@ -380,6 +377,13 @@ pub fn bearer_request(method: &str, path: &str, access_token: &str, body: Option
         None => Body::Empty,
     };
     builder.body(body).expect("request")
+}
+
+/// `req` authenticated with HTTP Basic as client `id`.
+pub fn with_basic(mut req: Request, id: &str, secret: &str) -> Request {
+    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{secret}"));
+    req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
+    req
 }
 
 pub fn form_request(path: &str, params: &[(&str, &str)]) -> Request {

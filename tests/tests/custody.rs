@@ -60,10 +60,7 @@ async fn tokens_of_either_custody_and_either_algorithm_verify_against_the_jwks()
 }
 
 fn basic(id: &str, secret: &str, params: &[(&str, &str)]) -> lambda_http::Request {
-    let mut req = wxauth_tests::form_request("/oauth/token", params);
-    let pair = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{secret}"));
-    req.headers_mut().insert("authorization", format!("Basic {pair}").parse().expect("header"));
-    req
+    wxauth_tests::with_basic(wxauth_tests::form_request("/oauth/token", params), id, secret)
 }
 
 #[tokio::test]
@@ -139,7 +136,7 @@ async fn a_wrapped_key_opens_only_for_its_own_table_and_kid() {
             let context = wxauth::keys::local_key::wrapping_context(&table, &kid);
             kms.decrypt()
                 .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped))
-                .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+                .set_encryption_context(Some(wxauth::keys::data_key::kms_context(&context)))
                 .send()
                 .await
         }

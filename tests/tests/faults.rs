@@ -330,7 +330,7 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
         assert_unavailable(&fresh, &[]);
         let (service, secret) =
             env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
-        let issued = env_token_basic(&app, &service, &secret.expect("a secret")).await;
+        let issued = service_token(&app, &service, &secret.expect("a secret")).await;
         assert_unavailable(&issued, &[]);
         let asked = requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key");
         assert!(asked <= 2 * attempts, "{fault:?}: within a second of a failure KMS is not asked again ({asked})");
@@ -345,12 +345,10 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
     }
 }
 
-async fn env_token_basic(app: &App, id: &str, secret: &str) -> Reply {
-    use base64::Engine as _;
-    let mut req = wxauth_tests::form_request("/oauth/token", &[("grant_type", "client_credentials")]);
-    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    req.headers_mut().insert("authorization", format!("Basic {pair}").parse().expect("header"));
-    reply(token::handle(app, req).await)
+/// `POST /oauth/token` with the client-credentials grant, through `app`.
+async fn service_token(app: &App, id: &str, secret: &str) -> Reply {
+    let req = form_request("/oauth/token", &[("grant_type", "client_credentials")]);
+    reply(token::handle(app, wxauth_tests::with_basic(req, id, secret)).await)
 }
 
 /// `POST /wechat/decrypt` with `body`, through `app`.

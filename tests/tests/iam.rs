@@ -34,8 +34,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use base64::Engine as _;
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use serde_json::{Value as Json, json};
 use serde_norway::Value as Yaml;
 use wxauth::App;
@@ -45,7 +44,7 @@ use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{
     ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, bearer_request,
     encrypted_profile, form_request, location_params, mock_session_key, open_sign_in, read_sign_in_page, reply,
-    sign_in_form_request, sign_in_page_request, submit_sign_in,
+    sign_in_form_request, sign_in_page_request, submit_sign_in, with_basic,
 };
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -719,12 +718,6 @@ fn string_like_follows_iam() {
 // ---- requests ----------------------------------------------------------------------------------
 
 const REDIRECT: &str = "https://app.example/callback";
-
-fn with_basic(mut req: Request, id: &str, secret: &str) -> Request {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    req.headers_mut().insert("authorization", format!("Basic {basic}").parse().expect("header"));
-    req
-}
 
 async fn token(app: &App, params: &[(&str, &str)]) -> Reply {
     reply(token::handle(app, form_request("/oauth/token", params)).await)

@@ -301,13 +301,7 @@ async fn a_request_near_its_deadline_is_answered_503_before_lambda_kills_it() {
     let started = Instant::now();
     let answer = token.api.invoke(event("POST", "/oauth/token", &[FORM], Some(&body)), timeout).await.http();
     let took = started.elapsed();
-    assert_eq!(
-        (answer.status, answer.json["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{}",
-        answer.body
-    );
-    assert_eq!(answer.header("retry-after"), Some("1"));
+    assert_unavailable(&answer);
     assert!(took < timeout, "answered in {took:?}, before the {timeout:?} deadline");
 }
 
@@ -381,13 +375,7 @@ async fn a_container_that_cannot_unwrap_its_signing_key_answers_503_and_logs_why
     let request =
         || event("POST", "/oauth/token", &[FORM, ("authorization", &basic)], Some("grant_type=client_credentials"));
     let answer = token.invoke(request()).await;
-    assert_eq!(
-        (answer.status, answer.json["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{}",
-        answer.body
-    );
-    assert_eq!(answer.header("retry-after"), Some("1"));
+    assert_unavailable(&answer);
 
     let output = token.process.output();
     let says_why = |l: &&String| l.contains("unwrapping the envelope signing key") && l.contains(&key.kid);
@@ -416,6 +404,17 @@ async fn a_failed_start_is_reported_to_the_runtime_api() {
     let message = document["errorMessage"].as_str().expect("errorMessage");
     assert!(message.contains("WXAUTH_TABLE"), "names the missing variable: {message}");
     assert!(token.api.first_poll().is_none(), "it never asked for an invocation");
+}
+
+/// 503 `temporarily_unavailable`, to be retried after a second.
+fn assert_unavailable(answer: &wxauth_tests::runtime_api::HttpAnswer) {
+    assert_eq!(
+        (answer.status, answer.json["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.header("retry-after"), Some("1"));
 }
 
 /// The EMF documents among a function's output lines.

@@ -123,7 +123,7 @@ impl DataKey {
     /// Opens what [`Self::encrypt`] sealed (or a KMS ciphertext of before) under `context`.
     pub async fn decrypt(&self, ciphertext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
         if !ciphertext.starts_with(MAGIC) {
-            return self.kms_decrypt(ciphertext, context).await.map(|plain| plain.to_vec());
+            return kms_decrypt(&self.kms, &self.key_id, ciphertext, context).await.map(|plain| plain.to_vec());
         }
         let envelope = Envelope::parse(ciphertext)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("a malformed WXE1 ciphertext")))?;
@@ -180,7 +180,7 @@ impl DataKey {
         if let Some(key) = cached {
             return Ok(key);
         }
-        let plain = self.kms_decrypt(encrypted, &[("purpose", purpose)]).await?;
+        let plain = kms_decrypt(&self.kms, &self.key_id, encrypted, &[("purpose", purpose)]).await?;
         let key = Arc::new(aes_key(&plain)?);
         self.remember_opening_key(purpose, encrypted, key.clone());
         Ok(key)
@@ -197,20 +197,31 @@ impl DataKey {
         }
         opening.insert(cache_key(purpose, encrypted), (Instant::now(), key));
     }
+}
 
-    async fn kms_decrypt(&self, ciphertext: &[u8], context: &[(&str, &str)]) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let out = self
-            .kms
-            .decrypt()
-            .key_id(&self.key_id)
-            .ciphertext_blob(Blob::new(ciphertext))
-            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-            .send()
-            .await
-            .map_err(|e| crate::aws::classify("KMS", "Decrypt", e))?;
-        let blob = out.plaintext.context("KMS Decrypt returned no plaintext").map_err(Error::Internal)?;
-        Ok(Zeroizing::new(blob.into_inner()))
-    }
+/// KMS `Decrypt` of `ciphertext` under the KMS key `key_id` and `context`; the plaintext is wiped
+/// when dropped.
+pub(crate) async fn kms_decrypt(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    ciphertext: &[u8],
+    context: &[(&str, &str)],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let out = kms
+        .decrypt()
+        .key_id(key_id)
+        .ciphertext_blob(Blob::new(ciphertext))
+        .set_encryption_context(Some(kms_context(context)))
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify("KMS", "Decrypt", e))?;
+    let blob = out.plaintext.context("KMS Decrypt returned no plaintext").map_err(Error::Internal)?;
+    Ok(Zeroizing::new(blob.into_inner()))
+}
+
+/// An encryption context as the KMS SDK takes it.
+pub fn kms_context(context: &[(&str, &str)]) -> HashMap<String, String> {
+    context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The parts of a `WXE1` ciphertext.

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::MessageType;
-use zeroize::Zeroizing;
 
 use super::algorithm::Algorithm;
+use super::data_key::kms_decrypt;
 use super::local_key::{LocalKey, wrapping_context};
 use crate::oauth::error::Error;
 use crate::store::signing_keys::{Custody, SigningKey};
@@ -128,16 +128,8 @@ impl Signer {
 
     async fn unwrap_now(&self, key: &SigningKey, wrapped: &[u8]) -> Result<Arc<LocalKey>, Error> {
         let context = wrapping_context(&self.table, &key.kid);
-        let out = self
-            .kms
-            .decrypt()
-            .key_id(&key.kms_key_id)
-            .ciphertext_blob(Blob::new(wrapped))
-            .set_encryption_context(Some(context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-            .send()
-            .await
-            .map_err(|e| unavailable(crate::aws::classify("KMS", "Decrypt", e), &key.kid))?;
-        let pkcs8 = Zeroizing::new(out.plaintext.map(|p| p.into_inner()).unwrap_or_default());
+        let pkcs8 =
+            kms_decrypt(&self.kms, &key.kms_key_id, wrapped, &context).await.map_err(|e| unavailable(e, &key.kid))?;
         let local = LocalKey::for_jwk(&key.jwk, pkcs8).map_err(|e| unavailable(Error::Internal(e), &key.kid))?;
         let local = Arc::new(local);
         if let Ok(mut unwrapped) = self.unwrapped.lock() {
