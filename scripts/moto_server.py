@@ -11,7 +11,7 @@ that file, one a line: scripts/bench counts KMS Sign calls per request with it.
 An operation moto does not implement (KMS GenerateDataKeyPair) raises NotImplementedError, which
 werkzeug turns into an HTML 500 that the SDK retries as a server fault. It is answered instead as
 a JSON error the SDK reads, `501 NotImplemented`: a code real KMS never sends, on which
-`wxauth-admin` generates an envelope signing key itself (shared/src/provision.rs).
+`wxauth-admin` generates an envelope signing key itself (tools/provision/src/signing_keys.rs).
 """
 
 import json

@@ -3,7 +3,7 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|uri: &str| {
-    if wxauth::provision::acceptable_redirect_uri(uri) {
+    if wxauth_provision::acceptable_redirect_uri(uri) {
         let url = url::Url::parse(uri).expect("accepted, so it parses");
         assert!(url.fragment().is_none() && url.username().is_empty() && url.password().is_none());
         assert!(matches!(url.scheme(), "https" | "http"));

@@ -31,7 +31,6 @@ pub mod lambda;
 pub mod metrics;
 pub mod oauth;
 pub mod password;
-pub mod provision;
 pub mod store;
 pub mod tokens;
 pub mod wechat;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wxauth::oauth::scope::Scope;
-use wxauth::provision::NewClient;
 use wxauth::store::clients::ClientKind;
+use wxauth_provision::NewClient;
 
 use crate::runtime_api::{Bootstrap, HttpAnswer, RuntimeApi};
 use crate::template::{self, Resolver};

@@ -19,9 +19,9 @@ use wxauth::config::Config;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::scope::Scope;
-use wxauth::provision::{self, KeyCustody, NewClient};
 use wxauth::store::clients::ClientKind;
 use wxauth::tokens::secret::random_id;
+use wxauth_provision::{self as provision, KeyCustody, NewClient};
 
 pub const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
 pub const ISSUER: &str = "https://auth.wxauth.test";

@@ -643,9 +643,9 @@ async fn kms_tags(env: &TestEnv, key_id: &str) -> std::collections::HashMap<Stri
 #[tokio::test]
 async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_functions_may_sign_with_it() {
     // KMS-held keys (a rotation keeps the current key's custody).
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
+    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await;
     let table = env.app.config.table.clone();
-    let tag = wxauth::provision::SIGNING_KEY_TAG;
+    let tag = wxauth_provision::SIGNING_KEY_TAG;
     // A key it creates.
     let created = admin(&env, &["--json", "key", "rotate"], &[]).json();
     let created_id = created["kms_key_id"].as_str().expect("kms_key_id");
@@ -674,7 +674,7 @@ async fn brought_key(env: &TestEnv, spec: aws_sdk_kms::types::KeySpec) -> String
 #[tokio::test]
 async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its_own() {
     use aws_sdk_kms::types::KeySpec;
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
+    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await;
     let listed = admin(&env, &["--json", "key", "list"], &[]).json();
     assert_eq!(listed[0]["alg"], "RS256", "the default algorithm: {listed}");
 
@@ -693,7 +693,7 @@ async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its
     assert!(refused.contains("ES256"), "says what the key signs: {refused}");
     let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
     assert_eq!(keys.len(), 4, "the refused key was not registered");
-    assert_eq!(kms_tags(&env, &ec).await.get(wxauth::provision::SIGNING_KEY_TAG), None, "nor tagged");
+    assert_eq!(kms_tags(&env, &ec).await.get(wxauth_provision::SIGNING_KEY_TAG), None, "nor tagged");
     admin(&env, &["key", "rotate", "--alg", "HS256"], &[]).failed();
 
     // Into envelope custody and back: sealed by the data key, or a new KMS key again.

@@ -50,7 +50,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
     assert_rfc6749_error(&unknown, 400, "unsupported_grant_type");
 
     let web = format!("web-{}", wxauth::tokens::secret::random_id());
-    env.create_client(wxauth::provision::NewClient {
+    env.create_client(wxauth_provision::NewClient {
         id: web.clone(),
         name: String::new(),
         kind: wxauth::store::clients::ClientKind::Public,

@@ -8,10 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::{DataKey, DataKeyBounds};
-use wxauth::provision::{self, KeyCustody, Rotation};
 use wxauth::store::clients::ClientKind;
 use wxauth::store::signing_keys::Custody;
 use wxauth::wechat::secrets::{app_secret_context, session_key_context};
+use wxauth_provision::{self as provision, KeyCustody, Rotation};
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{TestEnv, encrypted_profile, mock_session_key};
 

@@ -76,11 +76,11 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
         .expect("kid");
 
     let now = wxauth::unix_now();
-    let upcoming = wxauth::provision::rotate_signing_key(
+    let upcoming = wxauth_provision::rotate_signing_key(
         &env.kms,
         &env.app.store,
         &env.app.config.kms_data_key_id,
-        wxauth::provision::Rotation::default(),
+        wxauth_provision::Rotation::default(),
         now,
         3600,
         900,

@@ -28,7 +28,7 @@ async fn login(app: &App, mp: &MiniProgram, code: &str) -> Reply {
 
 /// A deployment whose signing key KMS holds (custody kms): every signature a KMS `Sign` call.
 async fn kms_held() -> TestEnv {
-    TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await
+    TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await
 }
 
 async fn logged_in(env: &TestEnv, code: &str) -> (MiniProgram, Reply) {

@@ -38,8 +38,8 @@ use lambda_http::Body;
 use serde_json::{Value as Json, json};
 use serde_norway::Value as Yaml;
 use wxauth::App;
-use wxauth::provision::KeyCustody;
 use wxauth::store::clients::ClientKind;
+use wxauth_provision::KeyCustody;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::{
     ISSUER, MiniProgram, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, SignInPage, TestEnv, WECHAT_GRANT, bearer_request,
@@ -782,7 +782,7 @@ async fn the_token_functions_policy_with_kms_held_keys_allows_exactly_what_its_g
 /// Every flow of the token function, its signing key held in `custody`, checked against the
 /// template deployed with `SigningKeyCustody` = `parameter`.
 async fn token_function_flows(custody: KeyCustody, parameter: &str) {
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
+    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.app(&env).await;
     let (shop, game) = (env.miniprogram().await, env.miniprogram().await);
@@ -883,7 +883,7 @@ async fn the_authorize_functions_policy_with_kms_held_keys_allows_exactly_what_i
 }
 
 async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
+    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.app(&env).await;
     let (web, _) = env.client(ClientKind::Public, &[], &[REDIRECT], "openid", None).await;

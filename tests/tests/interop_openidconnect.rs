@@ -229,11 +229,11 @@ async fn an_openid_connect_library_follows_a_rotation_from_rs256_to_es256() {
 
     // The rotation publishes the ES256 key ahead; once its time has come it signs.
     let now = wxauth::unix_now();
-    let es256 = wxauth::provision::rotate_signing_key(
+    let es256 = wxauth_provision::rotate_signing_key(
         &env.kms,
         &env.app.store,
         &env.app.config.kms_data_key_id,
-        wxauth::provision::Rotation { alg: Some(Algorithm::ES256), ..wxauth::provision::Rotation::default() },
+        wxauth_provision::Rotation { alg: Some(Algorithm::ES256), ..wxauth_provision::Rotation::default() },
         now,
         1,
         900,

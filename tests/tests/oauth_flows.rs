@@ -521,7 +521,7 @@ async fn redirect_uris_must_be_https_or_loopback_and_fragment_free() {
     let env = TestEnv::new().await;
     let data_key = wxauth::keys::data_key::DataKey::new(env.kms.clone(), env.app.config.kms_data_key_id.clone());
     for bad in ["http://app.example/cb", "https://app.example/cb#x", "javascript:alert(1)"] {
-        let new = wxauth::provision::NewClient {
+        let new = wxauth_provision::NewClient {
             id: "bad-redirect".into(),
             name: String::new(),
             kind: ClientKind::Public,
@@ -531,7 +531,7 @@ async fn redirect_uris_must_be_https_or_loopback_and_fragment_free() {
             audience: None,
             wechat: None,
         };
-        assert!(wxauth::provision::create_client(&env.app.store, &data_key, new, 0).await.is_err(), "{bad}");
+        assert!(wxauth_provision::create_client(&env.app.store, &data_key, new, 0).await.is_err(), "{bad}");
     }
 }
 

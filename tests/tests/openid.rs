@@ -231,11 +231,11 @@ async fn rotating_es256_to_rs256_to_rs256_keeps_every_live_token_verifiable() {
 
     for (round, alg) in [(1, Some(Algorithm::RS256)), (2, None)] {
         let now = wxauth::unix_now();
-        let new = wxauth::provision::rotate_signing_key(
+        let new = wxauth_provision::rotate_signing_key(
             &env.kms,
             &env.app.store,
             &env.app.config.kms_data_key_id,
-            wxauth::provision::Rotation { alg, ..wxauth::provision::Rotation::default() },
+            wxauth_provision::Rotation { alg, ..wxauth_provision::Rotation::default() },
             now,
             600,
             ttl,

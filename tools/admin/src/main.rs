@@ -10,10 +10,10 @@ use serde_json::json;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::scope::Scope;
-use wxauth::provision::{self, NewClient};
 use wxauth::store::Store;
 use wxauth::store::clients::{Client, ClientKind};
 use wxauth::store::passwords::{CreateUserError, normalize_username};
+use wxauth_provision::{self as provision, NewClient};
 
 #[derive(Parser)]
 #[command(name = "wxauth-admin", version, about = "Administers a wxauth deployment: table, keys, clients, users")]

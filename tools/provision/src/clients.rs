@@ -1,0 +1,174 @@
+//! Registering a client: its checks (kind, WeChat credentials, grant types, client id, redirect
+//! URIs), its default grants, a confidential client's secret (returned once, stored as a hash) and
+//! a mini program's app secret (sealed by the data key).
+
+use wxauth::keys::data_key::DataKey;
+use wxauth::oauth::scope::Scope;
+use wxauth::store::Store;
+use wxauth::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
+use wxauth::tokens::secret::{hash, random_token};
+use wxauth::wechat::secrets::app_secret_context;
+
+/// What a new client is to be.
+#[derive(Clone)]
+pub struct NewClient {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    /// Empty: the kind's defaults ([`default_grants`]).
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Scope,
+    pub audience: Option<String>,
+    /// For mini programs: appid and app secret (plaintext here, encrypted before storing).
+    pub wechat: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let appid = self.wechat.as_ref().map(|(appid, _)| appid);
+        f.debug_struct("NewClient")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("wechat_appid", &appid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The grants a client of `kind` gets unless told otherwise.
+/// Password and implicit are never defaults: a client must be registered for them explicitly.
+pub fn default_grants(kind: ClientKind) -> Vec<String> {
+    use wxauth::oauth::grants::{authorization_code, client_credentials, refresh_token, wechat};
+    let grants: &[&str] = match kind {
+        ClientKind::MiniProgram => &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE],
+        ClientKind::Public => &[authorization_code::GRANT_TYPE, refresh_token::GRANT_TYPE],
+        ClientKind::Confidential => &[client_credentials::GRANT_TYPE],
+    };
+    grants.iter().map(|g| g.to_string()).collect()
+}
+
+/// Registers a client. A confidential client's secret is generated here and returned: it is
+/// shown once and stored only as a hash.
+pub async fn create_client(
+    store: &Store,
+    data_key: &DataKey,
+    new: NewClient,
+    now: i64,
+) -> anyhow::Result<(Client, Option<String>)> {
+    if new.kind == ClientKind::MiniProgram && new.wechat.is_none() {
+        anyhow::bail!("a mini-program client needs its WeChat appid and app secret");
+    }
+    if new.kind != ClientKind::MiniProgram && new.wechat.is_some() {
+        anyhow::bail!("only mini-program clients hold WeChat credentials");
+    }
+    if let Some((appid, secret)) = &new.wechat
+        && (!wxauth::oauth::client_auth::plausible_client_id(appid) || secret.trim().is_empty())
+    {
+        anyhow::bail!("the WeChat appid and app secret must both be given and printable");
+    }
+    let known = |g: &str| wxauth::oauth::grants::GRANT_TYPES.contains(&g) || g == wxauth::oauth::grants::IMPLICIT;
+    if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
+        anyhow::bail!("unknown grant type {unknown:?}; known: {}", wxauth::oauth::grants::GRANT_TYPES.join(", "));
+    }
+    if new.kind != ClientKind::MiniProgram
+        && new.grant_types.iter().any(|g| g == wxauth::oauth::grants::wechat::GRANT_TYPE)
+    {
+        anyhow::bail!("only mini-program clients may use the WeChat grant");
+    }
+    if !wxauth::oauth::client_auth::plausible_client_id(&new.id) {
+        anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
+    }
+    if let Some(bad) = new.redirect_uris.iter().find(|uri| !acceptable_redirect_uri(uri)) {
+        anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
+    }
+    let secret = (new.kind == ClientKind::Confidential).then(random_token);
+    let wechat = match new.wechat {
+        Some((appid, app_secret)) => {
+            let encrypted_secret = data_key.encrypt(app_secret.as_bytes(), &app_secret_context(&appid)).await?;
+            Some(WechatApp { appid, encrypted_secret })
+        }
+        None => None,
+    };
+    let client = Client {
+        id: new.id,
+        name: new.name,
+        kind: new.kind,
+        secret_hash: secret.as_deref().map(hash),
+        grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { dedup(new.grant_types) },
+        redirect_uris: new.redirect_uris,
+        scope: new.scope,
+        audience: new.audience.filter(|a| !a.trim().is_empty()),
+        wechat,
+        created_at: now,
+    };
+    match store.create_client(&client).await {
+        Ok(()) => Ok((client, secret)),
+        Err(CreateClientError::Exists) => {
+            anyhow::bail!("a client with id {:?} exists already", client.id)
+        }
+        Err(CreateClientError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `items` without repeats, in their first order.
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().filter(|g| seen.insert(g.clone())).collect()
+}
+
+/// RFC 6749 §3.1.2: "The redirection endpoint URI MUST be an absolute URI" and "MUST NOT include
+/// a fragment component"; RFC 9700 §4.1.3 / RFC 8252 §7.3: plain http only on loopback. No
+/// userinfo: in `http://127.0.0.1:80@evil.example/` the host is evil.example.
+pub fn acceptable_redirect_uri(uri: &str) -> bool {
+    // The URL parser drops tabs and newlines silently; a registered URI must be what it says.
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Ok(url) = url::Url::parse(uri) else { return false };
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(host))) => host == "localhost",
+        ("http", Some(url::Host::Ipv4(ip))) => ip == std::net::Ipv4Addr::LOCALHOST,
+        ("http", Some(url::Host::Ipv6(ip))) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_redirect_uri;
+
+    #[test]
+    fn redirect_uris_are_absolute_https_or_loopback_http_without_fragments() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "http://127.0.0.1:3000/demo/callback",
+            "http://localhost/cb",
+            "http://[::1]/cb",
+            "http://[::1]:8080/cb",
+        ] {
+            assert!(acceptable_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "javascript:alert(1)",
+            "https://app.example/cb#frag",
+            "/relative",
+            "https://",
+            "https://a b/",
+            "http://127.0.0.1:80@evil.example/cb",
+            "http://localhost@evil.example/cb",
+            "https://user:pass@app.example/cb",
+            "http://127.0.0.2.evil.example/cb",
+            "http://localhost.evil.example/cb",
+            "https://app.example/c\tb",
+            "https://app.example/cb#",
+        ] {
+            assert!(!acceptable_redirect_uri(bad), "{bad}");
+        }
+    }
+}

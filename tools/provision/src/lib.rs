@@ -1,0 +1,25 @@
+//! # wxauth-provision
+//!
+//! Setting a deployment up: the KMS keys, clients. What `wxauth-admin` does, as a library, so
+//! that tests prepare their own tables exactly the same way.
+//!
+//! A crate of its own, apart from `wxauth`: the Lambda functions serve a deployment, they never
+//! set one up, so their binaries do not link this.
+//!
+//! - `signing_keys`: a deployment's signing key, new (in KMS or in envelope custody) or adopted.
+//! - `rotation`: bringing a new signing key in and retiring the ones it replaces.
+//! - `data_key`: the symmetric KMS key that seals app secrets, session keys and envelope keys.
+//! - `clients`: registering a client, its grants, redirect URIs and secrets.
+
+mod clients;
+mod data_key;
+mod rotation;
+mod signing_keys;
+
+pub use clients::{NewClient, acceptable_redirect_uri, create_client, default_grants};
+pub use data_key::ensure_data_key;
+pub use rotation::{Rotation, rotate_signing_key};
+pub use signing_keys::{
+    DEFAULT_ALGORITHM, DEFAULT_CUSTODY, KeyCustody, SIGNING_KEY_TAG, adopt_signing_key, create_envelope_signing_key,
+    create_signing_key, ensure_signing_key,
+};
