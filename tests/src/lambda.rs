@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
 use wxauth::store::clients::ClientKind;
 use wxauth_provision::NewClient;
 

@@ -18,9 +18,9 @@ use wxauth::App;
 use wxauth::config::Config;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
+use wxauth::secret::random_id;
 use wxauth::store::clients::ClientKind;
-use wxauth::tokens::secret::random_id;
 use wxauth_provision::{self as provision, KeyCustody, NewClient};
 
 pub const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
@@ -105,7 +105,7 @@ impl TestEnv {
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
         let data_key = app.config.kms_data_key_id.clone();
-        provision::ensure_signing_key(&kms, &app.store, &data_key, alg, custody, wxauth::unix_now())
+        provision::ensure_signing_key(&kms, &app.store, &data_key, alg, custody, wxauth::clock::unix_now())
             .await
             .expect("signing key");
         Self { app: Arc::new(app), kms, mock_wechat, http: reqwest::Client::new() }
@@ -153,7 +153,7 @@ impl TestEnv {
     /// Registers a client; returns its secret when it has one.
     pub async fn create_client(&self, new: NewClient) -> Option<String> {
         let data_key = DataKey::new(self.kms.clone(), self.app.config.kms_data_key_id.clone());
-        provision::create_client(&self.app.store, &data_key, new, wxauth::unix_now()).await.expect("client").1
+        provision::create_client(&self.app.store, &data_key, new, wxauth::clock::unix_now()).await.expect("client").1
     }
 
     /// `POST /oauth/token` with a form body.
@@ -227,7 +227,7 @@ impl TestEnv {
     /// A user who signs in with a password; returns the user id.
     pub async fn password_user(&self, username: &str, password: &str) -> String {
         let hash = wxauth::password::hash_password(password).expect("hash");
-        self.app.store.create_password_user(username, &hash, wxauth::unix_now()).await.expect("user")
+        self.app.store.create_password_user(username, &hash, wxauth::clock::unix_now()).await.expect("user")
     }
 
     /// Any route, as the local server would dispatch it.
@@ -356,7 +356,7 @@ impl TestEnv {
             .update_expression("SET expires_at = :past")
             .expression_attribute_values(
                 ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::unix_now() - 1).to_string()),
+                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::clock::unix_now() - 1).to_string()),
             )
             .send()
             .await

@@ -3,10 +3,10 @@
 //! a mini program's app secret (sealed by the data key).
 
 use wxauth::keys::data_key::DataKey;
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
+use wxauth::secret::{hash, random_token};
 use wxauth::store::Store;
 use wxauth::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
-use wxauth::tokens::secret::{hash, random_token};
 use wxauth::wechat::secrets::app_secret_context;
 
 /// What a new client is to be.
@@ -38,11 +38,11 @@ impl std::fmt::Debug for NewClient {
 /// The grants a client of `kind` gets unless told otherwise.
 /// Password and implicit are never defaults: a client must be registered for them explicitly.
 pub fn default_grants(kind: ClientKind) -> Vec<String> {
-    use wxauth::oauth::grants::{authorization_code, client_credentials, refresh_token, wechat};
+    use wxauth::grant_type::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, WECHAT_CODE};
     let grants: &[&str] = match kind {
-        ClientKind::MiniProgram => &[wechat::GRANT_TYPE, refresh_token::GRANT_TYPE],
-        ClientKind::Public => &[authorization_code::GRANT_TYPE, refresh_token::GRANT_TYPE],
-        ClientKind::Confidential => &[client_credentials::GRANT_TYPE],
+        ClientKind::MiniProgram => &[WECHAT_CODE, REFRESH_TOKEN],
+        ClientKind::Public => &[AUTHORIZATION_CODE, REFRESH_TOKEN],
+        ClientKind::Confidential => &[CLIENT_CREDENTIALS],
     };
     grants.iter().map(|g| g.to_string()).collect()
 }
@@ -66,13 +66,11 @@ pub async fn create_client(
     {
         anyhow::bail!("the WeChat appid and app secret must both be given and printable");
     }
-    let known = |g: &str| wxauth::oauth::grants::GRANT_TYPES.contains(&g) || g == wxauth::oauth::grants::IMPLICIT;
+    let known = |g: &str| wxauth::grant_type::is_known(g);
     if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
-        anyhow::bail!("unknown grant type {unknown:?}; known: {}", wxauth::oauth::grants::GRANT_TYPES.join(", "));
+        anyhow::bail!("unknown grant type {unknown:?}; known: {}", wxauth::grant_type::ALL.join(", "));
     }
-    if new.kind != ClientKind::MiniProgram
-        && new.grant_types.iter().any(|g| g == wxauth::oauth::grants::wechat::GRANT_TYPE)
-    {
+    if new.kind != ClientKind::MiniProgram && new.grant_types.iter().any(|g| g == wxauth::grant_type::WECHAT_CODE) {
         anyhow::bail!("only mini-program clients may use the WeChat grant");
     }
     if !wxauth::oauth::client_auth::plausible_client_id(&new.id) {
