@@ -19,5 +19,6 @@ mod openid;
 mod outages;
 mod properties;
 mod refresh;
+mod routes;
 mod wechat_data;
 mod wechat_login;
