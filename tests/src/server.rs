@@ -67,6 +67,12 @@ impl Server {
         self.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", code)]).await
     }
 
+    /// The WeChat grant with `code` through `mp`, asking for `scope`.
+    pub async fn wechat_login_scoped(&self, mp: &MiniProgram, code: &str, scope: &str) -> Reply {
+        self.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", code), ("scope", scope)])
+            .await
+    }
+
     /// Logs `code` in through `mp`; panics unless it succeeds.
     pub async fn login(&self, mp: &MiniProgram, code: &str) -> Reply {
         let reply = self.wechat_login(mp, code).await;
