@@ -112,6 +112,11 @@ impl TestEnv {
         Self::with_key(alg, provision::DEFAULT_CUSTODY, adjust).await
     }
 
+    /// A fresh deployment whose first signing key, of the default algorithm, is held in `custody`.
+    pub async fn with_custody(custody: KeyCustody) -> Self {
+        Self::with_key(provision::DEFAULT_ALGORITHM, custody, |_| {}).await
+    }
+
     /// A fresh deployment whose first signing key is for `alg`, held in `custody`.
     pub async fn with_key(alg: Algorithm, custody: KeyCustody, adjust: impl FnOnce(&mut Config)) -> Self {
         required_env("AWS_ENDPOINT_URL");

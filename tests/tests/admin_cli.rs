@@ -658,7 +658,7 @@ async fn kms_tags(env: &TestEnv, key_id: &str) -> std::collections::HashMap<Stri
 #[tokio::test]
 async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_functions_may_sign_with_it() {
     // KMS-held keys (a rotation keeps the current key's custody).
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
+    let env = TestEnv::with_custody(wxauth::provision::KeyCustody::Kms).await;
     let table = env.app.config.table.clone();
     let tag = wxauth::provision::SIGNING_KEY_TAG;
     // A key it creates.
@@ -689,7 +689,7 @@ async fn brought_key(env: &TestEnv, spec: aws_sdk_kms::types::KeySpec) -> String
 #[tokio::test]
 async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its_own() {
     use aws_sdk_kms::types::KeySpec;
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await;
+    let env = TestEnv::with_custody(wxauth::provision::KeyCustody::Kms).await;
     let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     assert_eq!(listed[0]["alg"], "RS256", "the default algorithm: {listed}");
 

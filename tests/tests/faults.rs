@@ -16,7 +16,7 @@ use wxauth_tests::{
 
 /// A deployment whose signing key KMS holds (custody kms): every signature a KMS `Sign` call.
 async fn kms_held() -> TestEnv {
-    TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, wxauth::provision::KeyCustody::Kms, |_| {}).await
+    TestEnv::with_custody(wxauth::provision::KeyCustody::Kms).await
 }
 
 /// An RFC 6749 error body that names no part of the infrastructure and none of `secrets`.

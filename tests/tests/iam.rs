@@ -92,7 +92,7 @@ async fn the_token_functions_policy_with_kms_held_keys_allows_exactly_what_its_g
 /// Every flow of the token function, its signing key held in `custody`, checked against the
 /// template deployed with `SigningKeyCustody` = `parameter`.
 async fn token_function_flows(custody: KeyCustody, parameter: &str) {
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
+    let env = TestEnv::with_custody(custody).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.server(&env).await;
     let (shop, game) = (env.miniprogram().await, env.miniprogram().await);
@@ -180,7 +180,7 @@ async fn the_authorize_functions_policy_with_kms_held_keys_allows_exactly_what_i
 }
 
 async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
-    let env = TestEnv::with_key(wxauth::provision::DEFAULT_ALGORITHM, custody, |_| {}).await;
+    let env = TestEnv::with_custody(custody).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.server(&env).await;
     let web = env.web_client(&[], "openid").await;
