@@ -48,6 +48,7 @@ pub const WRITE_ACTIONS: &[&str] = &[
 
 // ---- the template's grants ----------------------------------------------------------------------
 
+/// A statement's `Resource`, as far as the table is concerned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resource {
     /// `!GetAtt Table.Arn`.
@@ -60,6 +61,7 @@ pub enum Resource {
     Other(String),
 }
 
+/// A statement's condition on the partition keys of the items it allows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LeadingKeys {
     /// No `dynamodb:LeadingKeys` condition: every item.
@@ -71,6 +73,7 @@ pub enum LeadingKeys {
 }
 
 impl LeadingKeys {
+    /// Its values; `None` for no condition.
     pub fn patterns(&self) -> Vec<Option<&str>> {
         match self {
             LeadingKeys::Unrestricted => vec![None],
@@ -78,6 +81,7 @@ impl LeadingKeys {
         }
     }
 
+    /// Whether `key` matches one value (`pattern`) of the condition.
     pub fn matches(&self, pattern: Option<&str>, key: &str) -> bool {
         match (self, pattern) {
             (_, None) | (LeadingKeys::Unrestricted, _) => true,
@@ -92,6 +96,7 @@ impl LeadingKeys {
     }
 }
 
+/// One `Allow` statement of a function's policies.
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub sid: String,
@@ -103,10 +108,12 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// Whether one of its actions (with IAM's wildcards) is `action`.
     pub fn allows_action(&self, action: &str) -> bool {
         self.actions.iter().any(|a| string_like(&a.to_lowercase(), &action.to_lowercase()))
     }
 
+    /// Whether it grants DynamoDB actions.
     pub fn is_dynamodb(&self) -> bool {
         self.actions.iter().any(|a| a.to_lowercase().starts_with("dynamodb:") || a == "*")
     }
@@ -153,6 +160,7 @@ impl Policies {
         Policies { roles, table_hash_key: table.hash_key, index_hash_keys: table.index_hash_keys }
     }
 
+    /// The role of the function running `binary`.
     pub fn role(&self, binary: &str) -> &Role {
         self.roles.iter().find(|r| r.binary == binary).unwrap_or_else(|| panic!("no function runs {binary}"))
     }
@@ -554,5 +562,87 @@ mod tests {
         assert!(string_like("*", "SIGNKEY"));
         assert!(string_like("SIGNKEY", "SIGNKEY"));
         assert!(!string_like("SIGNKEY", "SIGNKEY2"));
+    }
+
+    fn statement(yaml: &str) -> Statement {
+        parse_statement("test", &serde_norway::from_str(yaml).expect("yaml"))
+    }
+
+    fn call(action: &str, table: &str, keys: &[&str]) -> Call {
+        let keys = keys.iter().map(|k| k.to_string()).collect();
+        Call::dynamodb("test".into(), action, &json!(table), None, keys)
+    }
+
+    #[test]
+    fn leading_keys_are_for_all_values_and_like_takes_wildcards() {
+        let like = LeadingKeys::Like(vec!["RT#*".into(), "FAM#?".into()]);
+        assert!(like.allows(&["RT#abc".into(), "FAM#1".into()]));
+        assert!(!like.allows(&["RT#abc".into(), "FAM#12".into()]), "every key must match");
+        assert!(like.allows(&[]), "ForAllValues holds for no keys at all");
+        let equals = LeadingKeys::Equals(vec!["RT#*".into()]);
+        assert!(!equals.allows(&["RT#abc".into()]) && equals.allows(&["RT#*".into()]), "no wildcards in Equals");
+    }
+
+    #[test]
+    fn a_dynamodb_statement_allows_its_actions_on_its_keys_in_the_deployments_table_only() {
+        let granted = statement(
+            "{Sid: Rt, Effect: Allow, Action: [dynamodb:GetItem], Resource: !GetAtt Table.Arn, \
+             Condition: {ForAllValues:StringLike: {dynamodb:LeadingKeys: ['RT#*']}}}",
+        );
+        let tables = ["test-table".to_string()];
+        assert!(allows(&granted, &call("GetItem", "test-table", &["RT#x"]), &tables));
+        assert!(!allows(&granted, &call("PutItem", "test-table", &["RT#x"]), &tables), "another action");
+        assert!(!allows(&granted, &call("GetItem", "test-table", &["CLIENT#x"]), &tables), "another key");
+        assert!(!allows(&granted, &call("GetItem", "another-table", &["RT#x"]), &tables), "another table");
+    }
+
+    #[test]
+    fn a_kms_statement_holds_the_encryption_context_to_its_values() {
+        let granted = statement(
+            "{Effect: Allow, Action: kms:Decrypt, Resource: '*', \
+             Condition: {StringEquals: {'kms:EncryptionContext:table': !Ref Table}}}",
+        );
+        let decrypt = |context: &[(&str, &str)]| Call {
+            origin: "test".into(),
+            action: "kms:Decrypt".into(),
+            table: None,
+            index: None,
+            leading_keys: vec![],
+            encryption_context: context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        let tables = ["test-table".to_string()];
+        assert!(allows(&granted, &decrypt(&[("table", "test-table")]), &tables), "!Ref Table is the deployment's");
+        assert!(!allows(&granted, &decrypt(&[("table", "other")]), &tables));
+        assert!(!allows(&granted, &decrypt(&[]), &tables), "no context, no grant");
+    }
+
+    #[test]
+    #[should_panic(expected = "only Allow")]
+    fn a_deny_is_not_understood_rather_than_ignored() {
+        statement("{Effect: Deny, Action: '*', Resource: '*'}");
+    }
+
+    #[test]
+    #[should_panic(expected = "is not understood here")]
+    fn an_unknown_condition_is_not_understood_rather_than_ignored() {
+        statement("{Effect: Allow, Action: '*', Resource: '*', Condition: {IpAddress: {aws:SourceIp: 10.0.0.0/8}}}");
+    }
+
+    #[test]
+    fn the_templates_roles_follow_the_custody_parameter() {
+        let kms_actions = |custody: &str| -> Vec<String> {
+            let policies = Policies::with_parameters(&[("SigningKeyCustody", custody)]);
+            let role = policies.role("token");
+            let mut actions: Vec<String> = role
+                .statements
+                .iter()
+                .flat_map(|s| s.actions.iter().filter(|a| a.starts_with("kms:")).cloned())
+                .collect();
+            actions.sort();
+            actions.dedup();
+            actions
+        };
+        assert!(kms_actions("kms").contains(&"kms:Sign".to_string()), "{:?}", kms_actions("kms"));
+        assert!(!kms_actions("envelope").contains(&"kms:Sign".to_string()), "{:?}", kms_actions("envelope"));
     }
 }

@@ -266,3 +266,46 @@ pub fn tables() -> Vec<Table> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_follow_the_parameters_and_their_defaults() {
+        assert!(!Conditions::evaluate(&[]).holds("HoldsKmsSigningKey"), "envelope custody by default");
+        assert!(Conditions::evaluate(&[("SigningKeyCustody", "both")]).holds("HoldsKmsSigningKey"));
+        assert!(Conditions::evaluate(&[("SigningKeyCustody", "kms")]).holds("HoldsKmsSigningKey"));
+        assert!(!Conditions::evaluate(&[("SigningKeyCustody", "kms")]).holds("UnwrapsEnvelopeKeys"));
+    }
+
+    #[test]
+    fn an_if_takes_its_branch_and_no_value_is_nothing() {
+        let conditions = Conditions::evaluate(&[("SigningKeyCustody", "kms")]);
+        let value: Yaml = serde_norway::from_str("!If [HoldsKmsSigningKey, yes, !Ref AWS::NoValue]").expect("yaml");
+        assert_eq!(conditions.take(&value), Some(&Yaml::String("yes".into())));
+        let envelope = Conditions::evaluate(&[]);
+        assert_eq!(envelope.take(&value), None);
+        let plain = Yaml::String("plain".into());
+        assert_eq!(envelope.take(&plain), Some(&plain));
+    }
+
+    #[test]
+    #[should_panic(expected = "no parameter Nonsense")]
+    fn an_override_of_an_unknown_parameter_fails() {
+        parameters(&[("Nonsense", "x")]);
+    }
+
+    #[test]
+    fn every_function_has_its_binary_its_routes_and_the_one_table_its_keys() {
+        let functions = functions();
+        assert!(functions.iter().all(|f| !f.binary.is_empty() && f.memory_mb > 0 && f.timeout_s > 0));
+        assert!(functions.iter().any(|f| f.routes.contains(&("POST".into(), "/oauth/token".into()))));
+        let tables = tables();
+        assert_eq!(tables.len(), 1);
+        assert_eq!(
+            (tables[0].hash_key.as_str(), tables[0].index_hash_keys.get("gsi1").map(String::as_str)),
+            ("pk", Some("gsi1pk"))
+        );
+    }
+}
