@@ -15,7 +15,7 @@ libfuzzer_sys::fuzz_target!(|input: (&[u8], &[u8])| {
         assert_eq!((e.status, e.www_authenticate.as_deref()), (401, Some("Basic")));
     }
     let _ = wxauth::http::bearer_token(&headers);
-    if let Ok(form) = wxauth::http::Form::parse(form) {
-        let _ = Credentials::from_request(&headers, &form);
+    if let (Ok(basic), Ok(params)) = (wxauth::http::basic_credentials(&headers), wxauth::params::Params::parse(form)) {
+        let _ = Credentials::new(basic, &params);
     }
 });

@@ -3,7 +3,7 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|body: &[u8]| {
-    if let Ok(form) = wxauth::http::Form::parse(body) {
+    if let Ok(form) = wxauth::params::Params::parse(body) {
         // A parsed form answers every lookup, and narrowing keeps only what it is asked for.
         let only = form.only(&["grant_type", "code"]);
         assert!(only.get("refresh_token").is_none());

@@ -1,7 +1,7 @@
 //! Scopes (RFC 6749 §3.3): parsing, granting within what a client may have, narrowing.
 #![no_main]
 
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
 
 libfuzzer_sys::fuzz_target!(|input: (&str, &str)| {
     let (allowed, requested) = input;

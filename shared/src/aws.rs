@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::AwsTimeouts;
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 /// The SDK's configuration from the standard sources (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 /// credentials chain), with our [`AwsTimeouts`].

@@ -37,11 +37,11 @@ pub struct Config {
     /// `AUTHORIZATION_CODE_TTL` seconds (default 60): RFC 6749 §4.1.2 recommends at most 10 minutes.
     pub authorization_code_ttl: Duration,
     /// `CLIENT_CACHE_TTL` seconds (default 60): how long a container trusts a client it read
-    /// (`crate::oauth::client_cache`): a deleted client or a new secret takes effect within it.
+    /// (`crate::store::client_cache`): a deleted client or a new secret takes effect within it.
     pub client_cache_ttl: Duration,
     /// `DATA_KEY_MAX_AGE` seconds (default 300) and `DATA_KEY_MAX_MESSAGES` (default 10000): how
     /// long and for how many secrets one data key seals (`crate::keys::data_key`).
-    pub data_key_bounds: crate::keys::data_key::DataKeyBounds,
+    pub data_key_bounds: DataKeyBounds,
     /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
     /// signing-key registry, and the JWKS `max-age`.
     pub key_cache_ttl: Duration,
@@ -66,6 +66,21 @@ pub struct AwsTimeouts {
     /// for the SDK's three attempts against throttling, inside the shortest function timeout
     /// (5 s; requests as a whole are bounded by their invocation's deadline, `crate::deadline`).
     pub call: Duration,
+}
+
+/// How long and how much one data key may seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataKeyBounds {
+    /// `DATA_KEY_MAX_AGE` seconds (default 300).
+    pub max_age: Duration,
+    /// `DATA_KEY_MAX_MESSAGES` (default 10,000).
+    pub max_messages: u64,
+}
+
+impl Default for DataKeyBounds {
+    fn default() -> Self {
+        Self { max_age: Duration::from_secs(300), max_messages: 10_000 }
+    }
 }
 
 impl Default for AwsTimeouts {
@@ -136,7 +151,7 @@ impl Config {
             authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
             client_cache_ttl: vars.seconds("CLIENT_CACHE_TTL", 60)?,
-            data_key_bounds: crate::keys::data_key::DataKeyBounds {
+            data_key_bounds: DataKeyBounds {
                 max_age: vars.seconds("DATA_KEY_MAX_AGE", 300)?,
                 max_messages: vars.number("DATA_KEY_MAX_MESSAGES", 10_000)?.max(1),
             },
@@ -206,7 +221,7 @@ mod tests {
         assert_eq!(c.aws_timeouts, aws);
         assert_eq!(c.deadline_fallback, Duration::from_secs(5));
         assert_eq!(c.client_cache_ttl, Duration::from_secs(60));
-        let bounds = crate::keys::data_key::DataKeyBounds { max_age: Duration::from_secs(300), max_messages: 10_000 };
+        let bounds = DataKeyBounds { max_age: Duration::from_secs(300), max_messages: 10_000 };
         assert_eq!(c.data_key_bounds, bounds);
     }
 

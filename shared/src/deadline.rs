@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 
 use lambda_http::{Request, RequestExt as _};
 
+use crate::error::OAuthError;
 use crate::http::{Response, error_response};
-use crate::oauth::error::OAuthError;
 
 /// Kept back from the deadline to answer and log in.
 pub const MARGIN: Duration = Duration::from_millis(250);

@@ -2,14 +2,14 @@
 //! bearer tokens from headers, and building responses. Handlers turn a [`Request`] into a [`Response`] with
 //! these; nothing below them sees HTTP.
 
-use std::collections::HashMap;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use serde::Serialize;
 
-use crate::oauth::error::{Error, OAuthError};
+use crate::error::{Error, OAuthError};
+use crate::oauth::client_auth::Credentials;
+use crate::params::{Params, form_urlencoded_pairs};
 
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 pub use lambda_http::{Body, Request};
@@ -19,60 +19,6 @@ const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
 /// Bodies above this are refused before parsing: no OAuth request needs more.
 const MAX_BODY: usize = 64 * 1024;
-
-/// The parameters of an `application/x-www-form-urlencoded` body.
-#[derive(Default, Clone, PartialEq)]
-pub struct Form(HashMap<String, String>);
-
-/// Forms carry codes, tokens and secrets: only the parameter names are ever printed.
-impl std::fmt::Debug for Form {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.0.keys().collect();
-        names.sort();
-        write!(f, "Form{names:?}")
-    }
-}
-
-impl Form {
-    /// RFC 6749 §3.1/§3.2: "Parameters sent without a value MUST be treated as if they were
-    /// omitted from the request" and "Request and response parameters MUST NOT be included more
-    /// than once."
-    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
-        let mut params = HashMap::new();
-        for (name, value) in form_urlencoded_pairs(body)? {
-            if value.is_empty() {
-                continue;
-            }
-            if params.insert(name.clone(), value).is_some() {
-                return Err(OAuthError::invalid_request(format!("parameter `{}` is repeated", printable(&name))));
-            }
-        }
-        Ok(Self(params))
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
-    }
-
-    /// Keeps only `names`: a grant sees no parameter it did not declare.
-    pub fn only(&self, names: &[&str]) -> Form {
-        Form(self.0.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
-    }
-}
-
-fn form_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .map_err(|_| OAuthError::invalid_request("the body is not valid form-urlencoded data"))
-}
-
-/// Parameter names come from the client: keep what we echo short and plain.
-fn printable(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()
-}
 
 fn body_bytes(req: &Request) -> Result<&[u8], OAuthError> {
     let bytes: &[u8] = req.body().as_ref();
@@ -96,14 +42,14 @@ pub fn method_not_allowed(allowed: &'static str) -> OAuthError {
 }
 
 /// The form body of a POST, refusing any other method or content type.
-pub fn form(req: &Request) -> Result<Form, OAuthError> {
+pub fn form(req: &Request) -> Result<Params, OAuthError> {
     if req.method() != http::Method::POST {
         return Err(method_not_allowed("POST"));
     }
     if !has_media_type(req.headers(), FORM) {
         return Err(OAuthError::invalid_request(format!("the body must be {FORM}")));
     }
-    Form::parse(body_bytes(req)?)
+    Params::parse(body_bytes(req)?)
 }
 
 /// The JSON body of a POST, as `T`.
@@ -156,6 +102,11 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
             .ok_or_else(bad)
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// The client credentials of a request (RFC 6749 §2.3): its Basic header and its form.
+pub fn client_credentials(req: &Request, params: &Params) -> Result<Credentials, OAuthError> {
+    Credentials::new(basic_credentials(req.headers())?, params)
 }
 
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), if that is the scheme used.
@@ -258,31 +209,12 @@ mod tests {
     }
 
     #[test]
-    fn form_parses_and_drops_empty_values() {
-        let form = Form::parse(b"grant_type=x&code=a%2Bb&scope=").expect("form");
-        assert_eq!(form.get("code"), Some("a+b"));
-        assert_eq!(form.get("scope"), None);
-    }
-
-    #[test]
-    fn a_repeated_parameter_is_invalid_request() {
-        let e = Form::parse(b"code=a&code=b").expect_err("repeated");
-        assert_eq!(e.error, "invalid_request");
-    }
-
-    #[test]
     fn form_refuses_other_content_types_and_methods() {
         assert_eq!(form(&request("POST", Some("application/json"), "{}")).expect_err("json").status, 400);
         assert_eq!(form(&request("POST", None, "a=b")).expect_err("none").status, 400);
         assert_eq!(form(&request("GET", Some(FORM), "a=b")).expect_err("get").status, 405);
         let ok = form(&request("POST", Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"), "a=b"));
         assert_eq!(ok.expect("form").get("a"), Some("b"));
-    }
-
-    #[test]
-    fn invalid_utf8_is_replaced_not_trusted() {
-        // Percent-decoding is lossy (WHATWG URL): the value can only match nothing we issued.
-        assert_eq!(Form::parse(b"a=%FF%FE").expect("form").get("a"), Some("\u{FFFD}\u{FFFD}"));
     }
 
     #[test]
@@ -337,34 +269,5 @@ mod tests {
         assert_eq!(res.headers()[header::RETRY_AFTER], "3");
         let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).expect("json");
         assert_eq!(body, serde_json::json!({"error": "invalid_grant", "error_description": "expired"}));
-    }
-
-    proptest::proptest! {
-        /// Any body whatsoever: an answer, never a panic.
-        #[test]
-        fn form_parsing_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
-            let _ = Form::parse(&body);
-        }
-
-        /// A parameter given twice with values is refused, wherever the two stand and however
-        /// they are encoded; given once, each reads back as sent.
-        #[test]
-        fn every_duplicate_is_refused(
-            params in proptest::collection::btree_map("[a-z_]{1,8}", "\\PC{1,12}", 1..6),
-            twice in proptest::num::usize::ANY,
-            other_value in "\\PC{1,12}",
-        ) {
-            let mut pairs: Vec<(String, String)> = params.clone().into_iter().collect();
-            let body = serde_urlencoded::to_string(&pairs).expect("encode");
-            let form = Form::parse(body.as_bytes()).expect("distinct names parse");
-            for (name, value) in &params {
-                proptest::prop_assert_eq!(form.get(name), Some(value.as_str()));
-            }
-            let repeated = pairs[twice % pairs.len()].0.clone();
-            pairs.insert(twice % (pairs.len() + 1), (repeated, other_value));
-            let body = serde_urlencoded::to_string(&pairs).expect("encode");
-            let refused = Form::parse(body.as_bytes()).expect_err("a repeated parameter");
-            proptest::prop_assert_eq!(refused.error, "invalid_request");
-        }
     }
 }

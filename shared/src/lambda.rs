@@ -34,7 +34,7 @@ where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send,
 {
-    crate::init_logging();
+    crate::logging::init_logging();
     metrics::enable(name);
     let app: &'static App = match App::from_env().await {
         Ok(app) => Box::leak(Box::new(app)),
@@ -50,7 +50,7 @@ where
 
 /// Best effort: a failure here is the first request's to meet and answer (503), not init's.
 async fn warm_up(app: &App, warm: Warm) {
-    let now = crate::unix_now();
+    let now = crate::clock::unix_now();
     if warm == Warm::KeyRegistry
         && let Err(e) = app.keys.published(now).await
     {

@@ -88,7 +88,7 @@ pub fn count(metric: Metric, dimensions: &[(&'static str, &str)]) {
 pub fn record(metric: Metric, value: f64, dimensions: &[(&'static str, &str)]) {
     let Some(function) = FUNCTION.get() else { return };
     let request_id = REQUEST_ID.try_with(String::clone).ok();
-    let line = emf_line(function, request_id.as_deref(), metric, value, dimensions, crate::unix_now_millis());
+    let line = emf_line(function, request_id.as_deref(), metric, value, dimensions, crate::clock::unix_now_millis());
     // One write per line, so that lines of concurrent tasks do not interleave.
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }

@@ -9,11 +9,11 @@ use crate::keys::algorithm::Algorithm;
 use crate::keys::data_key::{DataKey, kms_context};
 use crate::keys::local_key::{LocalKey, WRAPPING_PURPOSE, wrapping_context};
 use crate::keys::registry::{kms_public_key, register_kms_key, register_public_key, register_signing_key};
-use crate::oauth::scope::Scope;
+use crate::scope::Scope;
+use crate::secret::{hash, random_token};
 use crate::store::Store;
 use crate::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
 use crate::store::signing_keys::{Custody, SigningKey};
-use crate::tokens::secret::{hash, random_token};
 use crate::wechat::secrets::app_secret_context;
 
 /// The default algorithm of a new deployment's key: what API Gateway's HTTP API JWT authorizer
@@ -326,9 +326,9 @@ pub async fn create_client(
     {
         anyhow::bail!("the WeChat appid and app secret must both be given and printable");
     }
-    let known = |g: &str| crate::oauth::grants::GRANT_TYPES.contains(&g) || g == crate::oauth::grants::IMPLICIT;
+    let known = |g: &str| crate::grant_type::is_known(g);
     if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
-        anyhow::bail!("unknown grant type {unknown:?}; known: {}", crate::oauth::grants::GRANT_TYPES.join(", "));
+        anyhow::bail!("unknown grant type {unknown:?}; known: {}", crate::grant_type::ALL.join(", "));
     }
     if new.kind != ClientKind::MiniProgram
         && new.grant_types.iter().any(|g| g == crate::oauth::grants::wechat::GRANT_TYPE)

@@ -30,7 +30,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 use wxauth::App;
 use wxauth::config::AwsTimeouts;
-use wxauth::tokens::secret::random_id;
+use wxauth::secret::random_id;
 
 use crate::{Server, TestEnv};
 

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxauth::oauth::scope::Scope;
 use wxauth::provision::NewClient;
+use wxauth::scope::Scope;
 use wxauth::store::clients::ClientKind;
 
 use crate::runtime_api::{Bootstrap, HttpAnswer, RuntimeApi};

@@ -28,10 +28,10 @@ use wxauth::App;
 use wxauth::config::Config;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
-use wxauth::oauth::scope::Scope;
 use wxauth::provision::{self, KeyCustody, NewClient};
+use wxauth::scope::Scope;
+use wxauth::secret::random_id;
 use wxauth::store::clients::ClientKind;
-use wxauth::tokens::secret::random_id;
 
 pub use server::Server;
 pub use sign_in::{
@@ -141,7 +141,7 @@ impl TestEnv {
         adjust(&mut config);
         let app = App::new(config, &sdk).expect("app");
         let data_key = app.config.kms_data_key_id.clone();
-        provision::ensure_signing_key(&kms, &app.store, &data_key, alg, custody, wxauth::unix_now())
+        provision::ensure_signing_key(&kms, &app.store, &data_key, alg, custody, wxauth::clock::unix_now())
             .await
             .expect("signing key");
         Self { server: Server::new(app), kms, mock_wechat, http: reqwest::Client::new() }
@@ -189,7 +189,7 @@ impl TestEnv {
     /// Registers a client; returns its secret when it has one.
     pub async fn create_client(&self, new: NewClient) -> Option<String> {
         let data_key = DataKey::new(self.kms.clone(), self.app.config.kms_data_key_id.clone());
-        provision::create_client(&self.app.store, &data_key, new, wxauth::unix_now()).await.expect("client").1
+        provision::create_client(&self.app.store, &data_key, new, wxauth::clock::unix_now()).await.expect("client").1
     }
 
     /// Registers a client of `kind` with `grants`, redirect URIs and scope; returns its id and,
@@ -234,7 +234,7 @@ impl TestEnv {
     /// A user who signs in with a password; returns the user id.
     pub async fn password_user(&self, username: &str, password: &str) -> String {
         let hash = wxauth::password::hash_password(password).expect("hash");
-        self.app.store.create_password_user(username, &hash, wxauth::unix_now()).await.expect("user")
+        self.app.store.create_password_user(username, &hash, wxauth::clock::unix_now()).await.expect("user")
     }
 
     /// Calls counted by the mock WeChat for `appid`.
@@ -287,7 +287,7 @@ impl TestEnv {
             .update_expression("SET expires_at = :past")
             .expression_attribute_values(
                 ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::unix_now() - 1).to_string()),
+                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::clock::unix_now() - 1).to_string()),
             )
             .send()
             .await

@@ -236,7 +236,7 @@ fn error_type(headers: &HeaderMap) -> Option<String> {
 }
 
 fn uuid_like() -> String {
-    let id = wxauth::tokens::secret::random_id();
+    let id = wxauth::secret::random_id();
     format!("req-{}", &id[..20.min(id.len())])
 }
 

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use wxauth::tokens::secret::random_id;
+use wxauth::secret::random_id;
 use wxauth_tests::{MiniProgram, PATIENCE, Reply, TestEnv};
 
 /// What one run of the tool did.
@@ -586,7 +586,7 @@ async fn a_too_short_password_is_refused_and_never_printed() {
 #[tokio::test]
 async fn key_list_shows_the_deployments_signing_key() {
     let env = TestEnv::new().await;
-    let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    let keys = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     assert_eq!(keys.len(), 1);
     let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     let listed = listed.as_array().expect("a list");
@@ -604,7 +604,7 @@ async fn key_list_shows_the_deployments_signing_key() {
 async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_its_time_comes() {
     let env = TestEnv::with_config(|c| c.key_cache_ttl = std::time::Duration::ZERO).await;
     let mp = env.miniprogram().await;
-    let old_kid = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys")[0].kid.clone();
+    let old_kid = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys")[0].kid.clone();
     let before = env.login(&mp, "ok-ivy").await;
     assert_eq!(kid(&before), old_kid);
 
@@ -614,7 +614,7 @@ async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_i
     let new_kid = rotated["kid"].as_str().expect("kid").to_string();
     let active_from = rotated["active_from"].as_i64().expect("active_from");
     assert_ne!(new_kid, old_kid);
-    assert!(active_from <= wxauth::unix_now() + 1, "publish-ahead 0: it signs at once (or within the second)");
+    assert!(active_from <= wxauth::clock::unix_now() + 1, "publish-ahead 0: it signs at once (or within the second)");
 
     let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     let listed = listed.as_array().expect("a list");
@@ -636,7 +636,7 @@ async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_i
 
     // The new key signs once its time has come (the registry is not cached here).
     let deadline = std::time::Instant::now() + PATIENCE;
-    while wxauth::unix_now() < active_from {
+    while wxauth::clock::unix_now() < active_from {
         assert!(std::time::Instant::now() < deadline, "active_from {active_from} never came");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -706,7 +706,7 @@ async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its
     let ec = brought_key(&env, KeySpec::EccNistP256).await;
     let refused = admin(&env, &Cli::key("rotate").opt("--kms-key-id", &ec).opt("--alg", "RS256"), &[]).failed();
     assert!(refused.contains("ES256"), "says what the key signs: {refused}");
-    let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    let keys = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     assert_eq!(keys.len(), 4, "the refused key was not registered");
     assert_eq!(kms_tags(&env, &ec).await.get(wxauth::provision::SIGNING_KEY_TAG), None, "nor tagged");
     admin(&env, &Cli::key("rotate").opt("--alg", "HS256"), &[]).failed();
@@ -835,5 +835,9 @@ async fn key_rotation_refuses_negative_durations() {
     let env = TestEnv::new().await;
     admin(&env, &Cli::key("rotate").arg("--publish-ahead=-100"), &[]).failed();
     admin(&env, &Cli::key("rotate").arg("--access-token-ttl=0"), &[]).failed();
-    assert_eq!(env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys").len(), 1, "nothing was rotated");
+    assert_eq!(
+        env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys").len(),
+        1,
+        "nothing was rotated"
+    );
 }

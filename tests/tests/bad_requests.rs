@@ -49,14 +49,14 @@ async fn unknown_and_disallowed_grants_are_refused() {
     let unknown = env.token(&[("grant_type", "urn:example:made-up"), ("client_id", &mp.client_id)]).await;
     assert_rfc6749_error(&unknown, 400, "unsupported_grant_type");
 
-    let web = format!("web-{}", wxauth::tokens::secret::random_id());
+    let web = format!("web-{}", wxauth::secret::random_id());
     env.create_client(wxauth::provision::NewClient {
         id: web.clone(),
         name: String::new(),
         kind: wxauth::store::clients::ClientKind::Public,
         grant_types: vec![],
         redirect_uris: vec![],
-        scope: wxauth::oauth::scope::Scope::default(),
+        scope: wxauth::scope::Scope::default(),
         audience: None,
         wechat: None,
     })

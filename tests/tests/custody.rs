@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use wxauth::config::DataKeyBounds;
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::keys::data_key::{DataKey, DataKeyBounds};
+use wxauth::keys::data_key::DataKey;
 use wxauth::provision::{self, KeyCustody, Rotation};
 use wxauth::store::clients::ClientKind;
 use wxauth::store::signing_keys::Custody;
@@ -35,7 +36,7 @@ async fn tokens_of_either_custody_and_either_algorithm_verify_against_the_jwks()
     for alg in Algorithm::ALL {
         for custody in [KeyCustody::Envelope, KeyCustody::Kms] {
             let env = TestEnv::with_key(alg, custody, |_| {}).await;
-            let key = env.app.keys.active(wxauth::unix_now()).await.expect("a key");
+            let key = env.app.keys.active(wxauth::clock::unix_now()).await.expect("a key");
             assert_eq!((key.jwk.alg, KeyCustody::of(&key.custody)), (alg, custody));
             let proxy = FaultProxy::start().await;
             let app = proxy.app(&env).await;
@@ -74,7 +75,7 @@ async fn a_rotation_moves_between_custodies_and_old_tokens_keep_verifying() {
         let mp = env.miniprogram().await;
         old_tokens.push(env.login(&mp, &format!("ok-before-{custody:?}")).await.str("access_token").to_string());
         // Active at once (published two seconds ago), so a fresh container signs with it.
-        let now = wxauth::unix_now();
+        let now = wxauth::clock::unix_now();
         let rotation = Rotation { custody: Some(custody), alg: Some(alg), ..Rotation::default() };
         let new = provision::rotate_signing_key(
             &env.kms,
@@ -89,7 +90,7 @@ async fn a_rotation_moves_between_custodies_and_old_tokens_keep_verifying() {
         .expect("rotated");
         assert_eq!((KeyCustody::of(&new.custody), new.jwk.alg), (custody, alg));
         // Strictly after the previous key's `active_from`: within a second or two.
-        while wxauth::unix_now() < new.active_from {
+        while wxauth::clock::unix_now() < new.active_from {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let proxy = FaultProxy::start().await;
@@ -118,7 +119,7 @@ async fn a_rotation_moves_between_custodies_and_old_tokens_keep_verifying() {
             env.verify_with_jwks(old).await; // still published, still verifying
         }
     }
-    let listed: Vec<_> = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    let listed: Vec<_> = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     assert_eq!(listed.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(), kids);
     assert!(matches!(listed[1].custody, Custody::Envelope { .. }));
 }
@@ -126,7 +127,7 @@ async fn a_rotation_moves_between_custodies_and_old_tokens_keep_verifying() {
 #[tokio::test]
 async fn a_wrapped_key_opens_only_for_its_own_table_and_kid() {
     let env = TestEnv::new().await;
-    let key = env.app.keys.active(wxauth::unix_now()).await.expect("a key");
+    let key = env.app.keys.active(wxauth::clock::unix_now()).await.expect("a key");
     let Custody::Envelope { wrapped } = &key.custody else { panic!("envelope by default") };
     // The registry item moved to another table, or under another kid, does not unwrap: KMS
     // refuses the encryption context.
@@ -197,7 +198,7 @@ async fn a_data_key_is_replaced_once_past_its_message_or_age_bound() {
 #[tokio::test]
 async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
     let env = TestEnv::new().await;
-    let appid = format!("wx{}", wxauth::tokens::secret::random_id());
+    let appid = format!("wx{}", wxauth::secret::random_id());
     let secret = format!("secret-{appid}");
     env.mock_post("/mock/apps", json!({"appid": appid, "secret": secret})).await;
     // A client registered before: its app secret a plain KMS ciphertext under the whole context.
@@ -224,13 +225,13 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
         secret_hash: None,
         grant_types: provision::default_grants(ClientKind::MiniProgram),
         redirect_uris: vec![],
-        scope: wxauth::oauth::scope::Scope::parse("openid profile").expect("scope"),
+        scope: wxauth::scope::Scope::parse("openid profile").expect("scope"),
         audience: None,
         wechat: Some(wxauth::store::clients::WechatApp {
             appid: appid.clone(),
             encrypted_secret: legacy(secret.clone(), secret_context).await,
         }),
-        created_at: wxauth::unix_now(),
+        created_at: wxauth::clock::unix_now(),
     };
     env.app.store.create_client(&client).await.expect("stored");
     let mp = wxauth_tests::MiniProgram { client_id: client.id.clone(), appid: appid.clone() };
@@ -242,7 +243,7 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
     let session_key = mock_session_key("olga");
     let context = session_key_context(&appid, &openid).map(|(k, v)| (k, v.to_string())).to_vec();
     let ciphertext = legacy(session_key.clone(), context).await;
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     env.app.store.put_session_key(&appid, &openid, ciphertext, now, now + 300, now + 3600).await.expect("stored");
     let body = encrypted_profile(&session_key, &appid, "Olga");
     let decrypted = env.protected("POST", "/wechat/decrypt", login.str("access_token"), Some(body)).await;
@@ -275,7 +276,7 @@ async fn a_cached_client_is_honoured_until_its_time_is_up_and_not_after() {
             kind: ClientKind::Confidential,
             grant_types: vec![],
             redirect_uris: vec![],
-            scope: wxauth::oauth::scope::Scope::parse("reports:read").expect("scope"),
+            scope: wxauth::scope::Scope::parse("reports:read").expect("scope"),
             audience: None,
             wechat: None,
         })

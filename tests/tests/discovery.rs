@@ -75,7 +75,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_publis
         .kid
         .expect("kid");
 
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     let upcoming = wxauth::provision::rotate_signing_key(
         &env.kms,
         &env.app.store,

@@ -1,7 +1,7 @@
 //! Each `events/*.json` (what `sam local invoke -e` and `cargo lambda invoke --data-file` send)
 //! through `lambda_http::request::from_str` into its handler: the samples stay valid.
 
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
 use wxauth::store::refresh_tokens::{Family, RefreshToken};
 use wxauth_tests::{TestEnv, reply};
 
@@ -12,7 +12,7 @@ fn event(name: &str) -> lambda_http::Request {
 }
 
 fn form_value(req: &lambda_http::Request, name: &str) -> String {
-    let form = wxauth::http::Form::parse(req.body().as_ref()).expect("form body");
+    let form = wxauth::params::Params::parse(req.body().as_ref()).expect("form body");
     form.get(name).unwrap_or_else(|| panic!("no {name} in the event")).to_string()
 }
 
@@ -39,10 +39,10 @@ async fn the_refresh_event_rotates_its_sample_token() {
     let mp = env.miniprogram().await;
     let req = event("token-refresh.json");
     let sample = form_value(&req, "refresh_token");
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     // Store the sample token as if it had been issued to this test's client.
     let record = RefreshToken {
-        hash: wxauth::tokens::secret::hash(&sample),
+        hash: wxauth::secret::hash(&sample),
         family_id: "event-family".into(),
         client_id: mp.client_id.clone(),
         subject: "event-user".into(),

@@ -43,7 +43,7 @@ fn assert_unavailable(reply: &Reply, secrets: &[&str]) {
 /// A refresh that failed on a fault left the token as it was: it still rotates (so it was
 /// neither spent nor taken for reuse, which would have revoked its family), once.
 async fn assert_still_refreshes(env: &TestEnv, client_id: &str, token: &str) {
-    let item = env.raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT").await.expect("stored");
+    let item = env.raw_item(&format!("RT#{}", wxauth::secret::hash(token)), "RT").await.expect("stored");
     assert!(!item.contains_key("used_at"), "the token was not marked used");
     let again = env.refresh(client_id, token).await;
     assert_eq!(again.status, 200, "the same refresh token works afterwards: {}", again.json);
@@ -229,7 +229,7 @@ async fn a_disabled_or_deleted_signing_key_is_an_opaque_500_and_the_token_still_
     let env = kms_held().await;
     let (mp, login) = env.logged_in("ok-abby").await;
     let token = login.str("refresh_token");
-    let key_id = env.app.keys.active(wxauth::unix_now()).await.expect("signing key").kms_key_id;
+    let key_id = env.app.keys.active(wxauth::clock::unix_now()).await.expect("signing key").kms_key_id;
     let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}");
     for fault in [Fault::kms_disabled(&arn), Fault::kms_invalid_state(&arn)] {
         let proxy = FaultProxy::start().await;

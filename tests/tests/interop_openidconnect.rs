@@ -228,7 +228,7 @@ async fn an_openid_connect_library_follows_a_rotation_from_rs256_to_es256() {
     assert_eq!(sign_in_with_openid_connect(&transport, wxauth_tests::ISSUER, &rp).await, "RS256");
 
     // The rotation publishes the ES256 key ahead; once its time has come it signs.
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     let es256 = wxauth::provision::rotate_signing_key(
         &env.kms,
         &env.app.store,
@@ -240,7 +240,7 @@ async fn an_openid_connect_library_follows_a_rotation_from_rs256_to_es256() {
     )
     .await
     .expect("rotate");
-    while wxauth::unix_now() < es256.active_from {
+    while wxauth::clock::unix_now() < es256.active_from {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(sign_in_with_openid_connect(&transport, wxauth_tests::ISSUER, &rp).await, "ES256");

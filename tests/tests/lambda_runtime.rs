@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wxauth::oauth::scope::Scope;
+use wxauth::scope::Scope;
 use wxauth::store::refresh_tokens::{Family, RefreshToken};
 use wxauth_tests::faults::{Fault, FaultProxy, target};
 use wxauth_tests::lambda::{Deployment, FORM, Instance, event, form, sample_event};
@@ -25,7 +25,7 @@ async fn every_sample_event_runs_through_its_function_binary() {
     let sample = sample_event("token-refresh.json");
     let sample_form: HashMap<String, String> =
         serde_urlencoded::from_str(sample["body"].as_str().expect("body")).expect("form");
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     let family = Family {
         id: "event-family".into(),
         client_id: "demo-miniprogram".into(),
@@ -35,7 +35,7 @@ async fn every_sample_event_runs_through_its_function_binary() {
         expires_at: now + 600,
     };
     let record = RefreshToken {
-        hash: wxauth::tokens::secret::hash(&sample_form["refresh_token"]),
+        hash: wxauth::secret::hash(&sample_form["refresh_token"]),
         family_id: family.id.clone(),
         client_id: family.client_id.clone(),
         subject: family.subject.clone(),
@@ -121,7 +121,7 @@ async fn a_mini_program_session_runs_through_the_binaries() {
     let revoke = deployment.start("revoke", |_| {}).await;
     let introspect = deployment.start("introspect", |_| {}).await;
 
-    let name = format!("rt-{}", &wxauth::tokens::secret::random_id()[..8]);
+    let name = format!("rt-{}", &wxauth::secret::random_id()[..8]);
     let login_code = format!("ok-{name}");
     let body = form(&[
         ("grant_type", WECHAT_GRANT),
@@ -358,7 +358,7 @@ async fn a_panic_reaches_the_runtime_apis_error_endpoint_and_the_container_lives
 async fn a_container_that_cannot_unwrap_its_signing_key_answers_503_and_logs_why() {
     use base64::Engine as _;
     let deployment = Deployment::new().await;
-    let key = deployment.env.app.keys.active(wxauth::unix_now()).await.expect("the signing key");
+    let key = deployment.env.app.keys.active(wxauth::clock::unix_now()).await.expect("the signing key");
     let wxauth::store::signing_keys::Custody::Envelope { wrapped } = &key.custody else {
         panic!("the template's default custody is envelope")
     };

@@ -21,7 +21,7 @@ async fn post_form(path: &str, form: &[(&str, &str)]) -> (u16, Value) {
 
 #[tokio::test]
 async fn the_demo_mini_program_logs_in_and_refreshes_over_http() {
-    let code = format!("ok-http-{}", wxauth::tokens::secret::random_id());
+    let code = format!("ok-http-{}", wxauth::secret::random_id());
     let (status, login) = post_form(
         "/oauth/token",
         &[("grant_type", wxauth_tests::WECHAT_GRANT), ("client_id", "demo-miniprogram"), ("code", &code)],

@@ -30,7 +30,7 @@ async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
     // This test's thread only (#[tokio::test] runs the whole flow on it): the other tests share
     // this process and log their own secrets, which are not this test's to look for.
     let _capture = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("trace,{}", wxauth::QUIET_TARGETS)))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("trace,{}", wxauth::logging::QUIET_TARGETS)))
         .with_writer(move || writer.clone())
         .set_default();
 

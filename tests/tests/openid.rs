@@ -30,7 +30,7 @@ async fn id_token_of(env: &TestEnv, tokens: &Reply, client_id: &str) -> serde_js
 async fn the_wechat_grant_returns_an_id_token_when_the_scope_has_openid() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    let before = wxauth::unix_now();
+    let before = wxauth::clock::unix_now();
     let tokens = env.login(&mp, "ok-ida").await;
     let id = id_token_of(&env, &tokens, &mp.client_id).await;
     assert!(id["auth_time"].as_i64().is_some_and(|t| t >= before), "auth_time is the login");
@@ -108,7 +108,7 @@ async fn the_code_carries_the_nonce_into_the_id_token() {
     let client_id = web_client(&env).await;
     env.password_user("nina", "nina's password").await;
     let nonce = "n-0S6_WzA2Mj é/+";
-    let before = wxauth::unix_now();
+    let before = wxauth::clock::unix_now();
     let page = open_sign_in(&env, &authorize(&client_id, &[("nonce", nonce), ("max_age", "0"), ("prompt", "login")]))
         .await
         .expect("page");
@@ -163,7 +163,7 @@ async fn oidc_errors_go_back_to_the_client() {
 /// The registry's key `kid` becomes active now, as if its publish-ahead time had passed.
 async fn activate_now(env: &TestEnv, kid: &str, others_from: i64) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     for (key, at) in env.app.store.signing_keys(now).await.expect("keys").iter().map(|k| {
         let at = if k.kid == kid { now } else { others_from.min(k.active_from) };
         (k.kid.clone(), at)
@@ -193,7 +193,7 @@ async fn rotating_es256_to_rs256_to_rs256_keeps_every_live_token_verifiable() {
     live.push((es256.str("access_token").to_string(), es256.str("id_token").to_string(), Algorithm::ES256));
 
     for (round, alg) in [(1, Some(Algorithm::RS256)), (2, None)] {
-        let now = wxauth::unix_now();
+        let now = wxauth::clock::unix_now();
         let new = wxauth::provision::rotate_signing_key(
             &env.kms,
             &env.app.store,
@@ -225,7 +225,7 @@ async fn rotating_es256_to_rs256_to_rs256_keeps_every_live_token_verifiable() {
     let es256_kid = jsonwebtoken::decode_header(&live[0].0).expect("header").kid.expect("kid");
     let (_, first_claims) = env.verify_with_jwks(&live[0].0).await;
     let last_exp = first_claims["exp"].as_i64().expect("exp");
-    let keys = env.app.store.signing_keys(wxauth::unix_now()).await.expect("keys");
+    let keys = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     let retired = keys.iter().find(|k| k.kid == es256_kid).expect("still published");
     let until = retired.expires_at.expect("retired");
     assert!(until >= last_exp, "published until {until}, its last token expires at {last_exp}");

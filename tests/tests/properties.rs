@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use wxauth::tokens::secret::hash;
+use wxauth::secret::hash;
 use wxauth_tests::TestEnv;
 
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Live tokens of the family: stored, unused, not retired, in a family not revoked.
 async fn live(env: &TestEnv, issued: &[String]) -> usize {
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     let mut live = 0;
     for token in issued {
         let Some(record) = env.app.store.refresh_token(&hash(token), now).await.expect("read") else { continue };
@@ -39,7 +39,7 @@ async fn live(env: &TestEnv, issued: &[String]) -> usize {
 async fn run(steps: Vec<Step>, grace: u64) -> Result<(), TestCaseError> {
     let env = TestEnv::with_config(|c| c.refresh_reuse_grace = Duration::from_secs(grace)).await;
     let mp = env.miniprogram().await;
-    let login = env.login(&mp, &format!("ok-prop-{}", wxauth::tokens::secret::random_id())).await;
+    let login = env.login(&mp, &format!("ok-prop-{}", wxauth::secret::random_id())).await;
     let mut issued = vec![login.str("refresh_token").to_string()];
     let mut newest = issued[0].clone();
     for step in steps {

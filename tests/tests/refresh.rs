@@ -125,7 +125,7 @@ async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
     let env = TestEnv::new().await;
     let (mp, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
-    let pk = format!("RT#{}", wxauth::tokens::secret::hash(token));
+    let pk = format!("RT#{}", wxauth::secret::hash(token));
     env.expire_item(&pk, "RT").await;
     assert!(env.raw_item(&pk, "RT").await.is_some(), "TTL has not deleted it");
     let reply = env.refresh(&mp.client_id, token).await;
@@ -137,8 +137,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     let env = TestEnv::new().await;
     let (_, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
-    let item =
-        env.raw_item(&format!("RT#{}", wxauth::tokens::secret::hash(token)), "RT").await.expect("stored by hash");
+    let item = env.raw_item(&format!("RT#{}", wxauth::secret::hash(token)), "RT").await.expect("stored by hash");
     assert!(!format!("{item:?}").contains(token));
 }
 
@@ -185,7 +184,8 @@ async fn revoke_all_ends_every_family_of_the_user_and_no_other() {
     let phone = env.login(&mp, "ok-tom").await;
     let tablet = env.login(&mp, "ok-tom~2").await;
     let someone_else = env.login(&mp, "ok-una").await;
-    let revoked = env.app.store.revoke_user_families(&sub(&phone), wxauth::unix_now()).await.expect("revoke-all");
+    let revoked =
+        env.app.store.revoke_user_families(&sub(&phone), wxauth::clock::unix_now()).await.expect("revoke-all");
     assert_eq!(revoked, 2);
     for login in [&phone, &tablet] {
         let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;

@@ -200,7 +200,7 @@ async fn userinfo_answers_for_the_token_and_stops_once_it_is_revoked() {
     let _ = mp;
 
     let (_, claims) = env.verify_with_jwks(login.str("access_token")).await;
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     env.app
         .store
         .revoke_access_token(claims["jti"].as_str().expect("jti"), claims["exp"].as_i64().expect("exp"), now)

@@ -157,8 +157,13 @@ async fn the_session_key_is_stored_encrypted_and_the_previous_one_is_kept() {
         );
     }
 
-    let keys =
-        env.app.store.session_keys(&mp.appid, "openid-kate", wxauth::unix_now()).await.expect("read").expect("keys");
+    let keys = env
+        .app
+        .store
+        .session_keys(&mp.appid, "openid-kate", wxauth::clock::unix_now())
+        .await
+        .expect("read")
+        .expect("keys");
     let context = session_key_context(&mp.appid, "openid-kate");
     let current = env.app.data_key.decrypt(&keys.current, &context).await.expect("decrypt current");
     let previous =
@@ -180,5 +185,7 @@ async fn an_expired_session_key_is_not_returned_although_the_item_exists() {
     env.login(&mp, "ok-liam").await;
     env.expire_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await;
     assert!(env.raw_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await.is_some());
-    assert!(env.app.store.session_keys(&mp.appid, "openid-liam", wxauth::unix_now()).await.expect("read").is_none());
+    assert!(
+        env.app.store.session_keys(&mp.appid, "openid-liam", wxauth::clock::unix_now()).await.expect("read").is_none()
+    );
 }

@@ -22,16 +22,18 @@
 pub mod page;
 
 use wxauth::App;
-use wxauth::http::{self, Form, Request, Response};
+use wxauth::error::Error;
+use wxauth::grant_type::IMPLICIT;
+use wxauth::http::{self, Request, Response};
 use wxauth::oauth::client_auth::plausible_client_id;
-use wxauth::oauth::error::Error;
-use wxauth::oauth::grants::{IMPLICIT, authorization_code};
+use wxauth::oauth::grants::authorization_code;
 use wxauth::oauth::pkce::CodeChallenge;
-use wxauth::oauth::scope::Scope;
+use wxauth::params::Params;
+use wxauth::scope::Scope;
+use wxauth::secret::{constant_time_eq, hash, random_token};
 use wxauth::store::Written;
 use wxauth::store::authorizations::PendingAuthorization;
 use wxauth::store::clients::Client;
-use wxauth::tokens::secret::{constant_time_eq, hash, random_token};
 use wxauth::tokens::{access, codes};
 
 /// How long the sign-in page may stay open.
@@ -95,7 +97,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 /// The client and redirect URI of a request: the two things that must be right before we may
 /// redirect anywhere.
-async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String, bool), Refusal> {
+async fn client_and_redirect(app: &App, params: &Params) -> Result<(Client, String, bool), Refusal> {
     let Some(client_id) = params.get("client_id") else {
         return Err(bad_request("Invalid request", "The request names no client (client_id)."));
     };
@@ -115,7 +117,7 @@ async fn client_and_redirect(app: &App, params: &Form) -> Result<(Client, String
 }
 
 async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
-    let params = Form::parse(req.uri().query().unwrap_or_default().as_bytes())
+    let params = Params::parse(req.uri().query().unwrap_or_default().as_bytes())
         .map_err(|e| bad_request("Invalid request", e.description))?;
     let (client, redirect_uri, redirect_uri_given) = client_and_redirect(app, &params).await?;
     let state = params.get("state").map(str::to_string);
@@ -186,7 +188,7 @@ async fn show(app: &App, req: &Request) -> Result<Response, Refusal> {
         state,
         code_challenge,
         nonce,
-        expires_at: wxauth::unix_now() + PENDING_TTL_SECONDS,
+        expires_at: wxauth::clock::unix_now() + PENDING_TTL_SECONDS,
     };
     app.store.put_pending_authorization(&pending).await?;
     let mut res = sign_in_page(&client, &pending, &request_id, &csrf_token, login_hint, None);
@@ -231,7 +233,7 @@ async fn decide(app: &App, req: &Request) -> Result<Response, Refusal> {
     let (Some(request_id), Some(csrf_token)) = (form.get("request_id"), form.get("csrf_token")) else {
         return Err(bad_request("Invalid request", "The form is incomplete. Start again from the application."));
     };
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     let Some(pending) = app.store.pending_authorization(&hash(request_id), now).await? else {
         return Err(bad_request("Sign-in expired", "This sign-in page has expired. Start again from the application."));
     };

@@ -2,9 +2,9 @@
 //! the tokens it signed have expired), read from the key registry, never from KMS.
 
 use wxauth::App;
+use wxauth::error::Error;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::jwks::JwkSet;
-use wxauth::oauth::error::Error;
 
 pub async fn handle(app: &App, req: Request) -> Response {
     http::respond(jwks(app, &req).await)
@@ -14,7 +14,7 @@ async fn jwks(app: &App, req: &Request) -> Result<Response, Error> {
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
         return Err(http::method_not_allowed("GET").into());
     }
-    let keys = app.keys.published(wxauth::unix_now()).await?;
+    let keys = app.keys.published(wxauth::clock::unix_now()).await?;
     let set = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
     Ok(http::cacheable_json(&set, app.config.key_cache_ttl.as_secs()))
 }

@@ -5,10 +5,11 @@
 
 use serde::Serialize;
 use wxauth::App;
+use wxauth::error::Error;
+use wxauth::grant_type;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::oauth::error::Error;
-use wxauth::oauth::{client_auth, grants};
+use wxauth::oauth::client_auth;
 use wxauth::tokens::id::OPENID;
 
 /// The routes this function serves.
@@ -72,8 +73,8 @@ pub const CLAIMS: &[&str] = &[
 
 impl Metadata {
     pub fn new(issuer: &str) -> Self {
-        let mut grant_types = grants::GRANT_TYPES.to_vec();
-        grant_types.push(grants::IMPLICIT);
+        let mut grant_types = grant_type::ALL.to_vec();
+        grant_types.push(grant_type::IMPLICIT);
         let algorithms: Vec<&'static str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
         Self {
             issuer: issuer.to_string(),

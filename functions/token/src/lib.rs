@@ -2,8 +2,8 @@
 //! token response or an RFC 6749 §5.2 error.
 
 use wxauth::App;
+use wxauth::error::Error;
 use wxauth::http::{self, Request, Response};
-use wxauth::oauth::error::Error;
 use wxauth::oauth::{client_auth, grants};
 
 pub async fn handle(app: &App, req: Request) -> Response {
@@ -11,8 +11,8 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn token(app: &App, req: &Request) -> Result<Response, Error> {
-    let form = http::form(req)?;
-    let client = client_auth::authenticate(app, req.headers(), &form).await?;
-    let tokens = grants::exchange(app, &client, &form, wxauth::unix_now()).await?;
+    let params = http::form(req)?;
+    let client = client_auth::authenticate(app, &http::client_credentials(req, &params)?).await?;
+    let tokens = grants::exchange(app, &client, &params, wxauth::clock::unix_now()).await?;
     Ok(http::no_store(http::json_response(200, &tokens)))
 }

@@ -1,61 +1,21 @@
-//! `GET|POST /userinfo`: what we know of the bearer token's user (RFC 6750 Bearer; OpenID
-//! Connect Core §5.3: a JSON object with `sub`, the same `sub` as the ID token's). `openid` is
-//! the user's openid in the token's mini program. What else is shown follows the token's scope,
-//! as the user consented to it: `profile` for the username (also as the standard
-//! `preferred_username`) and the cross-app `unionid`, `phone` for the phone number (verified by
-//! WeChat, so `phone_number_verified`).
+//! `GET|POST /userinfo` (OpenID Connect Core §5.3, RFC 6750 Bearer): the claims
+//! [`wxauth::oauth::userinfo`] allows the token's scope.
 
-use serde::Serialize;
 use wxauth::App;
+use wxauth::error::Error;
 use wxauth::http::{self, Request, Response};
-use wxauth::oauth::bearer;
-use wxauth::oauth::error::Error;
-use wxauth::oauth::scope::Scope;
-
-#[derive(Debug, Serialize)]
-pub struct UserInfo {
-    pub sub: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub openid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unionid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number_verified: Option<bool>,
-}
+use wxauth::oauth::{bearer, userinfo};
 
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(userinfo(app, &req).await)
+    http::respond(answer(app, &req).await)
 }
 
-async fn userinfo(app: &App, req: &Request) -> Result<Response, Error> {
+async fn answer(app: &App, req: &Request) -> Result<Response, Error> {
     if req.method() != http::Method::GET && req.method() != http::Method::POST {
         return Err(http::method_not_allowed("GET, POST").into());
     }
-    let now = wxauth::unix_now();
-    let claims = bearer::authenticate(app, req.headers(), now).await?;
-    let (user, client) = tokio::try_join!(app.store.user(&claims.sub), app.store.client(&claims.client_id))?;
-    let Some(user) = user else {
-        return Err(bearer::invalid(&app.config.issuer).into());
-    };
-    let appid = client.and_then(|c| c.wechat).map(|w| w.appid);
-    let scope = Scope::parse(&claims.scope).unwrap_or_default();
-    let profile = scope.contains("profile");
-    let username = user.username.clone().filter(|_| profile);
-    let phone_number = user.phone.as_ref().map(|p| p.phone_number.clone()).filter(|_| scope.contains("phone"));
-    let info = UserInfo {
-        sub: user.id.clone(),
-        openid: appid.and_then(|a| user.openids.get(&a).cloned()),
-        unionid: user.unionid.clone().filter(|_| profile),
-        preferred_username: username.clone(),
-        username,
-        phone_number_verified: phone_number.as_ref().map(|_| true),
-        phone_number,
-    };
+    let now = wxauth::clock::unix_now();
+    let claims = bearer::authenticate(app, http::bearer_token(req.headers()), now).await?;
+    let info = userinfo::userinfo(app, &claims).await?;
     Ok(http::no_store(http::json_response(200, &info)))
 }

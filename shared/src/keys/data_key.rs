@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
@@ -32,7 +32,8 @@ use aws_sdk_kms::types::DataKeySpec;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::oauth::error::Error;
+use crate::config::DataKeyBounds;
+use crate::error::Error;
 
 /// The format's prefix (and version); a KMS ciphertext never starts with it (AWS's start with
 /// 0x01, moto's with a hex key id).
@@ -41,21 +42,6 @@ const TAG_LEN: usize = 16;
 /// Decrypted data keys kept per container: each token container makes a new data key every
 /// `max_age`, and a function that only decrypts meets those of every token container.
 pub const MAX_DECRYPTED: usize = 256;
-
-/// How long and how much one data key may seal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataKeyBounds {
-    /// `DATA_KEY_MAX_AGE` seconds (default 300).
-    pub max_age: Duration,
-    /// `DATA_KEY_MAX_MESSAGES` (default 10,000).
-    pub max_messages: u64,
-}
-
-impl Default for DataKeyBounds {
-    fn default() -> Self {
-        Self { max_age: Duration::from_secs(300), max_messages: 10_000 }
-    }
-}
 
 /// The symmetric KMS key and this container's data keys.
 pub struct DataKey {

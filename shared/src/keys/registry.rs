@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::jwks::Jwk;
-use crate::oauth::error::Error;
+use crate::error::Error;
 use crate::store::Store;
 use crate::store::signing_keys::{Custody, SigningKey};
 

@@ -13,11 +13,9 @@ use jsonwebtoken::{Header, Validation};
 use super::algorithm::Algorithm;
 use super::jwks::Jwk;
 use super::registry::KeyRing;
-use crate::oauth::error::Error;
-use crate::tokens::access::AccessClaims;
-
-/// Clock skew tolerated on `exp`.
-pub const LEEWAY_SECONDS: i64 = 30;
+use crate::clock::LEEWAY_SECONDS;
+use crate::domain::access_claims::AccessClaims;
+use crate::error::Error;
 
 /// Why a token is not acceptable. Callers answer all of these the same way (`invalid_token`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -111,7 +109,7 @@ mod tests {
     const ISSUER: &str = "https://auth.example";
 
     fn claims() -> serde_json::Value {
-        let now = crate::unix_now();
+        let now = crate::clock::unix_now();
         json!({"iss": ISSUER, "sub": "u1", "aud": ISSUER, "exp": now + 600, "iat": now, "jti": "j1",
                "client_id": "c1", "scope": "openid"})
     }

@@ -7,13 +7,10 @@
 //! `aud` is not checked here: these endpoints belong to the authorization server itself and
 //! serve every client it issued tokens to, whatever resource server those tokens were meant for.
 
-use http::HeaderMap;
-
-use super::error::{Error, OAuthError};
 use crate::App;
-use crate::http::bearer_token;
+use crate::domain::access_claims::AccessClaims;
+use crate::error::{Error, OAuthError};
 use crate::keys::verify::verify_access_token;
-use crate::tokens::access::AccessClaims;
 
 /// RFC 6750 §3.1: "If the request lacks any authentication information ..., the resource
 /// server SHOULD NOT include an error code or other error information" in the challenge.
@@ -28,10 +25,11 @@ pub fn invalid(realm: &str) -> OAuthError {
         .with_www_authenticate(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
 }
 
-/// The claims of the request's valid, unrevoked access token.
-pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<AccessClaims, Error> {
+/// The claims of the request's access token (`None`: it presented none) when it is valid and
+/// unrevoked.
+pub async fn authenticate(app: &App, token: Option<&str>, now: i64) -> Result<AccessClaims, Error> {
     let realm = &app.config.issuer;
-    let Some(token) = bearer_token(headers) else { return Err(missing(realm).into()) };
+    let Some(token) = token else { return Err(missing(realm).into()) };
     let claims = match verify_access_token(&app.keys, token, &app.config.issuer, None, now).await? {
         Ok(claims) => claims,
         Err(_) => return Err(invalid(realm).into()),

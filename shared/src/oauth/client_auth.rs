@@ -5,11 +5,11 @@
 //! each request." Confidential clients must authenticate; a public client presenting a secret
 //! is refused rather than silently trusted.
 
-use super::error::{Error, OAuthError};
 use crate::App;
-use crate::http::{Form, basic_credentials};
+use crate::error::{Error, OAuthError};
+use crate::params::Params;
+use crate::secret::{constant_time_eq, hash};
 use crate::store::clients::Client;
-use crate::tokens::secret::{constant_time_eq, hash};
 
 /// The methods, as RFC 8414 names them.
 pub const METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
@@ -34,11 +34,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Reads the credentials of a request from its headers and form.
-    pub fn from_request(headers: &http::HeaderMap, form: &Form) -> Result<Self, OAuthError> {
-        let basic = basic_credentials(headers)?;
-        let form_id = form.get("client_id");
-        let form_secret = form.get("client_secret");
+    /// The credentials of a request: those of its `Authorization: Basic` header (`basic`,
+    /// already decoded) and its `client_id` and `client_secret` parameters.
+    pub fn new(basic: Option<(String, String)>, params: &Params) -> Result<Self, OAuthError> {
+        let form_id = params.get("client_id");
+        let form_secret = params.get("client_secret");
         match (basic, form_id, form_secret) {
             (Some(_), _, Some(_)) => Err(OAuthError::invalid_request("use one client authentication method, not two")),
             (Some((id, secret)), form_id, None) => {
@@ -85,29 +85,23 @@ pub fn plausible_client_id(id: &str) -> bool {
 }
 
 /// The client making the request, authenticated.
-pub async fn authenticate(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
-    Ok(authenticate_with(app, headers, form).await?.0)
+pub async fn authenticate(app: &App, credentials: &Credentials) -> Result<Client, Error> {
+    if !plausible_client_id(credentials.client_id()) {
+        return Err(credentials.refused().into());
+    }
+    let client = app.clients.get(&app.store, credentials.client_id()).await?;
+    Ok(check(client, credentials)?)
 }
 
 /// The confidential client making the request, authenticated: a public client (which has no
 /// secret to present) is a failed client authentication, with the same 401 as a wrong secret.
-pub async fn authenticate_confidential(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<Client, Error> {
-    let (client, credentials) = authenticate_with(app, headers, form).await?;
+pub async fn authenticate_confidential(app: &App, credentials: &Credentials) -> Result<Client, Error> {
+    let client = authenticate(app, credentials).await?;
     if !client.is_confidential() {
         let refused = credentials.refused();
         return Err(OAuthError { description: "this endpoint is for confidential clients".into(), ..refused }.into());
     }
     Ok(client)
-}
-
-async fn authenticate_with(app: &App, headers: &http::HeaderMap, form: &Form) -> Result<(Client, Credentials), Error> {
-    let credentials = Credentials::from_request(headers, form)?;
-    if !plausible_client_id(credentials.client_id()) {
-        return Err(credentials.refused().into());
-    }
-    let client = app.clients.get(&app.store, credentials.client_id()).await?;
-    let client = check(client, &credentials)?;
-    Ok((client, credentials))
 }
 
 /// The rules, apart from the store: unknown client, missing or wrong secret.
@@ -132,10 +126,8 @@ pub fn check(client: Option<Client>, credentials: &Credentials) -> Result<Client
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::scope::Scope;
+    use crate::scope::Scope;
     use crate::store::clients::ClientKind;
-    use base64::Engine as _;
-    use http::{HeaderMap, HeaderValue, header};
 
     fn client(secret: Option<&str>) -> Client {
         Client {
@@ -152,42 +144,39 @@ mod tests {
         }
     }
 
-    fn basic(id: &str, secret: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {v}")).expect("header"));
-        h
+    fn basic(id: &str, secret: &str) -> Option<(String, String)> {
+        Some((id.into(), secret.into()))
     }
 
-    fn form(s: &str) -> Form {
-        Form::parse(s.as_bytes()).expect("form")
+    fn params(s: &str) -> Params {
+        Params::parse(s.as_bytes()).expect("form")
     }
 
     #[test]
     fn each_method_is_recognised() {
         assert_eq!(
-            Credentials::from_request(&basic("c1", "s"), &form("")).expect("basic"),
+            Credentials::new(basic("c1", "s"), &params("")).expect("basic"),
             Credentials::Basic { id: "c1".into(), secret: "s".into() }
         );
         assert_eq!(
-            Credentials::from_request(&HeaderMap::new(), &form("client_id=c1&client_secret=s")).expect("post"),
+            Credentials::new(None, &params("client_id=c1&client_secret=s")).expect("post"),
             Credentials::Post { id: "c1".into(), secret: "s".into() }
         );
         assert_eq!(
-            Credentials::from_request(&HeaderMap::new(), &form("client_id=c1")).expect("none"),
+            Credentials::new(None, &params("client_id=c1")).expect("none"),
             Credentials::None { id: "c1".into() }
         );
     }
 
     #[test]
     fn two_methods_at_once_are_refused() {
-        let e = Credentials::from_request(&basic("c1", "s"), &form("client_secret=s")).expect_err("two");
+        let e = Credentials::new(basic("c1", "s"), &params("client_secret=s")).expect_err("two");
         assert_eq!(e.error, "invalid_request");
     }
 
     #[test]
     fn no_client_id_is_invalid_client() {
-        assert_eq!(Credentials::from_request(&HeaderMap::new(), &form("")).expect_err("none").status, 401);
+        assert_eq!(Credentials::new(None, &params("")).expect_err("none").status, 401);
     }
 
     #[test]

@@ -1,10 +1,15 @@
-//! The OAuth 2.0 protocol: errors, client authentication, scopes, sign-in, and the grants.
+//! The rules: the OAuth 2.0 and OpenID Connect protocol (client authentication, the grants, the
+//! authorization request, revocation, introspection, userinfo, sign-in) and the WeChat data
+//! routes. Each endpoint's rules live here; its function only parses the request and answers.
 
 pub mod bearer;
 pub mod client_auth;
-pub mod client_cache;
-pub mod error;
 pub mod grants;
+pub mod introspection;
 pub mod pkce;
-pub mod scope;
+pub mod revocation;
+pub mod server_token;
 pub mod sign_in;
+pub mod userinfo;
+pub mod wechat_caller;
+pub mod wechat_data;

@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::error::OAuthError;
-use crate::tokens::secret::constant_time_eq;
+use crate::error::OAuthError;
+use crate::secret::constant_time_eq;
 
 /// A `code_challenge`: base64url of a SHA-256, 43 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

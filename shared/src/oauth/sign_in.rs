@@ -5,7 +5,7 @@
 //! nor its timing tells them apart.
 
 use crate::App;
-use crate::oauth::error::Error;
+use crate::error::Error;
 use crate::password::verify_password_blocking;
 use crate::store::password_failures::Admission;
 use crate::store::passwords::normalize_username;

@@ -15,9 +15,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
-use crate::tokens::secret::random_id;
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::secret::random_id;
 
 /// A validated authorization request waiting for the user's sign-in and decision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, ItemContext as _, Store, backend, conditional, s};
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
+use crate::error::Error;
+use crate::scope::Scope;
 
 /// How a client authenticates, and what it may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct Client {
     pub id: String,
     pub name: String,
     pub kind: ClientKind,
-    /// [`crate::tokens::secret::hash`] of the secret, confidential clients only.
+    /// [`crate::secret::hash`] of the secret, confidential clients only.
     pub secret_hash: Option<String>,
     pub grant_types: Vec<String>,
     pub redirect_uris: Vec<String>,

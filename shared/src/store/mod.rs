@@ -26,6 +26,7 @@
 //! concurrent requests can never both win a race (first login, rotation, single use).
 
 pub mod authorizations;
+pub mod client_cache;
 pub mod clients;
 pub mod password_failures;
 pub mod passwords;
@@ -44,7 +45,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 /// The table and the client that reaches it.
 #[derive(Clone, Debug)]

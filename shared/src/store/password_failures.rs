@@ -25,8 +25,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::passwords::normalize_username;
 use super::{Item, Store, backend, conditional, n, s};
-use crate::oauth::error::Error;
-use crate::tokens::secret::random_id;
+use crate::error::Error;
+use crate::secret::random_id;
 
 /// Failures within one window that lock the username.
 pub const MAX_FAILURES: i64 = 5;

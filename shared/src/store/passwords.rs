@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::{ItemContext as _, Store, Written, conditional, n, s};
-use crate::oauth::error::Error;
+use crate::error::Error;
 use crate::password::PasswordHash;
-use crate::tokens::secret::random_id;
+use crate::secret::random_id;
 
 /// The longest username, in characters (after trimming and lowercasing).
 pub const MAX_USERNAME_CHARS: usize = 64;

@@ -18,13 +18,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
 use crate::aws::is_transaction_conflict;
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
+use crate::error::Error;
+use crate::scope::Scope;
 
 /// A stored refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
-    /// [`crate::tokens::secret::hash`] of the token.
+    /// [`crate::secret::hash`] of the token.
     pub hash: String,
     pub family_id: String,
     pub client_id: String,

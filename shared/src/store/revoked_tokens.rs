@@ -5,7 +5,7 @@
 //! safe because the token itself has expired by then.
 
 use super::{Store, backend, n, s};
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 fn key(jti: &str) -> String {
     format!("JTI#{jti}")
@@ -21,7 +21,7 @@ impl Store {
             .item("sk", s("JTI"))
             .item("revoked_at", n(now))
             // Verification tolerates clock skew past `exp`: keep the entry until that is over too.
-            .item("expires_at", n(exp + crate::keys::verify::LEEWAY_SECONDS))
+            .item("expires_at", n(exp + crate::clock::LEEWAY_SECONDS))
             .send()
             .await
             .map_err(backend("PutItem"))?;

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Store, backend, n, s};
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 fn key(appid: &str) -> String {
     format!("WXTOKEN#{appid}")

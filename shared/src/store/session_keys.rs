@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Store, conditional, n, s};
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 /// The stored ciphertexts of one user's session keys in one mini program.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, ItemContext as _, Store, backend, conditional, n, s};
+use crate::error::Error;
 use crate::keys::jwks::Jwk;
-use crate::oauth::error::Error;
 
 /// Where a signing key's private half lives, and so what signing costs.
 #[derive(Clone, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{ItemContext as _, Store, Written, backend, n, s};
-use crate::oauth::error::Error;
-use crate::tokens::secret::random_id;
+use crate::error::Error;
+use crate::secret::random_id;
 
 /// A WeChat identity as `jscode2session` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,25 +1,11 @@
 //! Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), signed by the active key ([`super::jws`]).
 
-use serde::{Deserialize, Serialize};
-
-use super::secret::random_id;
 use crate::App;
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
+use crate::domain::access_claims::AccessClaims;
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::secret::random_id;
 use crate::store::clients::Client;
-
-/// The claims of RFC 9068 §2.2.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    pub client_id: String,
-    pub scope: String,
-}
 
 /// A signed access token and what it says.
 #[derive(Clone)]

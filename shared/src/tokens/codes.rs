@@ -9,10 +9,10 @@
 //! authorization code."
 
 use super::access::AccessToken;
-use super::secret::{hash, random_token};
 use crate::App;
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::secret::{hash, random_token};
 use crate::store::Written;
 use crate::store::authorizations::{AuthorizationCode, PendingAuthorization, Redemption};
 

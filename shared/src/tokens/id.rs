@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::access::AccessToken;
 use crate::App;
-use crate::oauth::error::Error;
-use crate::oauth::scope::Scope;
+use crate::error::Error;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 
 /// The scope that asks for an ID token.

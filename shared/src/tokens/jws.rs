@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::App;
-use crate::oauth::error::Error;
+use crate::error::Error;
 
 #[derive(Serialize)]
 struct Header<'a> {

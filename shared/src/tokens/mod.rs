@@ -6,4 +6,3 @@ pub mod codes;
 pub mod id;
 pub mod jws;
 pub mod refresh;
-pub mod secret;

@@ -15,11 +15,11 @@
 //! A rotation is prepared (read and checked), then the access token is signed, and only then is
 //! the rotation committed: a KMS failure must not spend the client's refresh token.
 
-use super::secret::{hash, random_id, random_token};
 use crate::App;
+use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
-use crate::oauth::error::{Error, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::scope::Scope;
+use crate::secret::{hash, random_id, random_token};
 use crate::store::Written;
 use crate::store::clients::Client;
 use crate::store::refresh_tokens::{Family, RefreshToken};
@@ -86,7 +86,7 @@ pub async fn issue_in_family(
     family_id: &str,
     now: i64,
 ) -> Result<Option<IssuedRefreshToken>, Error> {
-    if !client.allows_grant(crate::oauth::grants::refresh_token::GRANT_TYPE) {
+    if !client.allows_grant(crate::grant_type::REFRESH_TOKEN) {
         return Ok(None);
     }
     let issued = new_token(app, family_id, &client.id, subject, scope, auth_time, now);

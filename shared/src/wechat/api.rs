@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::oauth::error::{Error, OAuthError};
-
+use super::errcode;
+use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
 
 /// A WeChat session key: 16 bytes, base64 as WeChat sends it. Never printed.
@@ -51,13 +51,13 @@ impl WechatError {
     /// answer we cannot use). `call` names the API in the log.
     pub fn into_error(self, call: &'static str) -> Error {
         match self {
-            WechatError::Api { errcode: 45011, .. } => {
+            WechatError::Api { errcode: errcode::MINUTE_QUOTA_REACHED, .. } => {
                 OAuthError::temporarily_unavailable("WeChat's per-minute quota is exhausted; retry in a minute")
                     .with_status(429)
                     .with_retry_after(60)
                     .into()
             }
-            e @ (WechatError::Unreachable(_) | WechatError::Api { errcode: -1, .. }) => {
+            e @ (WechatError::Unreachable(_) | WechatError::Api { errcode: errcode::SYSTEM_BUSY, .. }) => {
                 Error::Unavailable(anyhow::Error::new(e).context(call))
             }
             e => Error::BadGateway(anyhow::Error::new(e).context(call)),
@@ -66,7 +66,7 @@ impl WechatError {
 
     /// WeChat's -1, "system busy": nothing was consumed, so one retry is safe.
     pub fn is_busy(&self) -> bool {
-        matches!(self, WechatError::Api { errcode: -1, .. })
+        matches!(self, WechatError::Api { errcode: errcode::SYSTEM_BUSY, .. })
     }
 }
 

@@ -2,7 +2,7 @@
 //! (the caller, app secrets and session keys at rest, the server access token).
 
 pub mod api;
-pub mod caller;
 pub mod crypto;
+pub mod errcode;
 pub mod secrets;
 pub mod server_token;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use crate::keys::data_key::DataKey;
-use crate::oauth::error::Error;
 use crate::store::clients::WechatApp;
 
 /// How long a decrypted secret is trusted: a rotated secret (new ciphertext) is picked up at

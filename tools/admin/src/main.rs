@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
-use wxauth::oauth::scope::Scope;
 use wxauth::provision::{self, NewClient};
+use wxauth::scope::Scope;
 use wxauth::store::Store;
 use wxauth::store::clients::{Client, ClientKind};
 use wxauth::store::passwords::{CreateUserError, normalize_username};
@@ -194,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env()?).await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
-    let now = wxauth::unix_now();
+    let now = wxauth::clock::unix_now();
     match cli.command {
         Command::Init { signing_key, alg, custody } => {
             wxauth::store::table::ensure_table(store.dynamodb(), &cli.table).await?;

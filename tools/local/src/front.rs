@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
-use wxauth::oauth::error::OAuthError;
+use wxauth::error::OAuthError;
 
 /// A request head larger than this is refused (431).
 const MAX_HEAD: usize = 64 * 1024;

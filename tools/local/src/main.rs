@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
             "{},{}",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            wxauth::QUIET_TARGETS
+            wxauth::logging::QUIET_TARGETS
         )))
         .init();
     let app = Arc::new(wxauth::App::from_env().await?);

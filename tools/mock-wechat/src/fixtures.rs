@@ -17,7 +17,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::state::{FixtureCode, Mock, Session};
+use crate::jscode2session::{FixtureCode, Session};
+use crate::state::Mock;
 
 /// One code: either `appid` + `openid` + `session_key` (+ `unionid`), or
 /// `errcode` alone.

@@ -7,6 +7,7 @@
 //! Error answers are `{"errcode": N, "errmsg": "<WeChat's text>, rid: <hex>"}`.
 //! Its behaviour is driven by the *names* of the codes a test sends, by an
 //! optional fixtures file, and by a few control endpoints under `/mock/`.
+//! Any other path answers a plain 404.
 //!
 //! ## Running
 //!
@@ -17,82 +18,43 @@
 //! key includes the appid (or the code's name), so parallel tests using
 //! distinct appids or names never interfere.
 //!
-//! ## `GET /sns/jscode2session?appid=&secret=&js_code=&grant_type=authorization_code`
+//! ## Files: one per WeChat API
 //!
-//! Checks, in order: missing `appid` → 41002 `appid missing`; missing `secret`
-//! → 41004 `appsecret missing`; missing `js_code` → 41008 `missing code`;
-//! `grant_type` other than `authorization_code` → 40002 `invalid grant_type`;
-//! a secret different from the appid's registered one → 40125 `invalid
-//! appsecret` (unregistered appids accept any secret). Then the code:
-//!
-//! | code | answer |
+//! | file | what it holds |
 //! |---|---|
-//! | a fixture code (file or `POST /mock/codes`) | its session, once (then 40163 `code been used`), only for its appid (else 40029, without consuming it), within 5 minutes of registration (else 40029). An `{"errcode": N}` fixture answers N every time, for any appid. Fixtures take precedence over the conventions below. |
-//! | `ok-<name>` | once: `{"openid": "openid-<base>", "session_key": <key(name)>}`; again → 40163 `code been used` |
-//! | `ok-<name>.u` | the same plus `"unionid": "unionid-<base>"` (`name` excludes the `.u`) |
-//! | `busy-<name>[.u]` | first -1 `system error`, then once as `ok-<name>[.u]`, then 40163 |
-//! | `err-<errcode>` | that error every time: `err-40029` `invalid code`, `err-45011` `api minute-quota reach limit  mustslower  retry next minute`, `err-40226` `high risk user`, `err--1` `system error`, other codes `mock error` |
-//! | anything else (also `err-0`, an empty `<base>`) | 40029 `invalid code` |
+//! | [`jscode2session`] | `GET /sns/jscode2session`: login codes, fixture codes, session keys |
+//! | [`stable_token`] | `POST /cgi-bin/stable_token`: the server's access token, `force_refresh` |
+//! | [`phone`] | `POST /wxa/business/getuserphonenumber`: phone codes |
+//! | [`checksession`] | `GET /wxa/checksession`: the session key's signature |
+//! | [`tokens`] | access tokens, shared by every API that takes `access_token` (41001, 40001, 42001) |
+//! | [`errors`] | [`errors::WxError`]: WeChat's error codes, named once, and their `errmsg` texts |
+//! | [`state`] | [`state::Mock`], the one state behind one mutex: apps and secrets, one-time codes, call counters, `rid`s |
+//! | [`control`] | the control routes under `/mock/` (`application/json`) |
+//! | [`fixtures`] | the fixtures file (`MOCK_WECHAT_FIXTURES`) and the code shape `POST /mock/codes` shares |
+//! | [`routes`] | the router assembled from the files above, and WeChat's way of answering |
 //!
-//! `<name>` may contain a nonce after `~`: `<base>` is the part before the
-//! first `~`, so `ok-alice` and `ok-alice~2` log the same user
-//! (`openid-alice`) in with different session keys. Convention codes are
-//! tracked per (appid, code): the same code works once *per appid*, and
-//! expires 5 minutes after the mock first saw it (40029).
+//! Each API's file starts with WeChat's URL, method, parameters and
+//! documented errors and the mock's conventions for it, then holds its
+//! request type, its rules (an `impl Mock` block), its axum handler and its
+//! unit tests.
 //!
-//! **Session key derivation** (deterministic, so tests can predict it):
+//! ## Code conventions at a glance
 //!
-//! ```text
-//! key(name) = base64(sha256("mock-wechat session key:" + name)[..16])
-//! ```
+//! | code | API | answer |
+//! |---|---|---|
+//! | `ok-<name>` | jscode2session | once: openid `openid-<base>`, session key `base64(sha256("mock-wechat session key:" + name)[..16])`; again 40163 |
+//! | `ok-<name>.u` | jscode2session | the same plus unionid `unionid-<base>` |
+//! | `ok-<base>~<nonce>` | jscode2session | the same user (`openid-<base>`) with another session key |
+//! | `busy-<name>[.u]` | jscode2session | -1 `system error` once, then as `ok-<name>[.u]` |
+//! | `err-<errcode>` | jscode2session, getuserphonenumber | that error, every time (`err--1` is -1) |
+//! | `phone-<digits>` | getuserphonenumber | that number (country code 86), once |
+//! | a fixture code | jscode2session | its session or error (fixtures file or `POST /mock/codes`) |
+//! | anything else | both | 40029 `invalid code` |
 //!
-//! standard base64 with padding, 24 characters like WeChat's; `name` is the
-//! whole name including any `~nonce` (e.g. `key("alice")` =
-//! `lZkgn5mSWbRrTaDccau6Mw==`, `key("alice~2")` = `PijbO+afwXMz5uvw7jsOng==`).
-//! The mock remembers the latest session key issued per (appid, openid).
-//!
-//! ## `POST /cgi-bin/stable_token`
-//!
-//! Body `{"grant_type": "client_credential", "appid", "secret", "force_refresh": bool?}`
-//! → `{"access_token": "<random>", "expires_in": 7200}`. Without
-//! `force_refresh` the same token is returned until it expires, with the
-//! remaining `expires_in` (rounded up to whole seconds); once expired a new
-//! one is issued. `force_refresh: true` always issues a new token and the old
-//! one becomes invalid (40001). Errors: body not a JSON object, or a field of
-//! the wrong type → 47001 `data format error`; 41002, 41004, 40002, 40125 as
-//! for `jscode2session`.
-//!
-//! ## Access tokens (`getuserphonenumber`, `checksession`)
-//!
-//! Missing `access_token` → 41001 `access_token missing`; unknown or
-//! superseded → 40001 `invalid credential, access_token is invalid or not
-//! latest`; expired → 42001 `access_token expired`. A token acts for the
-//! appid it was issued to.
-//!
-//! ## `POST /wxa/business/getuserphonenumber?access_token=`
-//!
-//! Body `{"code": "..."}` (not a JSON object → 47001; no code → 41008).
-//! `phone-<digits>` answers, once per (appid, code) (then 40163), within 5
-//! minutes of first sight:
-//!
-//! ```text
-//! {"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"<digits>","purePhoneNumber":"<digits>",
-//!  "countryCode":"86","watermark":{"timestamp":<unix seconds>,"appid":"<the token's appid>"}}}
-//! ```
-//!
-//! (`phoneNumber` carries an area code only for non-Chinese numbers, which
-//! the mock does not produce). `err-<n>` answers that error every time
-//! (-1, 40029, 45011 and 40001 are WeChat's documented ones); anything else
-//! → 40029 `invalid code`.
-//!
-//! ## `GET /wxa/checksession?access_token=&signature=&openid=&sig_method=hmac_sha256`
-//!
-//! `{"errcode":0,"errmsg":"ok"}` when `signature` is the hex
-//! HMAC-SHA256 with key = the session key's base64 *text* (as bytes) and an
-//! empty message, for the latest session key issued to `openid` under the
-//! token's appid (hex compared case-insensitively). Anything else (other
-//! key, unknown openid, `sig_method` not `hmac_sha256`, missing signature)
-//! → 87009 `invalid signature`.
+//! A code works once *per appid* and expires 5 minutes after the mock first
+//! saw it (fixture codes: after registration). Apps registered with a secret
+//! (fixtures file or `POST /mock/apps`) refuse any other (40125); other
+//! appids take any secret.
 //!
 //! ## Fixtures file (`MOCK_WECHAT_FIXTURES`)
 //!
@@ -103,24 +65,28 @@
 //!
 //! Codes expire 5 minutes after the mock loaded the file.
 //!
-//! ## Control endpoints (not WeChat's; JSON in and out, `application/json`)
+//! ## Adding a WeChat API
 //!
-//! - `POST /mock/apps` `{"appid", "secret"}` registers (or replaces) an app's secret.
-//! - `POST /mock/codes` `{"code", "appid", "openid", "session_key", "unionid"?}`
-//!   or `{"code", "errcode"}` adds (or replaces, as fresh) a fixture code.
-//! - `POST /mock/access-tokens/expire` `{"appid"}` makes the app's current
-//!   token expired (42001); `POST /mock/access-tokens/invalidate` `{"appid"}`
-//!   makes it invalid (40001), as if another party had force-refreshed it.
-//!   The next `stable_token` issues a new one. 404 if the app has no token.
-//! - `GET /mock/calls?appid=X` → `{"jscode2session": n, "stable_token": n,
-//!   "getuserphonenumber": n, "checksession": n}`. A call counts once its
-//!   appid is known: from the `appid` parameter, or from a known (even
-//!   expired or invalid) access token.
-//! - `GET /mock/health` → 200 `ok`.
-//!
-//! These answer `{"ok": true}`, or 400/404 with `{"error": "..."}`. Any other
-//! path answers a plain 404.
+//! The APIs to come each get a file beside these: web sign-in (the
+//! `/connect/oauth2/authorize` page and the `/sns/oauth2/*`, `/sns/userinfo`
+//! exchanges) in, say, `oauth2.rs`; code images (`/wxa/getwxacodeunlimit`)
+//! in `wxacode.rs`. A new file brings its `PATH` and `handle`, routed in
+//! [`routes::router`]; the state only it reads as a type of its own, held in
+//! a field of [`state::Mock`]; its call counter in [`state::Calls`] and
+//! [`state::Api`]; its error numbers in [`errors::WxError`]; a caller's
+//! `access_token` resolved by [`state::Mock::resolve_token`]; and its rows
+//! in the tables above.
 
+pub mod checksession;
+pub mod control;
+pub mod errors;
 pub mod fixtures;
+pub mod jscode2session;
+pub mod phone;
 pub mod routes;
+pub mod stable_token;
 pub mod state;
+pub mod tokens;
+
+#[cfg(test)]
+mod testing;

@@ -6,27 +6,27 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
-use crate::http::Form;
+use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
-use crate::oauth::error::{Error, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
+use crate::params::Params;
+use crate::secret::random_id;
 use crate::store::Written;
 use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
-use crate::tokens::secret::random_id;
 use crate::tokens::{codes, refresh};
 
-pub const GRANT_TYPE: &str = "authorization_code";
+pub const GRANT_TYPE: &str = crate::grant_type::AUTHORIZATION_CODE;
 pub const PARAMETERS: &[&str] = &["code", "redirect_uri", "code_verifier"];
 
 fn invalid(why: &'static str) -> Error {
     OAuthError::invalid_grant(why).into()
 }
 
-pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
-    let code = form.require("code")?;
-    let redirect_uri = form.get("redirect_uri");
-    let verifier = form.require("code_verifier")?;
+pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
+    let code = params.require("code")?;
+    let redirect_uri = params.get("redirect_uri");
+    let verifier = params.require("code_verifier")?;
     let Some(stored) = codes::find(app, code, now).await? else {
         return Err(invalid("the authorization code is invalid or expired"));
     };

@@ -4,20 +4,20 @@
 
 use super::TokenResponse;
 use crate::App;
-use crate::http::Form;
-use crate::oauth::error::{Error, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::error::{Error, OAuthError};
+use crate::params::Params;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::access;
 
-pub const GRANT_TYPE: &str = "client_credentials";
+pub const GRANT_TYPE: &str = crate::grant_type::CLIENT_CREDENTIALS;
 pub const PARAMETERS: &[&str] = &["scope"];
 
-pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
+pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
     if !client.is_confidential() {
         return Err(OAuthError::unauthorized_client("client_credentials is for confidential clients only").into());
     }
-    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+    let scope = Scope::grant(params.get("scope"), &client.scope)?;
     let access = access::issue(app, &client.id, client, &scope, now).await?;
     Ok(TokenResponse::new(app, access, None, &scope))
 }

@@ -10,11 +10,12 @@ pub mod wechat;
 
 use serde::Serialize;
 
-use super::error::{Error, OAuthError};
 use crate::App;
-use crate::http::Form;
+use crate::error::{Error, OAuthError};
+use crate::grant_type;
 use crate::metrics::{self, Metric};
-use crate::oauth::scope::Scope;
+use crate::params::Params;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::access::{self, AccessToken};
 use crate::tokens::id::{self, Authentication};
@@ -77,40 +78,27 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-/// Every grant type this server knows, for the metadata document.
-pub const GRANT_TYPES: &[&str] = &[
-    wechat::GRANT_TYPE,
-    authorization_code::GRANT_TYPE,
-    refresh_token::GRANT_TYPE,
-    client_credentials::GRANT_TYPE,
-    password::GRANT_TYPE,
-];
-
-/// Not a token-endpoint grant, but registered per client like one: the authorization endpoint's
-/// `response_type=token` (RFC 6749 §4.2), only for clients registered for it.
-pub const IMPLICIT: &str = "implicit";
-
 /// Runs the grant named by `grant_type` for an authenticated `client`.
-pub async fn exchange(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
-    let grant_type = form.require("grant_type")?;
-    if !GRANT_TYPES.contains(&grant_type) {
+pub async fn exchange(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
+    let grant_type = params.require("grant_type")?;
+    if !grant_type::ALL.contains(&grant_type) {
         return Err(OAuthError::unsupported_grant_type("this grant type is not supported").into());
     }
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client("this client may not use this grant type").into());
     }
     let issued = match grant_type {
-        wechat::GRANT_TYPE => wechat::grant(app, client, &form.only(wechat::PARAMETERS), now).await,
+        wechat::GRANT_TYPE => wechat::grant(app, client, &params.only(wechat::PARAMETERS), now).await,
         refresh_token::GRANT_TYPE => {
-            refresh_token::grant(app, client, &form.only(refresh_token::PARAMETERS), now).await
+            refresh_token::grant(app, client, &params.only(refresh_token::PARAMETERS), now).await
         }
         authorization_code::GRANT_TYPE => {
-            authorization_code::grant(app, client, &form.only(authorization_code::PARAMETERS), now).await
+            authorization_code::grant(app, client, &params.only(authorization_code::PARAMETERS), now).await
         }
         client_credentials::GRANT_TYPE => {
-            client_credentials::grant(app, client, &form.only(client_credentials::PARAMETERS), now).await
+            client_credentials::grant(app, client, &params.only(client_credentials::PARAMETERS), now).await
         }
-        password::GRANT_TYPE => password::grant(app, client, &form.only(password::PARAMETERS), now).await,
+        password::GRANT_TYPE => password::grant(app, client, &params.only(password::PARAMETERS), now).await,
         _ => Err(OAuthError::unsupported_grant_type("this grant type is not supported").into()),
     };
     if issued.is_ok() {

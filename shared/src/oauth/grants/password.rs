@@ -7,21 +7,21 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
-use crate::http::Form;
-use crate::oauth::error::{Error, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::error::{Error, OAuthError};
 use crate::oauth::sign_in::sign_in;
+use crate::params::Params;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 
-pub const GRANT_TYPE: &str = "password";
+pub const GRANT_TYPE: &str = crate::grant_type::PASSWORD;
 pub const PARAMETERS: &[&str] = &["username", "password", "scope"];
 
-pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
-    let username = form.require("username")?;
-    let password = form.require("password")?;
-    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let scope = Scope::grant(params.get("scope"), &client.scope)?;
     let Some(user_id) = sign_in(app, username, password, now).await? else {
         return Err(OAuthError::invalid_grant("wrong username or password").into());
     };

@@ -4,20 +4,20 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
-use crate::http::Form;
-use crate::oauth::error::{Error, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::error::{Error, OAuthError};
+use crate::params::Params;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 
-pub const GRANT_TYPE: &str = "refresh_token";
+pub const GRANT_TYPE: &str = crate::grant_type::REFRESH_TOKEN;
 pub const PARAMETERS: &[&str] = &["refresh_token", "scope"];
 
-pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
-    let presented = form.require("refresh_token")?;
+pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
+    let presented = params.require("refresh_token")?;
     // Parsed before the token is touched: a malformed request must not rotate it.
-    let requested = form.get("scope").map(Scope::parse).transpose()?;
+    let requested = params.get("scope").map(Scope::parse).transpose()?;
     let rotation = refresh::prepare(app, client, presented, now).await?;
     let granted = &rotation.next.record.scope;
     // RFC 6749 §6: the scope "MUST NOT include any scope not originally granted".

@@ -8,28 +8,29 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
-use crate::http::Form;
-use crate::oauth::error::{Error, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::error::{Error, OAuthError};
+use crate::params::Params;
+use crate::scope::Scope;
 use crate::store::clients::Client;
 use crate::store::users::WechatIdentity;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 use crate::wechat::api::{WechatError, plausible_code};
+use crate::wechat::errcode;
 use crate::wechat::secrets::session_key_context;
 
-pub const GRANT_TYPE: &str = "urn:wxauth:grant-type:wechat-code";
+pub const GRANT_TYPE: &str = crate::grant_type::WECHAT_CODE;
 pub const PARAMETERS: &[&str] = &["code", "scope"];
 
-pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<TokenResponse, Error> {
+pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Result<TokenResponse, Error> {
     let Some(wechat_app) = &client.wechat else {
         return Err(OAuthError::unauthorized_client("this client is not a WeChat mini program").into());
     };
-    let code = form.require("code")?;
+    let code = params.require("code")?;
     if !plausible_code(code) {
         return Err(OAuthError::invalid_grant("the code is not a WeChat login code").into());
     }
-    let scope = Scope::grant(form.get("scope"), &client.scope)?;
+    let scope = Scope::grant(params.get("scope"), &client.scope)?;
     let secret = app.app_secrets.secret(&app.data_key, wechat_app).await?;
     let session = app.wechat.jscode2session(&wechat_app.appid, &secret, code).await.map_err(to_error)?;
     let identity = WechatIdentity {
@@ -65,13 +66,13 @@ pub async fn grant(app: &App, client: &Client, form: &Form, now: i64) -> Result<
 /// ([`WechatError::into_error`]: busy or down 503, minute quota 429, anything else 502).
 pub fn to_error(e: WechatError) -> Error {
     match e {
-        WechatError::Api { errcode: 40029, .. } => {
+        WechatError::Api { errcode: errcode::INVALID_CODE, .. } => {
             OAuthError::invalid_grant("the WeChat login code is invalid or expired").into()
         }
-        WechatError::Api { errcode: 40163, .. } => {
+        WechatError::Api { errcode: errcode::CODE_BEEN_USED, .. } => {
             OAuthError::invalid_grant("the WeChat login code has been used").into()
         }
-        WechatError::Api { errcode: 40226, .. } => {
+        WechatError::Api { errcode: errcode::HIGH_RISK_USER, .. } => {
             OAuthError::access_denied("WeChat refused this user (high-risk account)").into()
         }
         e => e.into_error("jscode2session"),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::oauth::error::Error;
+use crate::error::Error;
 use crate::store::Store;
 use crate::store::clients::Client;
 

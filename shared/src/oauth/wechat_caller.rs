@@ -1,16 +1,14 @@
 //! Who is calling a WeChat data endpoint: the bearer token's user, as seen by its mini program.
 
-use http::HeaderMap;
-
-use super::api::SessionKey;
-use super::secrets::session_key_context;
 use crate::App;
+use crate::domain::access_claims::AccessClaims;
+use crate::error::{Error, OAuthError};
 use crate::oauth::bearer;
-use crate::oauth::error::{Error, OAuthError};
 use crate::store::clients::WechatApp;
 use crate::store::session_keys::StoredSessionKeys;
 use crate::store::users::User;
-use crate::tokens::access::AccessClaims;
+use crate::wechat::api::SessionKey;
+use crate::wechat::secrets::session_key_context;
 
 /// The caller of a WeChat endpoint: a user of a mini program.
 #[derive(Debug)]
@@ -23,8 +21,8 @@ pub struct WechatCaller {
 
 /// The caller behind the request's bearer token. Tokens of clients that are not mini programs,
 /// or of users who never logged in through this one, are refused.
-pub async fn authenticate(app: &App, headers: &HeaderMap, now: i64) -> Result<WechatCaller, Error> {
-    let claims = bearer::authenticate(app, headers, now).await?;
+pub async fn authenticate(app: &App, token: Option<&str>, now: i64) -> Result<WechatCaller, Error> {
+    let claims = bearer::authenticate(app, token, now).await?;
     let (client, user) = tokio::try_join!(app.clients.get(&app.store, &claims.client_id), app.store.user(&claims.sub))?;
     let Some(wechat_app) = client.and_then(|c| c.wechat) else {
         return Err(OAuthError::access_denied("this access token was not issued to a WeChat mini program").into());

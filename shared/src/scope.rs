@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::error::OAuthError;
+use crate::error::OAuthError;
 
 /// A set of scope tokens. Parse, don't validate: a `Scope` is always well-formed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

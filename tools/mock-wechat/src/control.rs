@@ -1,0 +1,184 @@
+//! The mock's own control routes under `/mock/` (not WeChat's): JSON in and
+//! out, served as `application/json`.
+//!
+//! - `POST /mock/apps` `{"appid", "secret"}` registers (or replaces) an app's secret.
+//! - `POST /mock/codes` `{"code", "appid", "openid", "session_key", "unionid"?}`
+//!   or `{"code", "errcode"}` adds (or replaces, as fresh) a fixture login
+//!   code (see [`crate::jscode2session`]).
+//! - `POST /mock/access-tokens/expire` `{"appid"}` makes the app's current
+//!   token expired (42001); `POST /mock/access-tokens/invalidate` `{"appid"}`
+//!   makes it invalid (40001), as if another party had force-refreshed it.
+//!   The next `stable_token` issues a new one. 404 if the app has no token.
+//! - `GET /mock/calls?appid=X` → `{"jscode2session": n, "stable_token": n,
+//!   "getuserphonenumber": n, "checksession": n}`. A call counts once its
+//!   appid is known: from the `appid` parameter, or from a known (even
+//!   expired or invalid) access token.
+//! - `GET /mock/health` → 200 `ok` (plain text).
+//!
+//! These answer `{"ok": true}`, or 400/404 with `{"error": "..."}`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::fixtures::CodeSpec;
+use crate::routes::{AppState, query_params};
+use crate::state::{Calls, Mock};
+
+/// The `/mock/` routes, merged into [`crate::routes::router`].
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mock/apps", post(register_app))
+        .route("/mock/codes", post(add_code))
+        .route("/mock/access-tokens/expire", post(expire_token))
+        .route("/mock/access-tokens/invalidate", post(invalidate_token))
+        .route("/mock/calls", get(calls))
+        .route("/mock/health", get(|| async { "ok" }))
+}
+
+/// A control-route failure: `{"error": message}` with `status`.
+struct ControlError(StatusCode, String);
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+type ControlResult = Result<Json<Value>, ControlError>;
+
+fn bad_request(message: impl Into<String>) -> ControlError {
+    ControlError(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn control_ok() -> ControlResult {
+    Ok(Json(json!({"ok": true})))
+}
+
+fn control_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("bad JSON body: {e}")))
+}
+
+fn required(value: &str, name: &str) -> Result<(), ControlError> {
+    if value.is_empty() { Err(bad_request(format!("{name} must not be empty"))) } else { Ok(()) }
+}
+
+#[derive(Deserialize)]
+struct AppBody {
+    appid: String,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+    #[serde(flatten)]
+    spec: CodeSpec,
+}
+
+#[derive(Deserialize)]
+struct AppidBody {
+    appid: String,
+}
+
+async fn register_app(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let AppBody { appid, secret } = control_body(&body)?;
+    required(&appid, "appid")?;
+    required(&secret, "secret")?;
+    state.lock().0.register_app(&appid, &secret);
+    control_ok()
+}
+
+async fn add_code(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let CodeBody { code, spec } = control_body(&body)?;
+    required(&code, "code")?;
+    let fixture = spec.into_fixture().map_err(bad_request)?;
+    let (mut mock, now) = state.lock();
+    mock.add_code(&code, fixture, now);
+    control_ok()
+}
+
+async fn expire_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    token_control(&state, &body, |mock, appid, now| mock.expire_token(appid, now))
+}
+
+async fn invalidate_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    token_control(&state, &body, |mock, appid, _| mock.invalidate_token(appid))
+}
+
+fn token_control(state: &AppState, body: &[u8], f: impl FnOnce(&mut Mock, &str, u64) -> bool) -> ControlResult {
+    let AppidBody { appid } = control_body(body)?;
+    required(&appid, "appid")?;
+    let (mut mock, now) = state.lock();
+    if !f(&mut mock, &appid, now) {
+        return Err(ControlError(StatusCode::NOT_FOUND, format!("no current access token for {appid}")));
+    }
+    control_ok()
+}
+
+async fn calls(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Calls>, ControlError> {
+    let params = query_params(query);
+    let appid = params
+        .get("appid")
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| bad_request("appid query parameter is required"))?;
+    Ok(Json(state.lock().0.calls(appid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{app, assert_error, parse, send, wechat};
+
+    #[tokio::test]
+    async fn control_routes() {
+        let (app, _) = app();
+        let (status, _, body) = send(&app, "GET", "/mock/health", "").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+
+        let (status, ..) = send(&app, "POST", "/mock/apps", r#"{"appid": "wxc", "secret": "right"}"#).await;
+        assert_eq!(status, StatusCode::OK);
+        let wrong = "/sns/jscode2session?appid=wxc&secret=wrong&js_code=ok-a&grant_type=authorization_code";
+        assert_error(&wechat(&app, "GET", wrong, "").await, 40125, "invalid appsecret");
+        let wrong_token = r#"{"grant_type": "client_credential", "appid": "wxc", "secret": "wrong"}"#;
+        assert_error(&wechat(&app, "POST", "/cgi-bin/stable_token", wrong_token).await, 40125, "invalid appsecret");
+
+        let code = r#"{"code": "fx", "appid": "wxc", "openid": "o-fx", "session_key": "k==", "unionid": "u-fx"}"#;
+        let (status, ..) = send(&app, "POST", "/mock/codes", code).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, ..) = send(&app, "POST", "/mock/codes", r#"{"code": "fx-err", "errcode": 40226}"#).await;
+        assert_eq!(status, StatusCode::OK);
+        let login = "/sns/jscode2session?appid=wxc&secret=right&js_code=fx&grant_type=authorization_code";
+        assert_eq!(
+            wechat(&app, "GET", login, "").await,
+            json!({"openid": "o-fx", "session_key": "k==", "unionid": "u-fx"})
+        );
+        let login = "/sns/jscode2session?appid=wxc&secret=right&js_code=fx-err&grant_type=authorization_code";
+        assert_error(&wechat(&app, "GET", login, "").await, 40226, "high risk user");
+
+        for (uri, body) in [
+            ("/mock/apps", "nope"),
+            ("/mock/apps", r#"{"appid": "wxc"}"#),
+            ("/mock/apps", r#"{"appid": "", "secret": "s"}"#),
+            ("/mock/codes", r#"{"code": "c", "appid": "wxc"}"#),
+            ("/mock/codes", r#"{"code": "c", "errcode": 0}"#),
+            ("/mock/access-tokens/expire", "{}"),
+        ] {
+            let (status, content_type, body) = send(&app, "POST", uri, body).await;
+            assert_eq!((status, content_type.as_str()), (StatusCode::BAD_REQUEST, "application/json"), "{uri} {body}");
+            assert!(parse(&body)["error"].is_string(), "{body}");
+        }
+        let (status, ..) = send(&app, "POST", "/mock/access-tokens/expire", r#"{"appid": "wx-none"}"#).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, ..) = send(&app, "GET", "/mock/calls", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, ..) = send(&app, "GET", "/cgi-bin/token", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
