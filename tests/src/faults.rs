@@ -32,7 +32,7 @@ use wxauth::App;
 use wxauth::config::AwsTimeouts;
 use wxauth::secret::random_id;
 
-use crate::TestEnv;
+use crate::{Server, TestEnv};
 
 /// `X-Amz-Target` values of the calls the server makes.
 pub mod target {
@@ -334,6 +334,11 @@ impl FaultProxy {
     /// app's retries draw from (the SDK shares one per service and process).
     pub async fn app(&self, env: &TestEnv) -> App {
         self.app_with_timeouts(env, env.app.config.aws_timeouts).await
+    }
+
+    /// [`Self::app`] behind the route table, to send requests to.
+    pub async fn server(&self, env: &TestEnv) -> Server {
+        Server::new(self.app(env).await)
     }
 
     /// [`Self::app`] with `adjust` applied to its configuration.

@@ -73,19 +73,95 @@ fn admin_binary() -> std::path::PathBuf {
     binary
 }
 
-/// Runs `wxauth-admin --table <env's table> --data-key <env's data key> <args>`, with this
-/// process's environment (AWS endpoint, region, credentials) less the tool's secret-bearing
-/// variables, plus `vars`; standard input empty.
-fn admin(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    admin_with_stdin(env, args, vars, None)
+/// A `wxauth-admin` command line after `--table` and `--data-key`: a subcommand built by one
+/// of the constructors, then its options (`.opt`, `.arg`) and, with `.json()`, `--json` first.
+#[derive(Debug, Clone)]
+struct Cli {
+    json: bool,
+    words: Vec<String>,
 }
 
-fn admin_with_stdin(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let config = &env.app.config;
+impl Cli {
+    fn new(words: &[&str]) -> Self {
+        Cli { json: false, words: words.iter().map(|w| w.to_string()).collect() }
+    }
+
+    /// `client create --id <id> --kind <kind>`.
+    fn client_create(id: &str, kind: &str) -> Self {
+        Self::new(&["client", "create", "--id", id, "--kind", kind])
+    }
+
+    /// `client <action> <id>`: `show` or `delete`.
+    fn client(action: &str, id: &str) -> Self {
+        Self::new(&["client", action, id])
+    }
+
+    fn client_list() -> Self {
+        Self::new(&["client", "list"])
+    }
+
+    /// `user <action> --username <username>`: `create`, `set-password` or `delete`.
+    fn user(action: &str, username: &str) -> Self {
+        Self::new(&["user", action, "--username", username])
+    }
+
+    /// `user revoke-all --user-id <user_id>`.
+    fn revoke_all(user_id: &str) -> Self {
+        Self::new(&["user", "revoke-all", "--user-id", user_id])
+    }
+
+    /// `key <action>`: `list` or `rotate`.
+    fn key(action: &str) -> Self {
+        Self::new(&["key", action])
+    }
+
+    /// `init`, on a table of its own.
+    fn init() -> Self {
+        Self::new(&["init"])
+    }
+
+    /// `--json` output.
+    fn json(mut self) -> Self {
+        self.json = true;
+        self
+    }
+
+    /// `<flag> <value>`.
+    fn opt(mut self, flag: &str, value: &str) -> Self {
+        self.words.extend([flag.to_string(), value.to_string()]);
+        self
+    }
+
+    /// One more word: a flag without a value, or `--flag=value`.
+    fn arg(mut self, word: &str) -> Self {
+        self.words.push(word.to_string());
+        self
+    }
+
+    /// The arguments, `--json` first.
+    fn args(&self) -> Vec<&str> {
+        self.json.then_some("--json").into_iter().chain(self.words.iter().map(String::as_str)).collect()
+    }
+}
+
+/// Runs `wxauth-admin --table <env's table> --data-key <env's data key> <cli>`, with this
+/// process's environment (AWS endpoint, region, credentials) less the tool's secret-bearing
+/// variables, plus `vars`; standard input empty.
+fn admin(env: &TestEnv, cli: &Cli, vars: &[(&str, &str)]) -> Run {
+    admin_with_stdin(env, cli, vars, None)
+}
+
+fn admin_with_stdin(env: &TestEnv, cli: &Cli, vars: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    admin_on_table(env, &env.app.config.table, cli, vars, stdin)
+}
+
+/// [`admin_with_stdin`] on `table` rather than the deployment's.
+fn admin_on_table(env: &TestEnv, table: &str, cli: &Cli, vars: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let args = cli.args();
     let mut command = Command::new(admin_binary());
     command
-        .args(["--table", &config.table, "--data-key", &config.kms_data_key_id])
-        .args(args)
+        .args(["--table", table, "--data-key", &env.app.config.kms_data_key_id])
+        .args(&args)
         .env_remove("WXAUTH_USER_PASSWORD")
         .env_remove("WECHAT_APP_SECRET")
         .env_remove("ACCESS_TOKEN_TTL")
@@ -109,19 +185,18 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", random_id())
 }
 
-/// A confidential client made by the tool, with `extra` arguments; returns id and secret.
-fn confidential_client(env: &TestEnv, extra: &[&str]) -> (String, String) {
+/// A confidential client made by the tool, with `options` (flag, value); returns id and secret.
+fn confidential_client(env: &TestEnv, options: &[(&str, &str)]) -> (String, String) {
     let id = unique("svc");
-    let mut args = vec!["--json", "client", "create", "--id", &id, "--kind", "confidential"];
-    args.extend_from_slice(extra);
-    let out = admin(env, &args, &[]).json();
+    let cli = options.iter().fold(Cli::client_create(&id, "confidential").json(), |cli, (f, v)| cli.opt(f, v));
+    let out = admin(env, &cli, &[]).json();
     let secret = out["client_secret"].as_str().unwrap_or_else(|| panic!("no client_secret in {out}")).to_string();
     (id, secret)
 }
 
 /// A confidential client allowed the password and refresh-token grants, made by the tool.
 fn password_client(env: &TestEnv) -> (String, String) {
-    confidential_client(env, &["--grant", "password", "--grant", "refresh_token", "--scope", "openid"])
+    confidential_client(env, &[("--grant", "password"), ("--grant", "refresh_token"), ("--scope", "openid")])
 }
 
 /// A confidential client's refresh (it authenticates, so `env.refresh` would be refused as
@@ -134,10 +209,6 @@ async fn confidential_refresh(env: &TestEnv, client: &(String, String), refresh_
         &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
     )
     .await
-}
-
-fn claims(reply: &Reply) -> Value {
-    jsonwebtoken::dangerous::insecure_decode::<Value>(reply.str("access_token")).expect("jwt").claims
 }
 
 fn kid(reply: &Reply) -> String {
@@ -183,19 +254,10 @@ async fn a_confidential_clients_secret_is_printed_once_at_creation_and_works_for
     let id = unique("reports");
     let created = admin(
         &env,
-        &[
-            "--json",
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--name",
-            "Reports",
-            "--kind",
-            "confidential",
-            "--scope",
-            "reports:read reports:write",
-        ],
+        &Cli::client_create(&id, "confidential")
+            .opt("--name", "Reports")
+            .opt("--scope", "reports:read reports:write")
+            .json(),
         &[],
     )
     .json();
@@ -211,23 +273,23 @@ async fn a_confidential_clients_secret_is_printed_once_at_creation_and_works_for
     assert_ne!(hash, secret, "only the hash is stored");
 
     // `show` and `list`, JSON or text, never show the secret or its hash.
-    let shown = admin(&env, &["--json", "client", "show", &id], &[]).ok();
+    let shown = admin(&env, &Cli::client("show", &id).json(), &[]).ok();
     let shown_json: Value = serde_json::from_str(&shown.stdout()).expect("json");
     assert_eq!(shown_json["client_id"], id.as_str());
     assert_eq!(shown_json["scope"], "reports:read reports:write");
     let mut keys = Vec::new();
     json_keys(&shown_json, &mut keys);
     assert!(!keys.iter().any(|k| k.contains("secret") || k.contains("hash")), "no secret or hash field: {keys:?}");
-    let shown_text = admin(&env, &["client", "show", &id], &[]).ok();
+    let shown_text = admin(&env, &Cli::client("show", &id), &[]).ok();
     assert!(shown_text.stdout().contains(&id), "{}", shown_text.stdout());
-    let listed = admin(&env, &["--json", "client", "list"], &[]).ok();
+    let listed = admin(&env, &Cli::client_list().json(), &[]).ok();
     let listed_json: Value = serde_json::from_str(&listed.stdout()).expect("json");
     let entry = listed_json.as_array().expect("a list").iter().find(|c| c["client_id"] == id.as_str());
     assert_eq!(entry.expect("the client is listed")["kind"], "confidential");
     let mut keys = Vec::new();
     json_keys(&listed_json, &mut keys);
     assert!(!keys.iter().any(|k| k.contains("secret") || k.contains("hash")), "no secret or hash field: {keys:?}");
-    let listed_text = admin(&env, &["client", "list"], &[]).ok();
+    let listed_text = admin(&env, &Cli::client_list(), &[]).ok();
     for run in [&shown, &shown_text, &listed, &listed_text] {
         assert!(!run.printed().contains(&secret), "the secret is shown only once: {}", run.printed());
         assert!(!run.printed().contains(&hash), "the hash is never shown: {}", run.printed());
@@ -238,8 +300,8 @@ async fn a_confidential_clients_secret_is_printed_once_at_creation_and_works_for
         .await;
     assert_eq!(token.status, 200, "{}", token.json);
     assert_eq!(token.str("scope"), "reports:read");
-    assert_eq!(claims(&token)["sub"], id.as_str());
-    let wrong = env.post_basic("/oauth/token", &id, "not-the-secret", &[("grant_type", "client_credentials")]).await;
+    assert_eq!(token.claims()["sub"], id.as_str());
+    let wrong = env.client_credentials(&id, "not-the-secret").await;
     assert_eq!((wrong.status, wrong.error()), (401, "invalid_client"));
 }
 
@@ -247,12 +309,12 @@ async fn a_confidential_clients_secret_is_printed_once_at_creation_and_works_for
 async fn the_text_output_of_client_create_shows_the_secret_once_with_a_warning() {
     let env = TestEnv::new().await;
     let id = unique("svc");
-    let run = admin(&env, &["client", "create", "--id", &id, "--kind", "confidential"], &[]).ok();
+    let run = admin(&env, &Cli::client_create(&id, "confidential"), &[]).ok();
     let out = run.stdout();
     let line = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a client_secret line");
     assert_eq!(out.matches(line).count(), 1, "printed once: {out}");
     assert!(out.contains("shown once"), "{out}");
-    let token = env.post_basic("/oauth/token", &id, line, &[("grant_type", "client_credentials")]).await;
+    let token = env.client_credentials(&id, line).await;
     assert_eq!(token.status, 200, "the printed secret is the client's: {}", token.json);
 }
 
@@ -260,12 +322,12 @@ async fn the_text_output_of_client_create_shows_the_secret_once_with_a_warning()
 async fn creating_a_client_id_twice_fails_and_keeps_the_first_client() {
     let env = TestEnv::new().await;
     let (id, secret) = confidential_client(&env, &[]);
-    let again = admin(&env, &["--json", "client", "create", "--id", &id, "--kind", "confidential"], &[]);
+    let again = admin(&env, &Cli::client_create(&id, "confidential").json(), &[]);
     assert!(!again.stdout().contains("client_secret"), "no secret for a client that was not made: {}", again.stdout());
     let stderr = again.failed();
     assert!(stderr.contains("exists"), "{stderr}");
     assert!(stderr.contains(&id), "names the id: {stderr}");
-    let token = env.post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    let token = env.client_credentials(&id, &secret).await;
     assert_eq!(token.status, 200, "the first client's secret still works: {}", token.json);
 }
 
@@ -273,18 +335,18 @@ async fn creating_a_client_id_twice_fails_and_keeps_the_first_client() {
 async fn a_deleted_client_is_gone_from_show_list_and_the_token_endpoint() {
     let env = TestEnv::new().await;
     let (id, secret) = confidential_client(&env, &[]);
-    let deleted = admin(&env, &["client", "delete", &id], &[]).ok();
+    let deleted = admin(&env, &Cli::client("delete", &id), &[]).ok();
     assert!(deleted.stdout().contains(&format!("deleted {id}")), "{}", deleted.stdout());
 
-    let stderr = admin(&env, &["client", "show", &id], &[]).failed();
+    let stderr = admin(&env, &Cli::client("show", &id), &[]).failed();
     assert!(stderr.contains(&format!("no client {id:?}")), "a clear message: {stderr}");
-    let listed = admin(&env, &["--json", "client", "list"], &[]).json();
+    let listed = admin(&env, &Cli::client_list().json(), &[]).json();
     assert!(!listed.as_array().expect("a list").iter().any(|c| c["client_id"] == id.as_str()), "{listed}");
     assert!(env.app.store.client(&id).await.expect("store").is_none());
-    let token = env.post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    let token = env.client_credentials(&id, &secret).await;
     assert_eq!((token.status, token.error()), (401, "invalid_client"));
 
-    let stderr = admin(&env, &["client", "delete", &id], &[]).failed();
+    let stderr = admin(&env, &Cli::client("delete", &id), &[]).failed();
     assert!(stderr.contains(&format!("no client {id:?}")), "deleting twice fails: {stderr}");
 }
 
@@ -297,20 +359,11 @@ async fn a_mini_program_clients_app_secret_comes_from_the_environment_and_is_sto
     let id = unique("mp");
     let run = admin(
         &env,
-        &[
-            "--json",
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--kind",
-            "miniprogram",
-            "--wechat-appid",
-            &appid,
-            "--wechat-secret-from-env",
-            "--scope",
-            "openid profile",
-        ],
+        &Cli::client_create(&id, "miniprogram")
+            .opt("--wechat-appid", &appid)
+            .arg("--wechat-secret-from-env")
+            .opt("--scope", "openid profile")
+            .json(),
         &[("WECHAT_APP_SECRET", &app_secret)],
     )
     .ok();
@@ -327,7 +380,7 @@ async fn a_mini_program_clients_app_secret_comes_from_the_environment_and_is_sto
     for value in &values {
         assert!(!contains(value, app_secret.as_bytes()), "the app secret is stored in plain: {item:?}");
     }
-    let shown = admin(&env, &["--json", "client", "show", &id], &[]).ok();
+    let shown = admin(&env, &Cli::client("show", &id).json(), &[]).ok();
     assert!(!shown.printed().contains(&app_secret));
 
     // It decrypts with the deployment's data key: a login through the client reaches WeChat
@@ -342,33 +395,20 @@ async fn a_mini_program_client_needs_its_appid_and_its_secret_from_the_environme
     let env = TestEnv::new().await;
     let appid = format!("wx{}", random_id());
     let id = unique("mp");
-    let create = |extra: &[&str], vars: &[(&str, &str)]| {
-        let mut args = vec!["client", "create", "--id", id.as_str(), "--kind", "miniprogram"];
-        args.extend_from_slice(extra);
-        admin(&env, &args, vars)
-    };
-    let stderr = create(&["--wechat-appid", &appid], &[("WECHAT_APP_SECRET", "ignored-without-the-flag")]).failed();
+    let create = Cli::client_create(&id, "miniprogram");
+    let with_appid = create.clone().opt("--wechat-appid", &appid);
+    let stderr = admin(&env, &with_appid, &[("WECHAT_APP_SECRET", "ignored-without-the-flag")]).failed();
     assert!(stderr.contains("--wechat-secret-from-env"), "{stderr}");
-    let stderr = create(&["--wechat-appid", &appid, "--wechat-secret-from-env"], &[]).failed();
+    let stderr = admin(&env, &with_appid.arg("--wechat-secret-from-env"), &[]).failed();
     assert!(stderr.contains("WECHAT_APP_SECRET"), "names the missing variable: {stderr}");
-    let stderr = create(&[], &[]).failed();
+    let stderr = admin(&env, &create, &[]).failed();
     assert!(stderr.to_lowercase().contains("appid"), "{stderr}");
     assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
 
     let id = unique("svc");
     let stderr = admin(
         &env,
-        &[
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--kind",
-            "confidential",
-            "--wechat-appid",
-            &appid,
-            "--wechat-secret-from-env",
-        ],
+        &Cli::client_create(&id, "confidential").opt("--wechat-appid", &appid).arg("--wechat-secret-from-env"),
         &[("WECHAT_APP_SECRET", "s3cret-value")],
     )
     .failed();
@@ -381,31 +421,18 @@ async fn a_mini_program_client_needs_its_appid_and_its_secret_from_the_environme
 async fn a_redirect_uri_over_plain_http_off_loopback_is_refused() {
     let env = TestEnv::new().await;
     let id = unique("web");
-    let stderr = admin(
-        &env,
-        &["client", "create", "--id", &id, "--kind", "public", "--redirect-uri", "http://evil.example/cb"],
-        &[],
-    )
-    .failed();
+    let stderr =
+        admin(&env, &Cli::client_create(&id, "public").opt("--redirect-uri", "http://evil.example/cb"), &[]).failed();
     assert!(stderr.contains("http://evil.example/cb"), "names the URI: {stderr}");
     assert!(stderr.contains("https"), "says what is acceptable: {stderr}");
     assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
 
     let created = admin(
         &env,
-        &[
-            "--json",
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--kind",
-            "public",
-            "--redirect-uri",
-            "https://app.example/cb",
-            "--redirect-uri",
-            "http://127.0.0.1:8080/cb",
-        ],
+        &Cli::client_create(&id, "public")
+            .opt("--redirect-uri", "https://app.example/cb")
+            .opt("--redirect-uri", "http://127.0.0.1:8080/cb")
+            .json(),
         &[],
     )
     .json();
@@ -418,22 +445,14 @@ async fn a_redirect_uri_over_plain_http_off_loopback_is_refused() {
 async fn an_unknown_grant_type_is_refused() {
     let env = TestEnv::new().await;
     let id = unique("svc");
-    let stderr =
-        admin(&env, &["client", "create", "--id", &id, "--kind", "confidential", "--grant", "magic_beans"], &[])
-            .failed();
+    let stderr = admin(&env, &Cli::client_create(&id, "confidential").opt("--grant", "magic_beans"), &[]).failed();
     assert!(stderr.contains("unknown grant type") && stderr.contains("magic_beans"), "{stderr}");
-    let stderr = admin(
-        &env,
-        &["client", "create", "--id", &id, "--kind", "confidential", "--grant", wxauth_tests::WECHAT_GRANT],
-        &[],
-    )
-    .failed();
+    let stderr =
+        admin(&env, &Cli::client_create(&id, "confidential").opt("--grant", wxauth_tests::WECHAT_GRANT), &[]).failed();
     assert!(stderr.contains("WeChat grant"), "the WeChat grant is for mini programs: {stderr}");
     assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing was stored");
 
-    let created =
-        admin(&env, &["--json", "client", "create", "--id", &id, "--kind", "confidential", "--grant", "password"], &[])
-            .json();
+    let created = admin(&env, &Cli::client_create(&id, "confidential").opt("--grant", "password").json(), &[]).json();
     assert_eq!(created["grant_types"], serde_json::json!(["password"]), "exactly the grants asked for");
 }
 
@@ -444,8 +463,7 @@ async fn a_user_created_by_the_tool_signs_in_with_the_password_grant() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     let password = format!("bob's password {}", random_id());
-    let run =
-        admin(&env, &["--json", "user", "create", "--username", "Bob"], &[("WXAUTH_USER_PASSWORD", &password)]).ok();
+    let run = admin(&env, &Cli::user("create", "Bob").json(), &[("WXAUTH_USER_PASSWORD", &password)]).ok();
     assert!(!run.printed().contains(&password), "the password is never printed: {}", run.printed());
     let created: Value = serde_json::from_str(&run.stdout()).expect("json");
     assert_eq!(created["username"], "bob", "stored lowercased");
@@ -456,13 +474,13 @@ async fn a_user_created_by_the_tool_signs_in_with_the_password_grant() {
     for username in ["bob", "Bob"] {
         let token = env.password_grant(&client, username, &password).await;
         assert_eq!(token.status, 200, "{username}: {}", token.json);
-        assert_eq!(claims(&token)["sub"], user_id);
+        assert_eq!(token.claims()["sub"], user_id);
         assert!(token.json["refresh_token"].is_string(), "the client may refresh");
     }
     let wrong = env.password_grant(&client, "bob", "not bob's password").await;
     assert_eq!((wrong.status, wrong.error()), (400, "invalid_grant"));
 
-    let taken = admin(&env, &["user", "create", "--username", "BOB"], &[("WXAUTH_USER_PASSWORD", "another password")]);
+    let taken = admin(&env, &Cli::user("create", "BOB"), &[("WXAUTH_USER_PASSWORD", "another password")]);
     assert!(!taken.printed().contains("another password"));
     let stderr = taken.failed();
     assert!(stderr.contains("taken"), "{stderr}");
@@ -472,13 +490,12 @@ async fn a_user_created_by_the_tool_signs_in_with_the_password_grant() {
 async fn a_password_can_come_from_one_line_of_standard_input() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
-    let run =
-        admin_with_stdin(&env, &["user", "create", "--username", "carol"], &[], Some("carol's  password \n")).ok();
+    let run = admin_with_stdin(&env, &Cli::user("create", "carol"), &[], Some("carol's  password \n")).ok();
     assert!(!run.printed().contains("carol's  password"), "{}", run.printed());
     let token = env.password_grant(&client, "carol", "carol's  password ").await;
     assert_eq!(token.status, 200, "only the line ending is stripped: {}", token.json);
 
-    let stderr = admin(&env, &["user", "create", "--username", "dave"], &[]).failed();
+    let stderr = admin(&env, &Cli::user("create", "dave"), &[]).failed();
     assert!(stderr.contains("WXAUTH_USER_PASSWORD"), "no password at all: {stderr}");
     assert!(env.app.store.password_user("dave").await.expect("store").is_none());
 }
@@ -488,11 +505,10 @@ async fn set_password_replaces_the_password() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     let (old, new) = ("erin's old password", "erin's new password");
-    admin(&env, &["user", "create", "--username", "erin"], &[("WXAUTH_USER_PASSWORD", old)]).ok();
+    admin(&env, &Cli::user("create", "erin"), &[("WXAUTH_USER_PASSWORD", old)]).ok();
     assert_eq!(env.password_grant(&client, "erin", old).await.status, 200);
 
-    let run =
-        admin(&env, &["--json", "user", "set-password", "--username", "Erin"], &[("WXAUTH_USER_PASSWORD", new)]).ok();
+    let run = admin(&env, &Cli::user("set-password", "Erin").json(), &[("WXAUTH_USER_PASSWORD", new)]).ok();
     assert!(!run.printed().contains(new), "the password is never printed: {}", run.printed());
     let out: Value = serde_json::from_str(&run.stdout()).expect("json");
     assert_eq!(out, serde_json::json!({"username": "erin", "password_set": true}));
@@ -502,8 +518,7 @@ async fn set_password_replaces_the_password() {
     let token = env.password_grant(&client, "erin", new).await;
     assert_eq!(token.status, 200, "the new one does: {}", token.json);
 
-    let stderr =
-        admin(&env, &["user", "set-password", "--username", "nobody"], &[("WXAUTH_USER_PASSWORD", new)]).failed();
+    let stderr = admin(&env, &Cli::user("set-password", "nobody"), &[("WXAUTH_USER_PASSWORD", new)]).failed();
     assert!(stderr.contains("no user \"nobody\""), "{stderr}");
 }
 
@@ -511,14 +526,14 @@ async fn set_password_replaces_the_password() {
 async fn set_password_lifts_a_lockout() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
-    admin(&env, &["user", "create", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
+    admin(&env, &Cli::user("create", "fay"), &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
     for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
         assert_eq!(env.password_grant(&client, "fay", "a wrong guess").await.error(), "invalid_grant");
     }
     let locked = env.password_grant(&client, "fay", "fay's password").await;
     assert_eq!((locked.status, locked.error()), (400, "invalid_grant"), "locked, though the password is right");
 
-    admin(&env, &["user", "set-password", "--username", "fay"], &[("WXAUTH_USER_PASSWORD", "fay's new password")]).ok();
+    admin(&env, &Cli::user("set-password", "fay"), &[("WXAUTH_USER_PASSWORD", "fay's new password")]).ok();
     let token = env.password_grant(&client, "fay", "fay's new password").await;
     assert_eq!(token.status, 200, "the lock is lifted: {}", token.json);
 }
@@ -528,13 +543,13 @@ async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     let password = "gus's password";
-    admin(&env, &["user", "create", "--username", "Gus"], &[("WXAUTH_USER_PASSWORD", password)]).ok();
+    admin(&env, &Cli::user("create", "Gus"), &[("WXAUTH_USER_PASSWORD", password)]).ok();
     let signed_in = env.password_grant(&client, "gus", password).await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.json);
     let refreshed = confidential_refresh(&env, &client, signed_in.str("refresh_token")).await;
     assert_eq!(refreshed.status, 200, "the refresh token works before: {}", refreshed.json);
 
-    let run = admin(&env, &["--json", "user", "delete", "--username", "gus"], &[]).json();
+    let run = admin(&env, &Cli::user("delete", "gus").json(), &[]).json();
     assert_eq!(run, serde_json::json!({"deleted": "gus"}));
 
     let refused = env.password_grant(&client, "gus", password).await;
@@ -543,7 +558,7 @@ async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
     assert_eq!((revoked.status, revoked.error()), (400, "invalid_grant"), "the family is revoked");
     assert!(env.app.store.password_user("gus").await.expect("store").is_none());
 
-    let stderr = admin(&env, &["user", "delete", "--username", "gus"], &[]).failed();
+    let stderr = admin(&env, &Cli::user("delete", "gus"), &[]).failed();
     assert!(stderr.contains("no user \"gus\""), "deleting twice fails: {stderr}");
 }
 
@@ -551,15 +566,15 @@ async fn deleting_a_user_ends_its_sign_in_and_revokes_its_refresh_tokens() {
 async fn a_too_short_password_is_refused_and_never_printed() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
-    let run = admin(&env, &["user", "create", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
+    let run = admin(&env, &Cli::user("create", "hal"), &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
     assert!(!run.printed().contains("Sh0rt!"), "the password is never printed: {}", run.printed());
     let stderr = run.failed();
     assert!(stderr.contains("password refused") && stderr.contains("at least 8"), "{stderr}");
     assert!(env.app.store.password_user("hal").await.expect("store").is_none(), "no user was created");
 
     // Nor does set-password take one; the old password stays.
-    admin(&env, &["user", "create", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "hal's long password")]).ok();
-    let run = admin(&env, &["user", "set-password", "--username", "hal"], &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
+    admin(&env, &Cli::user("create", "hal"), &[("WXAUTH_USER_PASSWORD", "hal's long password")]).ok();
+    let run = admin(&env, &Cli::user("set-password", "hal"), &[("WXAUTH_USER_PASSWORD", "Sh0rt!")]);
     assert!(!run.printed().contains("Sh0rt!"), "{}", run.printed());
     assert!(run.failed().contains("at least 8"));
     assert_eq!(env.password_grant(&client, "hal", "hal's long password").await.status, 200);
@@ -573,7 +588,7 @@ async fn key_list_shows_the_deployments_signing_key() {
     let env = TestEnv::new().await;
     let keys = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     assert_eq!(keys.len(), 1);
-    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     let listed = listed.as_array().expect("a list");
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["kid"], keys[0].kid.as_str());
@@ -581,7 +596,7 @@ async fn key_list_shows_the_deployments_signing_key() {
     assert_eq!(listed[0]["active_from"], keys[0].active_from);
     assert!(listed[0]["expires_at"].is_null(), "the signing key is not retired");
 
-    let text = admin(&env, &["key", "list"], &[]).ok().stdout();
+    let text = admin(&env, &Cli::key("list"), &[]).ok().stdout();
     assert!(text.contains(&keys[0].kid) && text.contains("signs from"), "{text}");
 }
 
@@ -595,13 +610,13 @@ async fn a_rotated_key_is_published_at_once_retires_the_old_one_and_signs_when_i
 
     let ttl = env.app.config.access_token_ttl.as_secs().to_string();
     let rotated =
-        admin(&env, &["--json", "key", "rotate", "--publish-ahead", "0", "--access-token-ttl", &ttl], &[]).json();
+        admin(&env, &Cli::key("rotate").opt("--publish-ahead", "0").opt("--access-token-ttl", &ttl).json(), &[]).json();
     let new_kid = rotated["kid"].as_str().expect("kid").to_string();
     let active_from = rotated["active_from"].as_i64().expect("active_from");
     assert_ne!(new_kid, old_kid);
     assert!(active_from <= wxauth::clock::unix_now() + 1, "publish-ahead 0: it signs at once (or within the second)");
 
-    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     let listed = listed.as_array().expect("a list");
     assert_eq!(listed.len(), 2, "{listed:?}");
     let old = listed.iter().find(|k| k["kid"] == old_kid.as_str()).expect("the old key is still published");
@@ -643,17 +658,17 @@ async fn kms_tags(env: &TestEnv, key_id: &str) -> std::collections::HashMap<Stri
 #[tokio::test]
 async fn every_signing_key_the_admin_brings_in_is_tagged_for_this_table_so_the_functions_may_sign_with_it() {
     // KMS-held keys (a rotation keeps the current key's custody).
-    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await;
+    let env = TestEnv::with_custody(wxauth_provision::KeyCustody::Kms).await;
     let table = env.app.config.table.clone();
     let tag = wxauth_provision::SIGNING_KEY_TAG;
     // A key it creates.
-    let created = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    let created = admin(&env, &Cli::key("rotate").json(), &[]).json();
     let created_id = created["kms_key_id"].as_str().expect("kms_key_id");
     assert_eq!(kms_tags(&env, created_id).await.get(tag), Some(&table));
     // A key an operator brings.
     let brought = brought_key(&env, aws_sdk_kms::types::KeySpec::EccNistP256).await;
     assert_eq!(kms_tags(&env, &brought).await.get(tag), None);
-    admin(&env, &["key", "rotate", "--kms-key-id", &brought], &[]).ok();
+    admin(&env, &Cli::key("rotate").opt("--kms-key-id", &brought), &[]).ok();
     assert_eq!(kms_tags(&env, &brought).await.get(tag), Some(&table));
 }
 
@@ -674,42 +689,43 @@ async fn brought_key(env: &TestEnv, spec: aws_sdk_kms::types::KeySpec) -> String
 #[tokio::test]
 async fn a_rotation_may_change_the_algorithm_and_a_brought_keys_type_decides_its_own() {
     use aws_sdk_kms::types::KeySpec;
-    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await;
-    let listed = admin(&env, &["--json", "key", "list"], &[]).json();
+    let env = TestEnv::with_custody(wxauth_provision::KeyCustody::Kms).await;
+    let listed = admin(&env, &Cli::key("list").json(), &[]).json();
     assert_eq!(listed[0]["alg"], "RS256", "the default algorithm: {listed}");
 
-    let es256 = admin(&env, &["--json", "key", "rotate", "--alg", "ES256"], &[]).json();
+    let es256 = admin(&env, &Cli::key("rotate").opt("--alg", "ES256").json(), &[]).json();
     assert_eq!(es256["alg"], "ES256");
     let spec = env.kms.describe_key().key_id(es256["kms_key_id"].as_str().expect("id")).send().await.expect("describe");
     assert_eq!(spec.key_metadata.and_then(|m| m.key_spec), Some(KeySpec::EccNistP256));
-    let same = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    let same = admin(&env, &Cli::key("rotate").json(), &[]).json();
     assert_eq!(same["alg"], "ES256", "without --alg a rotation keeps the current key's algorithm");
 
     let rsa = brought_key(&env, KeySpec::Rsa2048).await;
-    let adopted = admin(&env, &["--json", "key", "rotate", "--kms-key-id", &rsa], &[]).json();
+    let adopted = admin(&env, &Cli::key("rotate").opt("--kms-key-id", &rsa).json(), &[]).json();
     assert_eq!(adopted["alg"], "RS256", "an RSA_2048 key signs RS256");
     let ec = brought_key(&env, KeySpec::EccNistP256).await;
-    let refused = admin(&env, &["key", "rotate", "--kms-key-id", &ec, "--alg", "RS256"], &[]).failed();
+    let refused = admin(&env, &Cli::key("rotate").opt("--kms-key-id", &ec).opt("--alg", "RS256"), &[]).failed();
     assert!(refused.contains("ES256"), "says what the key signs: {refused}");
     let keys = env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys");
     assert_eq!(keys.len(), 4, "the refused key was not registered");
     assert_eq!(kms_tags(&env, &ec).await.get(wxauth_provision::SIGNING_KEY_TAG), None, "nor tagged");
-    admin(&env, &["key", "rotate", "--alg", "HS256"], &[]).failed();
+    admin(&env, &Cli::key("rotate").opt("--alg", "HS256"), &[]).failed();
 
     // Into envelope custody and back: sealed by the data key, or a new KMS key again.
-    let envelope = admin(&env, &["--json", "key", "rotate", "--custody", "envelope", "--alg", "ES256"], &[]).json();
+    let envelope =
+        admin(&env, &Cli::key("rotate").opt("--custody", "envelope").opt("--alg", "ES256").json(), &[]).json();
     assert_eq!((&envelope["custody"], &envelope["alg"]), (&serde_json::json!("envelope"), &serde_json::json!("ES256")));
     let sealed_by =
         env.kms.describe_key().key_id(envelope["kms_key_id"].as_str().expect("id")).send().await.expect("describe");
     assert_eq!(sealed_by.key_metadata.and_then(|m| m.key_spec), Some(KeySpec::SymmetricDefault), "the data key");
-    let kept = admin(&env, &["--json", "key", "rotate"], &[]).json();
+    let kept = admin(&env, &Cli::key("rotate").json(), &[]).json();
     assert_eq!(kept["custody"], "envelope", "without --custody a rotation keeps the current key's");
-    let back = admin(&env, &["--json", "key", "rotate", "--custody", "kms"], &[]).json();
+    let back = admin(&env, &Cli::key("rotate").opt("--custody", "kms").json(), &[]).json();
     assert_eq!(back["custody"], "kms");
-    let refused = admin(&env, &["key", "rotate", "--kms-key-id", &rsa, "--custody", "envelope"], &[]).failed();
+    let refused = admin(&env, &Cli::key("rotate").opt("--kms-key-id", &rsa).opt("--custody", "envelope"), &[]).failed();
     assert!(refused.contains("custody is kms"), "{refused}");
 
-    let text = admin(&env, &["key", "list"], &[]).ok().stdout();
+    let text = admin(&env, &Cli::key("list"), &[]).ok().stdout();
     assert!(text.contains(" RS256 ") && text.contains(" ES256 "), "{text}");
     assert!(text.contains(" envelope ") && text.contains(" kms "), "{text}");
 }
@@ -723,14 +739,14 @@ async fn a_client_may_not_claim_the_deployments_own_audience() {
         (vec![("ISSUER", "https://auth.example"), ("AUDIENCE", "https://api.example")], "https://api.example"),
     ] {
         let id = unique("greedy");
-        let args = ["client", "create", "--id", &id, "--kind", "confidential", "--audience", audience];
-        let refused = admin(&env, &args, &vars).failed();
+        let cli = Cli::client_create(&id, "confidential").opt("--audience", audience);
+        let refused = admin(&env, &cli, &vars).failed();
         assert!(refused.contains("every user's tokens"), "{refused}");
         assert!(env.app.store.client(&id).await.expect("read").is_none(), "nothing registered");
     }
     let id = unique("reports");
-    let args = ["client", "create", "--id", &id, "--kind", "confidential", "--audience", "https://reports.example"];
-    admin(&env, &args, &[("ISSUER", "https://auth.example")]).ok();
+    let cli = Cli::client_create(&id, "confidential").opt("--audience", "https://reports.example");
+    admin(&env, &cli, &[("ISSUER", "https://auth.example")]).ok();
 }
 
 #[tokio::test]
@@ -738,20 +754,14 @@ async fn init_creates_a_key_of_the_algorithm_asked_for() {
     let env = TestEnv::new().await;
     // A table of its own: the test env's already has a key.
     let table = unique("init");
-    let config = &env.app.config;
-    let run = |args: &[&str]| {
-        let mut command = Command::new(admin_binary());
-        command.args(["--json", "--table", &table, "--data-key", &config.kms_data_key_id]).args(args);
-        command.output().expect("wxauth-admin runs")
-    };
-    let out = run(&["init", "--alg", "ES256"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let init: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let run =
+        |option: &str, value: &str| admin_on_table(&env, &table, &Cli::init().opt(option, value).json(), &[], None);
+    let init = run("--alg", "ES256").json();
     assert_eq!(
         (&init["signing_alg"], &init["signing_custody"]),
         (&serde_json::json!("ES256"), &serde_json::json!("envelope"))
     );
-    let again: serde_json::Value = serde_json::from_slice(&run(&["init", "--custody", "kms"]).stdout).expect("json");
+    let again = run("--custody", "kms").json();
     assert_eq!(again["signing_kid"], init["signing_kid"], "idempotent: the registry keeps its key");
     assert_eq!(again["signing_custody"], "envelope");
 }
@@ -765,10 +775,10 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
     let phone = env.login(&mp, "ok-jan").await;
     let tablet = env.login(&mp, "ok-jan~2").await;
     let someone_else = env.login(&mp, "ok-kim").await;
-    let sub = claims(&phone)["sub"].as_str().expect("sub").to_string();
-    assert_eq!(claims(&tablet)["sub"], sub.as_str(), "one user, two devices");
+    let sub = phone.claims()["sub"].as_str().expect("sub").to_string();
+    assert_eq!(tablet.claims()["sub"], sub.as_str(), "one user, two devices");
 
-    let out = admin(&env, &["--json", "user", "revoke-all", "--user-id", &sub], &[]).json();
+    let out = admin(&env, &Cli::revoke_all(&sub).json(), &[]).json();
     assert_eq!(out, serde_json::json!({"user_id": sub, "revoked_families": 2}));
     for login in [&phone, &tablet] {
         let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;
@@ -777,7 +787,7 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
     let other = env.refresh(&mp.client_id, someone_else.str("refresh_token")).await;
     assert_eq!(other.status, 200, "another user's family is untouched: {}", other.json);
 
-    let text = admin(&env, &["user", "revoke-all", "--user-id", "no-such-user"], &[]).ok().stdout();
+    let text = admin(&env, &Cli::revoke_all("no-such-user"), &[]).ok().stdout();
     assert!(text.contains("revoked 0 token families of no-such-user"), "{text}");
 }
 
@@ -787,24 +797,14 @@ async fn empty_wechat_credentials_are_refused_with_a_clear_message() {
     let id = unique("mp");
     let empty_appid = admin(
         &env,
-        &["client", "create", "--id", &id, "--kind", "miniprogram", "--wechat-appid", "", "--wechat-secret-from-env"],
+        &Cli::client_create(&id, "miniprogram").opt("--wechat-appid", "").arg("--wechat-secret-from-env"),
         &[("WECHAT_APP_SECRET", "s3cret")],
     )
     .failed();
     assert!(empty_appid.contains("appid"), "{empty_appid}");
     let empty_secret = admin(
         &env,
-        &[
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--kind",
-            "miniprogram",
-            "--wechat-appid",
-            "wx1",
-            "--wechat-secret-from-env",
-        ],
+        &Cli::client_create(&id, "miniprogram").opt("--wechat-appid", "wx1").arg("--wechat-secret-from-env"),
         &[("WECHAT_APP_SECRET", "  ")],
     )
     .failed();
@@ -818,21 +818,11 @@ async fn repeated_grants_are_stored_once_and_an_empty_audience_is_none() {
     let id = unique("svc");
     let created = admin(
         &env,
-        &[
-            "--json",
-            "client",
-            "create",
-            "--id",
-            &id,
-            "--kind",
-            "confidential",
-            "--grant",
-            "client_credentials",
-            "--grant",
-            "client_credentials",
-            "--audience",
-            "",
-        ],
+        &Cli::client_create(&id, "confidential")
+            .opt("--grant", "client_credentials")
+            .opt("--grant", "client_credentials")
+            .opt("--audience", "")
+            .json(),
         &[],
     )
     .json();
@@ -843,8 +833,8 @@ async fn repeated_grants_are_stored_once_and_an_empty_audience_is_none() {
 #[tokio::test]
 async fn key_rotation_refuses_negative_durations() {
     let env = TestEnv::new().await;
-    admin(&env, &["key", "rotate", "--publish-ahead=-100"], &[]).failed();
-    admin(&env, &["key", "rotate", "--access-token-ttl=0"], &[]).failed();
+    admin(&env, &Cli::key("rotate").arg("--publish-ahead=-100"), &[]).failed();
+    admin(&env, &Cli::key("rotate").arg("--access-token-ttl=0"), &[]).failed();
     assert_eq!(
         env.app.store.signing_keys(wxauth::clock::unix_now()).await.expect("keys").len(),
         1,

@@ -36,7 +36,7 @@ async fn a_code_that_cannot_be_a_wechat_code_is_invalid_grant_and_wechat_is_not_
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     for code in ["x".repeat(60_000), "ok-a b".to_string(), "ok-\u{4e2d}".to_string()] {
-        let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", &code)]).await;
+        let reply = env.wechat_login(&mp, &code).await;
         assert_rfc6749_error(&reply, 400, "invalid_grant");
     }
     assert_eq!(env.mock_calls(&mp.appid).await["jscode2session"], 0);
@@ -69,14 +69,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
 async fn a_scope_beyond_the_clients_is_invalid_scope() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    let reply = env
-        .token(&[
-            ("grant_type", WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-x"),
-            ("scope", "openid admin"),
-        ])
-        .await;
+    let reply = env.wechat_login_scoped(&mp, "ok-x", "openid admin").await;
     assert_rfc6749_error(&reply, 400, "invalid_scope");
 }
 

@@ -8,33 +8,15 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use wxauth::App;
 use wxauth_tests::faults::{Fault, FaultProxy, target};
 use wxauth_tests::{
-    MiniProgram, PATIENCE, Reply, TestEnv, WECHAT_GRANT, encrypted_profile, form_request, mock_session_key, reply,
+    PATIENCE, PKCE_CHALLENGE, PKCE_VERIFIER, REDIRECT_URI, Reply, Server, TestEnv, approve, encrypted_profile,
+    exchange, location_params, mock_session_key, open_sign_in,
 };
-
-/// `POST /oauth/token` with the refresh grant, through `app`.
-async fn refresh(app: &App, client_id: &str, refresh_token: &str) -> Reply {
-    let params = [("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", refresh_token)];
-    reply(token::handle(app, form_request("/oauth/token", &params)).await)
-}
-
-/// `POST /oauth/token` with the WeChat grant, through `app`.
-async fn login(app: &App, mp: &MiniProgram, code: &str) -> Reply {
-    let params = [("grant_type", WECHAT_GRANT), ("client_id", mp.client_id.as_str()), ("code", code)];
-    reply(token::handle(app, form_request("/oauth/token", &params)).await)
-}
 
 /// A deployment whose signing key KMS holds (custody kms): every signature a KMS `Sign` call.
 async fn kms_held() -> TestEnv {
-    TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, wxauth_provision::KeyCustody::Kms, |_| {}).await
-}
-
-async fn logged_in(env: &TestEnv, code: &str) -> (MiniProgram, Reply) {
-    let mp = env.miniprogram().await;
-    let login = env.login(&mp, code).await;
-    (mp, login)
+    TestEnv::with_custody(wxauth_provision::KeyCustody::Kms).await
 }
 
 /// An RFC 6749 error body that names no part of the infrastructure and none of `secrets`.
@@ -81,14 +63,14 @@ fn client_request_tokens(proxy: &FaultProxy) -> Vec<String> {
 #[tokio::test]
 async fn a_rotation_cancelled_for_a_conflict_or_throttling_is_503_and_the_token_still_works() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-rosa").await;
+    let (mp, login) = env.logged_in("ok-rosa").await;
     let token = login.str("refresh_token");
     // The rotation's items: mark the old token used, extend the family, put the new token.
     for reasons in [["TransactionConflict", "None", "None"], ["None", "ThrottlingError", "None"]] {
         let proxy = FaultProxy::start().await;
         proxy.always(target::TRANSACT_WRITE_ITEMS, Fault::transaction_cancelled(&reasons));
-        let app = proxy.app(&env).await;
-        let reply = refresh(&app, &mp.client_id, token).await;
+        let app = proxy.server(&env).await;
+        let reply = app.refresh(&mp.client_id, token).await;
         assert_unavailable(&reply, &[token, env.app.store.table()]);
         assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 1, "{reasons:?}: one write, no second one");
         assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "{reasons:?}: not taken for reuse (no family revoked)");
@@ -99,11 +81,11 @@ async fn a_rotation_cancelled_for_a_conflict_or_throttling_is_503_and_the_token_
 #[tokio::test]
 async fn a_rotation_throttled_every_time_is_retried_by_the_sdk_then_503_and_the_token_still_works() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-tess").await;
+    let (mp, login) = env.logged_in("ok-tess").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.always(target::TRANSACT_WRITE_ITEMS, Fault::provisioned_throughput_exceeded());
-    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
     assert_unavailable(&reply, &[token]);
     let attempts = client_request_tokens(&proxy);
     assert_eq!(attempts.len(), 3, "the SDK's standard retry: three attempts");
@@ -115,11 +97,11 @@ async fn a_rotation_throttled_every_time_is_retried_by_the_sdk_then_503_and_the_
 #[tokio::test]
 async fn a_rotation_throttled_once_succeeds_on_the_sdk_retry_and_writes_once() {
     let env = kms_held().await;
-    let (mp, login) = logged_in(&env, "ok-uma").await;
+    let (mp, login) = env.logged_in("ok-uma").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_throttling());
-    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 2, "throttled once, retried once");
     assert_eq!(proxy.calls(target::SIGN), 2, "one access token and its ID token signed, once each");
@@ -130,12 +112,12 @@ async fn a_rotation_throttled_once_succeeds_on_the_sdk_retry_and_writes_once() {
 #[tokio::test]
 async fn a_rotation_whose_answer_was_lost_is_retried_idempotently_and_the_client_gets_its_token() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-vera").await;
+    let (mp, login) = env.logged_in("ok-vera").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     // DynamoDB applied the rotation, but its answer became a 500 on the way back.
     proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_internal_error().after_forwarding());
-    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
     assert_eq!(reply.status, 200, "the retry is the same transaction, not a lost race: {}", reply.json);
     let attempts = client_request_tokens(&proxy);
     assert_eq!(attempts.len(), 2);
@@ -148,13 +130,13 @@ async fn a_rotation_whose_answer_was_lost_is_retried_idempotently_and_the_client
 #[tokio::test]
 async fn a_rotation_whose_answer_was_lost_is_recognised_as_ours_even_when_its_retry_is_checked_afresh() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-vita").await;
+    let (mp, login) = env.logged_in("ok-vita").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.without_transaction_idempotency();
     // DynamoDB applied the rotation, its answer was lost, and the retry meets the token used.
     proxy.first(1, target::TRANSACT_WRITE_ITEMS, Fault::dynamodb_internal_error().after_forwarding());
-    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
     assert_eq!(reply.status, 200, "our own write, not a concurrent one: {}", reply.json);
     assert_eq!(client_request_tokens(&proxy).len(), 2, "the SDK retried");
     assert_eq!(proxy.calls(target::UPDATE_ITEM), 0, "no family revoked");
@@ -165,7 +147,7 @@ async fn a_rotation_whose_answer_was_lost_is_recognised_as_ours_even_when_its_re
 #[tokio::test]
 async fn dynamodb_throttling_and_internal_errors_are_503_after_the_sdk_retries() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-wanda").await;
+    let (mp, login) = env.logged_in("ok-wanda").await;
     let token = login.str("refresh_token");
     let faults = [
         ("ProvisionedThroughputExceededException", Fault::provisioned_throughput_exceeded()),
@@ -179,7 +161,7 @@ async fn dynamodb_throttling_and_internal_errors_are_503_after_the_sdk_retries()
         async move {
             let proxy = FaultProxy::start().await;
             proxy.always(target::GET_ITEM, fault);
-            let reply = refresh(&proxy.app(env).await, &mp.client_id, token).await;
+            let reply = proxy.server(env).await.refresh(&mp.client_id, token).await;
             (name, reply, proxy.calls(target::GET_ITEM), proxy.calls(target::TRANSACT_WRITE_ITEMS))
         }
     });
@@ -194,7 +176,7 @@ async fn dynamodb_throttling_and_internal_errors_are_503_after_the_sdk_retries()
 #[tokio::test]
 async fn a_garbled_answer_from_dynamodb_is_503_without_details() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-xena").await;
+    let (mp, login) = env.logged_in("ok-xena").await;
     let token = login.str("refresh_token");
     let faults = [
         ("truncated JSON", Fault::garbage(200, "application/x-amz-json-1.0", br#"{"Item": {"pk": {"S": "CLIE"#)),
@@ -204,7 +186,7 @@ async fn a_garbled_answer_from_dynamodb_is_503_without_details() {
     for (name, fault) in faults {
         let proxy = FaultProxy::start().await;
         proxy.always(target::GET_ITEM, fault);
-        let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+        let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
         assert_unavailable(&reply, &[token]);
         assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "{name}: nothing written");
     }
@@ -214,13 +196,13 @@ async fn a_garbled_answer_from_dynamodb_is_503_without_details() {
 #[tokio::test]
 async fn a_stalled_dynamodb_is_503_once_the_sdk_gives_up_not_a_hang() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-yara").await;
+    let (mp, login) = env.logged_in("ok-yara").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.always(target::GET_ITEM, Fault::Delay(Duration::from_secs(600)));
     // Production's timeouts: they are what cuts the stall off.
-    let app = proxy.app_with_timeouts(&env, wxauth::config::AwsTimeouts::default()).await;
-    let reply = tokio::time::timeout(PATIENCE, refresh(&app, &mp.client_id, token))
+    let app = Server::new(proxy.app_with_timeouts(&env, wxauth::config::AwsTimeouts::default()).await);
+    let reply = tokio::time::timeout(PATIENCE, app.refresh(&mp.client_id, token))
         .await
         .expect("the request ends although DynamoDB never answers (SDK timeouts)");
     assert_unavailable(&reply, &[token]);
@@ -231,11 +213,11 @@ async fn a_stalled_dynamodb_is_503_once_the_sdk_gives_up_not_a_hang() {
 #[tokio::test]
 async fn a_throttled_kms_sign_during_a_refresh_is_503_and_the_token_still_works() {
     let env = kms_held().await;
-    let (mp, login) = logged_in(&env, "ok-zoe").await;
+    let (mp, login) = env.logged_in("ok-zoe").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.always(target::SIGN, Fault::kms_throttling());
-    let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
     assert_unavailable(&reply, &[token]);
     assert_eq!(proxy.calls(target::SIGN), 3, "retried by the SDK, three attempts");
     assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "the rotation is committed only after signing");
@@ -245,14 +227,14 @@ async fn a_throttled_kms_sign_during_a_refresh_is_503_and_the_token_still_works(
 #[tokio::test]
 async fn a_disabled_or_deleted_signing_key_is_an_opaque_500_and_the_token_still_works() {
     let env = kms_held().await;
-    let (mp, login) = logged_in(&env, "ok-abby").await;
+    let (mp, login) = env.logged_in("ok-abby").await;
     let token = login.str("refresh_token");
     let key_id = env.app.keys.active(wxauth::clock::unix_now()).await.expect("signing key").kms_key_id;
     let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{key_id}");
     for fault in [Fault::kms_disabled(&arn), Fault::kms_invalid_state(&arn)] {
         let proxy = FaultProxy::start().await;
         proxy.always(target::SIGN, fault.clone());
-        let reply = refresh(&proxy.app(&env).await, &mp.client_id, token).await;
+        let reply = proxy.server(&env).await.refresh(&mp.client_id, token).await;
         // Not worth a retry: an operator must enable the key (or cancel its deletion).
         assert_eq!((reply.status, reply.error()), (500, "server_error"), "{fault:?}: {}", reply.json);
         assert_opaque(&reply, &[token, &key_id]);
@@ -268,7 +250,7 @@ async fn a_kms_sign_failure_during_a_wechat_login_is_503_and_a_new_code_logs_the
     let mp = env.miniprogram().await;
     let proxy = FaultProxy::start().await;
     proxy.always(target::SIGN, Fault::kms_throttling());
-    let reply = login(&proxy.app(&env).await, &mp, "ok-bella").await;
+    let reply = proxy.server(&env).await.wechat_login(&mp, "ok-bella").await;
     assert_unavailable(&reply, &["ok-bella"]);
     assert_eq!(proxy.calls(target::SIGN), 3, "retried by the SDK, three attempts");
 
@@ -278,10 +260,9 @@ async fn a_kms_sign_failure_during_a_wechat_login_is_503_and_a_new_code_logs_the
     assert_eq!(env.refresh(&mp.client_id, again.str("refresh_token")).await.status, 200);
 }
 
-/// The token families of the user an access token names (the `gsi1` index; immediate on moto).
-async fn families_of(env: &TestEnv, access_token: &str) -> i32 {
-    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(access_token).expect("jwt").claims;
-    let user = format!("USER#{}", claims["sub"].as_str().expect("sub"));
+/// The token families of the user a login's access token names (the `gsi1` index; immediate on moto).
+async fn families_of(env: &TestEnv, login: &Reply) -> i32 {
+    let user = format!("USER#{}", login.claims()["sub"].as_str().expect("sub"));
     env.app
         .store
         .dynamodb()
@@ -302,9 +283,9 @@ async fn a_wechat_login_that_fails_to_sign_leaves_no_token_family_behind() {
     let mp = env.miniprogram().await;
     let proxy = FaultProxy::start().await;
     proxy.always(target::SIGN, Fault::kms_throttling());
-    assert_eq!(login(&proxy.app(&env).await, &mp, "ok-cora").await.status, 503);
+    assert_eq!(proxy.server(&env).await.wechat_login(&mp, "ok-cora").await.status, 503);
     let again = env.login(&mp, "ok-cora~2").await;
-    assert_eq!(families_of(&env, again.str("access_token")).await, 1, "only the family the client received");
+    assert_eq!(families_of(&env, &again).await, 1, "only the family the client received");
 }
 
 /// An envelope key's unwrapping (the one KMS call of a cold container that signs) throttled,
@@ -315,22 +296,22 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
     let env = TestEnv::new().await;
     let refused = Fault::kms(400, "AccessDeniedException", "User is not authorized to perform: kms:Decrypt");
     for (fault, attempts) in [(Fault::kms_throttling(), 3), (refused, 1)] {
-        let (mp, login_reply) = logged_in(&env, &format!("ok-uli{attempts}")).await;
+        let (mp, login_reply) = env.logged_in(&format!("ok-uli{attempts}")).await;
         let token = login_reply.str("refresh_token");
         let proxy = FaultProxy::start().await;
         proxy.first_containing(usize::MAX, target::DECRYPT, "wxauth-signing-key", fault.clone());
-        let app = proxy.app(&env).await; // a cold container
+        let app = proxy.server(&env).await; // a cold container
 
-        let reply = refresh(&app, &mp.client_id, token).await;
+        let reply = app.refresh(&mp.client_id, token).await;
         assert_unavailable(&reply, &[token]);
         assert_eq!(requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key"), attempts, "{fault:?}");
         assert_eq!(proxy.calls(target::TRANSACT_WRITE_ITEMS), 0, "{fault:?}: the rotation was not committed");
 
-        let fresh = login(&app, &mp, &format!("ok-uli-{attempts}")).await;
+        let fresh = app.wechat_login(&mp, &format!("ok-uli-{attempts}")).await;
         assert_unavailable(&fresh, &[]);
         let (service, secret) =
             env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
-        let issued = service_token(&app, &service, &secret.expect("a secret")).await;
+        let issued = app.client_credentials(&service, &secret.expect("a secret")).await;
         assert_unavailable(&issued, &[]);
         let asked = requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key");
         assert!(asked <= 2 * attempts, "{fault:?}: within a second of a failure KMS is not asked again ({asked})");
@@ -338,39 +319,32 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
         // KMS answers again: once that second is over, the same container unwraps the key and signs.
         proxy.heal();
         tokio::time::sleep(wxauth::keys::signer::RETRY_UNWRAP_AFTER + Duration::from_millis(100)).await;
-        let healed = refresh(&app, &mp.client_id, token).await;
+        let healed = app.refresh(&mp.client_id, token).await;
         assert_eq!(healed.status, 200, "{fault:?}: {}", healed.json);
         let again = env.login(&mp, &format!("ok-uli-{attempts}~2")).await;
-        assert_eq!(families_of(&env, again.str("access_token")).await, 1, "the failed login left no family");
+        assert_eq!(families_of(&env, &again).await, 1, "the failed login left no family");
     }
 }
 
-/// `POST /oauth/token` with the client-credentials grant, through `app`.
-async fn service_token(app: &App, id: &str, secret: &str) -> Reply {
-    let req = form_request("/oauth/token", &[("grant_type", "client_credentials")]);
-    reply(token::handle(app, wxauth_tests::with_basic(req, id, secret)).await)
-}
-
-/// `POST /wechat/decrypt` with `body`, through `app`.
-async fn decrypt(app: &App, access_token: &str, body: &Value) -> Reply {
-    let req = wxauth_tests::bearer_request("POST", "/wechat/decrypt", access_token, Some(body.clone()));
-    reply(wechat_decrypt::handle(app, req).await)
+/// `POST /wechat/decrypt` with `body`, through `server`.
+async fn decrypt(server: &Server, access_token: &str, body: &Value) -> Reply {
+    server.protected("POST", "/wechat/decrypt", access_token, Some(body.clone())).await
 }
 
 #[tokio::test]
 async fn a_failing_kms_decrypt_of_the_session_key_is_503_for_wechat_decrypt() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-cleo").await;
+    let (mp, login) = env.logged_in("ok-cleo").await;
     let body = encrypted_profile(&mock_session_key("cleo"), &mp.appid, "Cleo");
     let access_token = login.str("access_token");
     for fault in [Fault::kms_throttling(), Fault::kms(500, "KMSInternalException", "An internal error occurred.")] {
         let proxy = FaultProxy::start().await;
         proxy.always(target::DECRYPT, fault.clone());
-        let reply = decrypt(&proxy.app(&env).await, access_token, &body).await;
+        let reply = decrypt(&proxy.server(&env).await, access_token, &body).await;
         assert_unavailable(&reply, &[&mock_session_key("cleo"), access_token]);
         assert_eq!(proxy.calls(target::DECRYPT), 3, "{fault:?}: retried by the SDK");
     }
-    let healthy = decrypt(&env.app, access_token, &body).await;
+    let healthy = decrypt(&env, access_token, &body).await;
     assert_eq!(healthy.status, 200, "the stored session key is intact: {}", healthy.json);
     assert_eq!(healthy.json["data"]["nickName"], "Cleo");
 }
@@ -381,7 +355,7 @@ async fn a_wechat_login_whose_app_secret_cannot_be_decrypted_is_503_and_does_not
     let mp = env.miniprogram().await;
     let proxy = FaultProxy::start().await;
     proxy.always(target::DECRYPT, Fault::kms(500, "KMSInternalException", "An internal error occurred."));
-    let reply = login(&proxy.app(&env).await, &mp, "ok-dora").await;
+    let reply = proxy.server(&env).await.wechat_login(&mp, "ok-dora").await;
     assert_unavailable(&reply, &["ok-dora", &format!("secret-{}", mp.appid)]);
     assert_eq!(env.mock_calls(&mp.appid).await["jscode2session"], 0, "WeChat was not asked: the code is unspent");
     let retried = env.login(&mp, "ok-dora").await;
@@ -397,18 +371,14 @@ fn transaction_conflict() -> Fault {
     )
 }
 
-async fn revoke(app: &App, client_id: &str, token: &str) -> Reply {
-    reply(revoke::handle(app, form_request("/oauth/revoke", &[("client_id", client_id), ("token", token)])).await)
-}
-
 #[tokio::test]
 async fn a_revocation_that_meets_a_rotation_in_flight_tries_again_and_revokes() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-wilma").await;
+    let (mp, login) = env.logged_in("ok-wilma").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.first(2, target::UPDATE_ITEM, transaction_conflict());
-    let reply = revoke(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.revoke(&mp.client_id, token).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(proxy.calls(target::UPDATE_ITEM), 3, "two conflicts, then the write");
     let after = env.refresh(&mp.client_id, token).await;
@@ -418,11 +388,11 @@ async fn a_revocation_that_meets_a_rotation_in_flight_tries_again_and_revokes() 
 #[tokio::test]
 async fn a_revocation_that_keeps_meeting_transactions_is_503_never_a_false_success() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-wendy").await;
+    let (mp, login) = env.logged_in("ok-wendy").await;
     let token = login.str("refresh_token");
     let proxy = FaultProxy::start().await;
     proxy.always(target::UPDATE_ITEM, transaction_conflict());
-    let reply = revoke(&proxy.app(&env).await, &mp.client_id, token).await;
+    let reply = proxy.server(&env).await.revoke(&mp.client_id, token).await;
     assert_unavailable(&reply, &[token]);
     assert_eq!(proxy.calls(target::UPDATE_ITEM), 5, "the first attempt and four more");
     assert_still_refreshes(&env, &mp.client_id, token).await;
@@ -430,34 +400,23 @@ async fn a_revocation_that_keeps_meeting_transactions_is_503_never_a_false_succe
 
 #[tokio::test]
 async fn a_code_redemption_whose_answer_was_lost_is_no_replay() {
-    use wxauth_tests::{PKCE_CHALLENGE, PKCE_VERIFIER, location_params, open_sign_in, submit_sign_in};
-    const REDIRECT: &str = "https://app.example/callback";
     let env = TestEnv::new().await;
-    let kind = wxauth::store::clients::ClientKind::Public;
-    let (client_id, _) = env.client(kind, &[], &[REDIRECT], "openid", None).await;
+    let client_id = env.web_client(&[], "openid").await;
     env.password_user("rita", "rita-password").await;
     let query = [
         ("response_type", "code"),
         ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT),
+        ("redirect_uri", REDIRECT_URI),
         ("code_challenge", PKCE_CHALLENGE),
         ("code_challenge_method", "S256"),
     ];
     let page = open_sign_in(&env, &query).await.expect("the sign-in page");
-    let fields = [("username", "rita"), ("password", "rita-password"), ("decision", "approve")];
-    let code = location_params(&submit_sign_in(&env, &page, &fields, true).await)["code"].clone();
+    let code = location_params(&approve(&env, &page, "rita", "rita-password").await)["code"].clone();
 
     let proxy = FaultProxy::start().await;
     // DynamoDB marked the code used, and its answer was lost: the SDK's retry finds it used.
     proxy.first(1, target::UPDATE_ITEM, Fault::dynamodb_internal_error().after_forwarding());
-    let params = [
-        ("grant_type", "authorization_code"),
-        ("client_id", client_id.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", PKCE_VERIFIER),
-    ];
-    let reply = reply(token::handle(&proxy.app(&env).await, form_request("/oauth/token", &params)).await);
+    let reply = exchange(&proxy.server(&env).await, &client_id, &code, PKCE_VERIFIER).await;
     assert_eq!(reply.status, 200, "our own redemption, not a replay: {}", reply.json);
     assert_eq!(proxy.calls(target::UPDATE_ITEM), 2, "the redemption and its retry; nothing revoked");
     let next = env.refresh(&client_id, reply.str("refresh_token")).await;
@@ -466,18 +425,15 @@ async fn a_code_redemption_whose_answer_was_lost_is_no_replay() {
     assert_eq!(userinfo.status, 200, "the access token it issued lives: {}", userinfo.json);
 }
 
-/// A public web client, a password user, and that user's sign-in page opened through `app`.
+/// A public web client, a password user, and that user's sign-in page opened through `app`,
+/// where "sid" signs in with "sid-password".
 struct SignIn {
     client_id: String,
     page: wxauth_tests::SignInPage,
 }
 
-const SIGN_IN_FIELDS: [(&str, &str); 3] = [("username", "sid"), ("password", "sid-password"), ("decision", "approve")];
-
-async fn sign_in_page(env: &TestEnv, app: &App) -> SignIn {
-    use wxauth_tests::{PKCE_CHALLENGE, read_sign_in_page, sign_in_page_request};
-    let kind = wxauth::store::clients::ClientKind::Public;
-    let (client_id, _) = env.client(kind, &[], &["https://app.example/callback"], "openid", None).await;
+async fn sign_in_page(env: &TestEnv, app: &Server) -> SignIn {
+    let client_id = env.web_client(&[], "openid").await;
     env.password_user("sid", "sid-password").await;
     let query = [
         ("response_type", "code"),
@@ -485,7 +441,7 @@ async fn sign_in_page(env: &TestEnv, app: &App) -> SignIn {
         ("code_challenge", PKCE_CHALLENGE),
         ("code_challenge_method", "S256"),
     ];
-    let page = read_sign_in_page(authorize::handle(app, sign_in_page_request(&query)).await).expect("the page");
+    let page = open_sign_in(app, &query).await.expect("the page");
     SignIn { client_id, page }
 }
 
@@ -496,31 +452,29 @@ fn requests_naming(proxy: &FaultProxy, target: &str, needle: &str) -> usize {
 
 #[tokio::test]
 async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code() {
-    use wxauth_tests::{location_params, sign_in_form_request};
     let env = TestEnv::new().await;
     let proxy = FaultProxy::start().await;
-    let app = proxy.app(&env).await;
+    let app = proxy.server(&env).await;
     let SignIn { page, .. } = sign_in_page(&env, &app).await;
     // DynamoDB marked the request consumed, and its answer was lost: the SDK's retry finds it so.
     proxy.first_containing(1, target::UPDATE_ITEM, "AUTHZ#", Fault::dynamodb_internal_error().after_forwarding());
-    let res = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
+    let res = approve(&app, &page, "sid", "sid-password").await;
     assert!(location_params(&res).contains_key("code"), "our own consumption, not a second answer");
     assert_eq!(requests_naming(&proxy, target::UPDATE_ITEM, "AUTHZ#"), 2, "the consumption and the SDK's retry");
     // And the form cannot be answered again.
-    let again = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
+    let again = approve(&app, &page, "sid", "sid-password").await;
     assert_eq!(again.status(), 400);
 }
 
 #[tokio::test]
 async fn a_code_whose_storing_answer_was_lost_is_still_issued_and_redeemable() {
-    use wxauth_tests::{PKCE_VERIFIER, location_params, sign_in_form_request};
     let env = TestEnv::new().await;
     let proxy = FaultProxy::start().await;
-    let app = proxy.app(&env).await;
+    let app = proxy.server(&env).await;
     let SignIn { client_id, page } = sign_in_page(&env, &app).await;
     // DynamoDB stored the code, and its answer was lost: the SDK puts it again.
     proxy.first_containing(1, target::PUT_ITEM, "CODE#", Fault::dynamodb_internal_error().after_forwarding());
-    let res = authorize::handle(&app, sign_in_form_request(&page, &SIGN_IN_FIELDS, true)).await;
+    let res = approve(&app, &page, "sid", "sid-password").await;
     let code = location_params(&res).get("code").cloned().expect("a code, not a 500");
     assert_eq!(requests_naming(&proxy, target::PUT_ITEM, "CODE#"), 2, "the put and the SDK's retry");
     let redeemed = env
@@ -537,18 +491,18 @@ async fn a_code_whose_storing_answer_was_lost_is_still_issued_and_redeemable() {
 #[tokio::test]
 async fn a_session_key_write_whose_answer_was_lost_keeps_the_real_previous_key() {
     let env = TestEnv::new().await;
-    let (mp, _) = logged_in(&env, "ok-pia").await;
+    let (mp, _) = env.logged_in("ok-pia").await;
     let in_flight = encrypted_profile(&mock_session_key("pia"), &mp.appid, "Pia");
     let proxy = FaultProxy::start().await;
     // DynamoDB stored the new key, and its answer was lost: the SDK sends the update again.
     proxy.first_containing(1, target::UPDATE_ITEM, "WXSK#", Fault::dynamodb_internal_error().after_forwarding());
-    let app = proxy.app(&env).await;
-    let second = login(&app, &mp, "ok-pia~2").await;
+    let app = proxy.server(&env).await;
+    let second = app.wechat_login(&mp, "ok-pia~2").await;
     assert_eq!(second.status, 200, "{}", second.json);
     assert!(requests_naming(&proxy, target::UPDATE_ITEM, "WXSK#") >= 2, "the SDK retried the update");
     let access_token = second.str("access_token");
-    let reply = decrypt(&env.app, access_token, &in_flight).await;
+    let reply = decrypt(&env, access_token, &in_flight).await;
     assert_eq!(reply.status, 200, "data under the replaced key still decrypts: {}", reply.json);
-    let fresh = decrypt(&env.app, access_token, &encrypted_profile(&mock_session_key("pia~2"), &mp.appid, "Pia")).await;
+    let fresh = decrypt(&env, access_token, &encrypted_profile(&mock_session_key("pia~2"), &mp.appid, "Pia")).await;
     assert_eq!(fresh.status, 200, "and under the new one: {}", fresh.json);
 }

@@ -252,6 +252,16 @@ async fn code_flow(metadata: &Metadata, web: &Client, http: &Http) -> BasicToken
         .unwrap_or_else(|e| panic!("oauth2 could not redeem the code: {e:?}"))
 }
 
+/// Client credentials as `service`, asking for `scopes`.
+async fn service_token(service: &Client, http: &Http, scopes: &[&str]) -> BasicTokenResponse {
+    scopes
+        .iter()
+        .fold(service.exchange_client_credentials(), |request, s| request.add_scope(Scope::new(s.to_string())))
+        .request_async(http)
+        .await
+        .unwrap_or_else(|e| panic!("client credentials as demo-service: {e:?}"))
+}
+
 fn scopes(response: &BasicTokenResponse) -> Vec<String> {
     response.scopes().map(|s| s.iter().map(|s| s.to_string()).collect()).unwrap_or_default()
 }
@@ -314,12 +324,7 @@ async fn client_credentials_with_client_secret_basic() {
     let metadata = discover().await;
     let http = Http::new();
     let service = demo_service(&metadata);
-    let token = service
-        .exchange_client_credentials()
-        .add_scope(Scope::new("reports:read".to_string()))
-        .request_async(&http)
-        .await
-        .unwrap_or_else(|e| panic!("client credentials as demo-service: {e:?}"));
+    let token = service_token(&service, &http, &["reports:read"]).await;
     let sent = http.last_sent();
     assert!(sent.authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")), "client_secret_basic");
     assert!(!sent.form.contains_key("client_secret"), "the secret is not also in the body");
@@ -333,13 +338,7 @@ async fn introspection_as_demo_service() {
     let metadata = discover().await;
     let http = Http::new();
     let service = demo_service(&metadata);
-    let token = service
-        .exchange_client_credentials()
-        .add_scope(Scope::new("reports:read".to_string()))
-        .add_scope(Scope::new("reports:write".to_string()))
-        .request_async(&http)
-        .await
-        .unwrap_or_else(|e| panic!("client credentials as demo-service: {e:?}"));
+    let token = service_token(&service, &http, &["reports:read", "reports:write"]).await;
 
     let info = service
         .introspect(token.access_token())

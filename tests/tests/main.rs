@@ -1,23 +1,38 @@
-//! The integration tests, one module per area, linked into one binary. They talk to moto
-//! (DynamoDB, KMS), the mock WeChat and the local server that `scripts/test` starts.
+//! The integration tests, linked into one binary. They talk to moto (DynamoDB, KMS), the mock
+//! WeChat and the local server that `scripts/test` starts. The harness (deployments, requests,
+//! the sign-in page, template.yaml, the fault proxy) is the `wxauth_tests` library in tests/src.
 
-mod admin_cli;
-mod bad_requests;
-mod custody;
-mod discovery;
-mod events;
-mod examples;
-mod faults;
-mod iam;
+// One file per endpoint; the token endpoint's, one per grant.
+mod authorization_code; // POST /oauth/token, grant_type=authorization_code
+mod authorize; // /oauth/authorize: the sign-in page and the authorization request
+mod client_credentials; // POST /oauth/token, grant_type=client_credentials
+mod discovery; // the JWKS and the metadata documents
+mod introspect; // POST /oauth/introspect
+mod password; // POST /oauth/token, grant_type=password
+mod refresh; // POST /oauth/token, grant_type=refresh_token
+mod revoke; // POST /oauth/revoke
+mod wechat_data; // /wechat/decrypt, /wechat/phone, /wechat/session, and /userinfo
+mod wechat_login; // POST /oauth/token, the WeChat grant
+
+// Across endpoints.
+mod bad_requests; // client mistakes: 4xx with an RFC 6749 body, never a 5xx
+mod custody; // signing-key custody and envelope encryption
+mod faults; // AWS faults moto cannot produce, through the fault proxy
+mod logs; // nothing secret or personal in a log line
+mod openid; // OpenID Connect: ID tokens from every grant, the OIDC authorize parameters
+mod outages; // an unreachable DynamoDB or KMS
+mod properties; // property tests over sequences of requests
+
+// The deployment as shipped and as configured.
+mod admin_cli; // the wxauth-admin binary
+mod events; // events/*.json through the handlers
+mod examples; // examples/protected-api/template.yaml
+mod iam; // template.yaml's IAM policies against the requests each function makes
+mod lambda_runtime; // the release binaries under a Runtime API
+mod local_server; // the local server over real HTTP
+mod registration; // client registration rules
+mod routes; // the route table against template.yaml
+
+// Client libraries written elsewhere, against the local server.
 mod interop_oauth2;
 mod interop_openidconnect;
-mod lambda_runtime;
-mod local_server;
-mod logs;
-mod oauth_flows;
-mod openid;
-mod outages;
-mod properties;
-mod refresh;
-mod wechat_data;
-mod wechat_login;

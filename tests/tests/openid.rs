@@ -7,10 +7,8 @@ use wxauth::keys::algorithm::Algorithm;
 use wxauth::store::clients::ClientKind;
 use wxauth::tokens::id::at_hash;
 use wxauth_tests::{
-    ISSUER, PKCE_CHALLENGE, PKCE_VERIFIER, Reply, TestEnv, location_params, open_sign_in, submit_sign_in,
+    ISSUER, PKCE_VERIFIER, Reply, TestEnv, approve, code_request, exchange, location_params, open_sign_in,
 };
-
-const REDIRECT: &str = "https://app.example/callback";
 
 /// Checks what OpenID Connect Core §2 and §3.1.3.6 ask of an ID token issued beside `tokens`'
 /// access token, and returns its claims.
@@ -44,14 +42,7 @@ async fn the_wechat_grant_returns_an_id_token_when_the_scope_has_openid() {
     assert_eq!(info.json["sub"], id["sub"], "userinfo's sub is the ID token's");
     assert_eq!(info.header("content-type"), Some("application/json"));
 
-    let narrow = env
-        .token(&[
-            ("grant_type", wxauth_tests::WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-idb"),
-            ("scope", "profile"),
-        ])
-        .await;
+    let narrow = env.wechat_login_scoped(&mp, "ok-idb", "profile").await;
     assert_eq!(narrow.status, 200);
     assert!(narrow.json.get("id_token").is_none(), "no openid scope, no ID token: {}", narrow.json);
 }
@@ -90,37 +81,23 @@ async fn the_password_grant_returns_an_id_token_and_client_credentials_none() {
     env.password_user("olga", "a long enough password").await;
     let (client_id, secret) =
         env.client(ClientKind::Confidential, &["password", "client_credentials"], &[], "openid profile", None).await;
-    let secret = secret.expect("secret");
-    let tokens = env
-        .post_basic(
-            "/oauth/token",
-            &client_id,
-            &secret,
-            &[("grant_type", "password"), ("username", "olga"), ("password", "a long enough password")],
-        )
-        .await;
-    let id = id_token_of(&env, &tokens, &client_id).await;
+    let client = (client_id, secret.expect("secret"));
+    let tokens = env.password_grant(&client, "olga", "a long enough password").await;
+    let id = id_token_of(&env, &tokens, &client.0).await;
     assert!(id["auth_time"].is_i64());
-    let service = env.post_basic("/oauth/token", &client_id, &secret, &[("grant_type", "client_credentials")]).await;
+    let service = env.client_credentials(&client.0, &client.1).await;
     assert_eq!(service.status, 200);
     assert_eq!(service.str("scope"), "openid profile");
     assert!(service.json.get("id_token").is_none(), "no user, no ID token");
 }
 
 async fn web_client(env: &TestEnv) -> String {
-    env.client(ClientKind::Public, &[], &[REDIRECT], "openid profile", None).await.0
+    env.web_client(&[], "openid profile").await
 }
 
+/// The code flow's authorization request of these tests, with `extra` parameters.
 fn authorize<'a>(client_id: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut query = vec![
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st"),
-        ("code_challenge", PKCE_CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ];
+    let mut query = code_request(client_id, "openid profile", "st");
     query.extend_from_slice(extra);
     query
 }
@@ -135,23 +112,9 @@ async fn the_code_carries_the_nonce_into_the_id_token() {
     let page = open_sign_in(&env, &authorize(&client_id, &[("nonce", nonce), ("max_age", "0"), ("prompt", "login")]))
         .await
         .expect("page");
-    let res = submit_sign_in(
-        &env,
-        &page,
-        &[("username", "nina"), ("password", "nina's password"), ("decision", "approve")],
-        true,
-    )
-    .await;
+    let res = approve(&env, &page, "nina", "nina's password").await;
     let code = location_params(&res).remove("code").expect("code");
-    let tokens = env
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &client_id),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", PKCE_VERIFIER),
-        ])
-        .await;
+    let tokens = exchange(&env, &client_id, &code, PKCE_VERIFIER).await;
     let id = id_token_of(&env, &tokens, &client_id).await;
     assert_eq!(id["nonce"], nonce, "echoed exactly");
     assert!(id["auth_time"].as_i64().is_some_and(|t| t >= before), "the sign-in, which max_age=0 asks for");

@@ -1,23 +1,15 @@
 //! Refresh tokens: rotation, reuse detection, races, expiry, scope, and clients.
 
-use wxauth_tests::{MiniProgram, Reply, TestEnv};
-
-async fn logged_in(env: &TestEnv) -> (MiniProgram, Reply) {
-    let mp = env.miniprogram().await;
-    let login = env.login(&mp, "ok-rita").await;
-    (mp, login)
-}
+use wxauth_tests::{Reply, TestEnv};
 
 fn sub(reply: &Reply) -> String {
-    let claims =
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(reply.str("access_token")).expect("jwt").claims;
-    claims["sub"].as_str().expect("sub").to_string()
+    reply.claims()["sub"].as_str().expect("sub").to_string()
 }
 
 #[tokio::test]
 async fn a_refresh_rotates_the_token_and_keeps_the_subject() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let refreshed = env.refresh(&mp.client_id, login.str("refresh_token")).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.json);
     assert_ne!(refreshed.str("refresh_token"), login.str("refresh_token"));
@@ -33,7 +25,7 @@ async fn a_refresh_rotates_the_token_and_keeps_the_subject() {
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_the_family() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let first = login.str("refresh_token");
     let rotated = env.refresh(&mp.client_id, first).await;
     assert_eq!(rotated.status, 200);
@@ -47,7 +39,7 @@ async fn a_reused_refresh_token_revokes_the_family() {
 #[tokio::test]
 async fn of_twenty_concurrent_refreshes_of_one_token_exactly_one_succeeds() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
     let attempts = (0..20).map(|_| env.refresh(&mp.client_id, token));
     let replies = futures::future::join_all(attempts).await;
@@ -62,7 +54,7 @@ async fn of_twenty_concurrent_refreshes_of_one_token_exactly_one_succeeds() {
 #[tokio::test]
 async fn within_the_reuse_grace_a_retry_replaces_the_lost_successor() {
     let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let first = login.str("refresh_token");
     let lost = env.refresh(&mp.client_id, first).await; // its response never reached the client
     assert_eq!(lost.status, 200);
@@ -78,7 +70,7 @@ async fn within_the_reuse_grace_a_retry_replaces_the_lost_successor() {
 #[tokio::test]
 async fn within_the_reuse_grace_the_family_still_has_one_live_token() {
     let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let first = login.str("refresh_token");
     let successor = env.refresh(&mp.client_id, first).await;
     let retried = env.refresh(&mp.client_id, first).await;
@@ -93,7 +85,7 @@ async fn within_the_reuse_grace_the_family_still_has_one_live_token() {
 #[tokio::test]
 async fn a_replay_within_the_grace_after_the_successor_was_used_revokes_the_family() {
     let env = TestEnv::with_config(|c| c.refresh_reuse_grace = std::time::Duration::from_secs(30)).await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let first = login.str("refresh_token");
     let successor = env.refresh(&mp.client_id, first).await;
     let next = env.refresh(&mp.client_id, successor.str("refresh_token")).await;
@@ -108,7 +100,7 @@ async fn a_replay_within_the_grace_after_the_successor_was_used_revokes_the_fami
 async fn a_refresh_is_limited_to_what_the_client_may_still_have() {
     // Clients read afresh each time: with the cache, the change takes CLIENT_CACHE_TTL.
     let env = TestEnv::with_config(|c| c.client_cache_ttl = std::time::Duration::ZERO).await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     // An administrator narrows the client after the grant.
     env.app
         .store
@@ -131,7 +123,7 @@ async fn a_refresh_is_limited_to_what_the_client_may_still_have() {
 #[tokio::test]
 async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
     let pk = format!("RT#{}", wxauth::secret::hash(token));
     env.expire_item(&pk, "RT").await;
@@ -143,7 +135,7 @@ async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
 #[tokio::test]
 async fn refresh_tokens_are_stored_only_as_hashes() {
     let env = TestEnv::new().await;
-    let (_, login) = logged_in(&env).await;
+    let (_, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
     let item = env.raw_item(&format!("RT#{}", wxauth::secret::hash(token)), "RT").await.expect("stored by hash");
     assert!(!format!("{item:?}").contains(token));
@@ -152,7 +144,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn another_client_cannot_use_the_refresh_token() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env).await;
+    let (mp, login) = env.logged_in("ok-rita").await;
     let thief = env.miniprogram().await;
     let stolen = env.refresh(&thief.client_id, login.str("refresh_token")).await;
     assert_eq!((stolen.status, stolen.error()), (400, "invalid_grant"));
@@ -163,14 +155,7 @@ async fn another_client_cannot_use_the_refresh_token() {
 async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
-    let login = env
-        .token(&[
-            ("grant_type", wxauth_tests::WECHAT_GRANT),
-            ("client_id", &mp.client_id),
-            ("code", "ok-sam"),
-            ("scope", "openid profile"),
-        ])
-        .await;
+    let login = env.wechat_login_scoped(&mp, "ok-sam", "openid profile").await;
     assert_eq!(login.str("scope"), "openid profile");
 
     let wider = env.refresh_scoped(&mp.client_id, login.str("refresh_token"), "openid phone").await;

@@ -2,7 +2,7 @@
 //! signatures, phone numbers through the server access token, and session-key health.
 
 use serde_json::{Value, json};
-use wxauth_tests::{MiniProgram, PROFILE_IV, Reply, TestEnv, encrypted_profile, mock_session_key};
+use wxauth_tests::{PROFILE_IV, Reply, TestEnv, encrypted_profile, mock_session_key};
 
 const IV: &str = PROFILE_IV;
 
@@ -10,16 +10,10 @@ async fn decrypt(env: &TestEnv, login: &Reply, body: Value) -> Reply {
     env.protected("POST", "/wechat/decrypt", login.str("access_token"), Some(body)).await
 }
 
-async fn logged_in(env: &TestEnv, code: &str) -> (MiniProgram, Reply) {
-    let mp = env.miniprogram().await;
-    let login = env.login(&mp, code).await;
-    (mp, login)
-}
-
 #[tokio::test]
 async fn data_encrypted_under_the_current_session_key_decrypts() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-amy").await;
+    let (mp, login) = env.logged_in("ok-amy").await;
     let reply = decrypt(&env, &login, encrypted_profile(&mock_session_key("amy"), &mp.appid, "Amy")).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.json["data"]["nickName"], "Amy");
@@ -30,7 +24,7 @@ async fn data_encrypted_under_the_current_session_key_decrypts() {
 #[tokio::test]
 async fn data_encrypted_under_the_previous_key_still_decrypts_after_a_quick_second_login() {
     let env = TestEnv::new().await;
-    let (mp, first) = logged_in(&env, "ok-ben").await;
+    let (mp, first) = env.logged_in("ok-ben").await;
     let in_flight = encrypted_profile(&mock_session_key("ben"), &mp.appid, "Ben");
     let second = env.login(&mp, "ok-ben~2").await;
     for login in [&first, &second] {
@@ -42,7 +36,7 @@ async fn data_encrypted_under_the_previous_key_still_decrypts_after_a_quick_seco
 #[tokio::test]
 async fn the_previous_key_is_refused_once_its_grace_is_over() {
     let env = TestEnv::with_config(|c| c.previous_session_key_ttl = std::time::Duration::ZERO).await;
-    let (mp, _) = logged_in(&env, "ok-cai").await;
+    let (mp, _) = env.logged_in("ok-cai").await;
     let stale = encrypted_profile(&mock_session_key("cai"), &mp.appid, "Cai");
     let second = env.login(&mp, "ok-cai~2").await;
     let reply = decrypt(&env, &second, stale).await;
@@ -52,7 +46,7 @@ async fn the_previous_key_is_refused_once_its_grace_is_over() {
 #[tokio::test]
 async fn an_expired_session_key_is_invalid_session_key() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-dan").await;
+    let (mp, login) = env.logged_in("ok-dan").await;
     env.expire_item(&format!("WXSK#{}#openid-dan", mp.appid), "WXSK").await;
     let reply = decrypt(&env, &login, encrypted_profile(&mock_session_key("dan"), &mp.appid, "Dan")).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"));
@@ -61,7 +55,7 @@ async fn an_expired_session_key_is_invalid_session_key() {
 #[tokio::test]
 async fn an_expired_key_is_not_kept_as_the_previous_one_by_the_next_login() {
     let env = TestEnv::new().await;
-    let (mp, _) = logged_in(&env, "ok-dora").await;
+    let (mp, _) = env.logged_in("ok-dora").await;
     let stale = encrypted_profile(&mock_session_key("dora"), &mp.appid, "Dora");
     // Expired, but still there: TTL deletes late.
     env.expire_item(&format!("WXSK#{}#openid-dora", mp.appid), "WXSK").await;
@@ -75,7 +69,7 @@ async fn an_expired_key_is_not_kept_as_the_previous_one_by_the_next_login() {
 #[tokio::test]
 async fn data_of_another_mini_program_is_refused() {
     let env = TestEnv::new().await;
-    let (_, login) = logged_in(&env, "ok-eve").await;
+    let (_, login) = env.logged_in("ok-eve").await;
     let reply = decrypt(&env, &login, encrypted_profile(&mock_session_key("eve"), "wxsomebodyelse", "Eve")).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"));
 }
@@ -84,7 +78,7 @@ async fn data_of_another_mini_program_is_refused() {
 async fn raw_data_signatures_are_checked() {
     use sha1_hex::sha1_hex;
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-fay").await;
+    let (mp, login) = env.logged_in("ok-fay").await;
     let key = mock_session_key("fay");
     let raw = r#"{"nickName":"Fay"}"#;
     let mut body = encrypted_profile(&key, &mp.appid, "Fay");
@@ -102,7 +96,7 @@ async fn a_rewritten_iv_changes_the_first_block_undetected_unless_raw_data_signs
     use base64::engine::general_purpose::STANDARD;
     use sha1_hex::sha1_hex;
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-gus").await;
+    let (mp, login) = env.logged_in("ok-gus").await;
     let key = mock_session_key("gus");
     // WeRun-like data: nothing signs it. The first block is `{"step":1000,"wa`.
     let plain = json!({"step": 1000, "watermark": {"appid": mp.appid, "timestamp": 1_700_000_000}}).to_string();
@@ -154,7 +148,7 @@ mod sha1_hex {
 #[tokio::test]
 async fn malformed_input_is_invalid_request() {
     let env = TestEnv::new().await;
-    let (_, login) = logged_in(&env, "ok-gus").await;
+    let (_, login) = env.logged_in("ok-gus").await;
     for body in [
         json!({"encrypted_data": "not base64!!", "iv": IV}),
         json!({"encrypted_data": "AAAA", "iv": "AAAA"}),
@@ -169,7 +163,7 @@ async fn malformed_input_is_invalid_request() {
 #[tokio::test]
 async fn protected_endpoints_want_a_valid_bearer_token() {
     let env = TestEnv::new().await;
-    let (_, login) = logged_in(&env, "ok-hal").await;
+    let (_, login) = env.logged_in("ok-hal").await;
     let no_token = wxauth_tests::reply(
         wechat_decrypt::handle(
             &env.app,
@@ -197,7 +191,7 @@ async fn protected_endpoints_want_a_valid_bearer_token() {
 #[tokio::test]
 async fn userinfo_answers_for_the_token_and_stops_once_it_is_revoked() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-ida.u").await;
+    let (mp, login) = env.logged_in("ok-ida.u").await;
     let info = env.protected("GET", "/userinfo", login.str("access_token"), None).await;
     assert_eq!(info.status, 200, "{}", info.json);
     assert_eq!(info.json["openid"], "openid-ida");
@@ -219,7 +213,7 @@ async fn userinfo_answers_for_the_token_and_stops_once_it_is_revoked() {
 #[tokio::test]
 async fn a_phone_number_is_fetched_stored_and_shown_in_userinfo_with_one_server_token() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-jon").await;
+    let (mp, login) = env.logged_in("ok-jon").await;
     for number in ["13800138000", "13900139000", "13700137000"] {
         let reply = env
             .protected(
@@ -246,7 +240,7 @@ async fn a_phone_number_is_fetched_stored_and_shown_in_userinfo_with_one_server_
 #[tokio::test]
 async fn a_rejected_server_token_is_renewed_once_and_the_call_retried() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-kim").await;
+    let (mp, login) = env.logged_in("ok-kim").await;
     let phone = |code: &str| json!({"code": code});
     assert_eq!(
         env.protected("POST", "/wechat/phone", login.str("access_token"), Some(phone("phone-13800000001")))
@@ -268,7 +262,7 @@ async fn a_rejected_server_token_is_renewed_once_and_the_call_retried() {
 #[tokio::test]
 async fn phone_errors_get_clear_answers() {
     let env = TestEnv::new().await;
-    let (_, login) = logged_in(&env, "ok-lee").await;
+    let (_, login) = env.logged_in("ok-lee").await;
     for (code, status, error) in [
         ("err-40029", 400, "invalid_request"),
         ("err-45011", 429, "temporarily_unavailable"),
@@ -285,7 +279,7 @@ async fn phone_errors_get_clear_answers() {
 #[tokio::test]
 async fn the_session_check_follows_what_wechat_holds() {
     let env = TestEnv::new().await;
-    let (mp, login) = logged_in(&env, "ok-max").await;
+    let (mp, login) = env.logged_in("ok-max").await;
     let check = || env.protected("GET", "/wechat/session", login.str("access_token"), None);
     let fresh = check().await;
     assert_eq!((fresh.status, fresh.json["valid"].as_bool()), (200, Some(true)), "{}", fresh.json);
@@ -308,7 +302,7 @@ async fn the_session_check_follows_what_wechat_holds() {
 async fn a_token_of_a_client_that_is_not_a_mini_program_cannot_use_the_wechat_endpoints() {
     // Clients read afresh each time: with the cache, the deletion takes CLIENT_CACHE_TTL.
     let env = TestEnv::with_config(|c| c.client_cache_ttl = std::time::Duration::ZERO).await;
-    let (mp, login) = logged_in(&env, "ok-ned").await;
+    let (mp, login) = env.logged_in("ok-ned").await;
     // The same user, through a client without WeChat credentials: forge nothing, just delete
     // the mini program's WeChat link by replacing the client.
     env.app.store.delete_client(&mp.client_id).await.expect("delete");

@@ -2,14 +2,7 @@
 
 use base64::Engine as _;
 use wxauth::wechat::secrets::session_key_context;
-use wxauth_tests::{ISSUER, TestEnv, WECHAT_GRANT};
-
-/// The mock WeChat's documented session key for a code `ok-<name>`.
-fn mock_session_key(name: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("mock-wechat session key:{name}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(&digest[..16])
-}
+use wxauth_tests::{ISSUER, TestEnv, mock_session_key};
 
 #[tokio::test]
 async fn login_returns_an_access_token_that_verifies_against_the_jwks() {
@@ -48,11 +41,7 @@ async fn the_same_openid_logs_in_as_the_same_user() {
     let mp = env.miniprogram().await;
     let first = env.login(&mp, "ok-dora").await;
     let second = env.login(&mp, "ok-dora~2").await;
-    let sub = |r: &wxauth_tests::Reply| {
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(r.str("access_token")).expect("jwt").claims["sub"]
-            .clone()
-    };
-    assert_eq!(sub(&first), sub(&second));
+    assert_eq!(first.claims()["sub"], second.claims()["sub"]);
 }
 
 #[tokio::test]
@@ -81,17 +70,8 @@ async fn concurrent_first_logins_of_one_openid_create_one_user() {
         async move { env.login(mp, &format!("ok-frank~{i}")).await }
     });
     let replies = futures::future::join_all(logins).await;
-    let subjects: std::collections::BTreeSet<String> = replies
-        .iter()
-        .map(|r| {
-            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(r.str("access_token"))
-                .expect("jwt")
-                .claims["sub"]
-                .as_str()
-                .expect("sub")
-                .to_string()
-        })
-        .collect();
+    let subjects: std::collections::BTreeSet<String> =
+        replies.iter().map(|r| r.claims()["sub"].as_str().expect("sub").to_string()).collect();
     assert_eq!(subjects.len(), 1, "one user for one openid: {subjects:?}");
 }
 
@@ -100,7 +80,7 @@ async fn a_reused_wechat_code_is_invalid_grant() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.login(&mp, "ok-gina").await;
-    let again = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-gina")]).await;
+    let again = env.wechat_login(&mp, "ok-gina").await;
     assert_eq!((again.status, again.error()), (400, "invalid_grant"));
     assert!(again.json["error_description"].is_string());
 }
@@ -117,11 +97,11 @@ async fn wechat_errors_get_their_documented_responses() {
         ("err--1", 503, "temporarily_unavailable"),
     ];
     for (code, status, error) in cases {
-        let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", code)]).await;
+        let reply = env.wechat_login(&mp, code).await;
         assert_eq!((reply.status, reply.error()), (status, error), "{code}: {}", reply.json);
         assert_eq!(reply.header("cache-control"), Some("no-store"));
     }
-    let quota = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "err-45011")]).await;
+    let quota = env.wechat_login(&mp, "err-45011").await;
     assert_eq!(quota.header("retry-after"), Some("60"));
 }
 
@@ -138,7 +118,7 @@ async fn a_wrong_app_secret_is_a_bad_gateway_not_the_clients_fault() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.mock_post("/mock/apps", serde_json::json!({"appid": mp.appid, "secret": "rotated-on-the-wechat-side"})).await;
-    let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-ivan")]).await;
+    let reply = env.wechat_login(&mp, "ok-ivan").await;
     assert_eq!((reply.status, reply.error()), (502, "server_error"));
     assert!(!reply.json.to_string().contains("secret-"), "no secret in the body");
 }
@@ -150,7 +130,7 @@ async fn an_unreachable_wechat_is_503() {
     })
     .await;
     let mp = env.miniprogram().await;
-    let reply = env.token(&[("grant_type", WECHAT_GRANT), ("client_id", &mp.client_id), ("code", "ok-jack")]).await;
+    let reply = env.wechat_login(&mp, "ok-jack").await;
     assert_eq!((reply.status, reply.error()), (503, "temporarily_unavailable"));
     assert!(reply.header("retry-after").is_some());
 }

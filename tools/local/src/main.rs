@@ -1,12 +1,10 @@
 //! The local server: every route of `template.yaml` on one port (`PORT`, default 3000), calling
 //! the same `handle` functions as the Lambda binaries. For development and tests, not production.
 
-mod front;
-mod routes;
-
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use wxauth_local::{front, routes};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,5 +1,7 @@
-//! HTTP to the functions' handlers: axum request in, `lambda_http` request to the handler,
-//! response back out. The route table mirrors `template.yaml`.
+//! The route table of wxauth ([`ROUTES`]: path, methods, the function that serves it) and the
+//! local server's dispatch over it: axum request in, `lambda_http` request to the function's
+//! handler, response back out. The integration tests dispatch through the same table and check
+//! it against `template.yaml`, so a route is written here once.
 
 use std::sync::Arc;
 
@@ -10,13 +12,108 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use wxauth::App;
 
+/// One route: a path, the methods `template.yaml` routes to it, and what serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub path: &'static str,
+    /// The methods API Gateway routes to the function. The local server hands every method to
+    /// the handler, which answers the others with 405 itself.
+    pub methods: &'static [&'static str],
+    pub serves: Serves,
+}
+
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// A function of `template.yaml`.
+    Function(Function),
+    /// A page of the local server only, in no template: where `demo-web` lands after sign-in.
+    DemoCallback,
+}
+
+/// The functions of `template.yaml`, one package and Lambda binary each under `functions/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Token,
+    Authorize,
+    Revoke,
+    Introspect,
+    Jwks,
+    Metadata,
+    Userinfo,
+    WechatDecrypt,
+    WechatPhone,
+    WechatSession,
+}
+
+impl Function {
+    /// Its package and binary name (template.yaml's `BuildProperties.Binary`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Function::Token => "token",
+            Function::Authorize => "authorize",
+            Function::Revoke => "revoke",
+            Function::Introspect => "introspect",
+            Function::Jwks => "jwks",
+            Function::Metadata => "metadata",
+            Function::Userinfo => "userinfo",
+            Function::WechatDecrypt => "wechat-decrypt",
+            Function::WechatPhone => "wechat-phone",
+            Function::WechatSession => "wechat-session",
+        }
+    }
+
+    /// Its handler, called as its Lambda binary calls it.
+    pub async fn handle(self, app: &App, req: lambda_http::Request) -> wxauth::http::Response {
+        match self {
+            Function::Token => token::handle(app, req).await,
+            Function::Authorize => authorize::handle(app, req).await,
+            Function::Revoke => revoke::handle(app, req).await,
+            Function::Introspect => introspect::handle(app, req).await,
+            Function::Jwks => jwks::handle(app, req).await,
+            Function::Metadata => metadata::handle(app, req).await,
+            Function::Userinfo => userinfo::handle(app, req).await,
+            Function::WechatDecrypt => wechat_decrypt::handle(app, req).await,
+            Function::WechatPhone => wechat_phone::handle(app, req).await,
+            Function::WechatSession => wechat_session::handle(app, req).await,
+        }
+    }
+}
+
+const fn function(path: &'static str, methods: &'static [&'static str], function: Function) -> Route {
+    Route { path, methods, serves: Serves::Function(function) }
+}
+
+/// Every route, `template.yaml`'s and the local server's own.
+pub const ROUTES: &[Route] = &[
+    function("/oauth/token", &["POST"], Function::Token),
+    function("/oauth/authorize", &["GET", "POST"], Function::Authorize),
+    function("/oauth/revoke", &["POST"], Function::Revoke),
+    function("/oauth/introspect", &["POST"], Function::Introspect),
+    function("/.well-known/jwks.json", &["GET"], Function::Jwks),
+    function(metadata::OAUTH_PATH, &["GET"], Function::Metadata),
+    function(metadata::OPENID_PATH, &["GET"], Function::Metadata),
+    function("/userinfo", &["GET", "POST"], Function::Userinfo),
+    function("/wechat/decrypt", &["POST"], Function::WechatDecrypt),
+    function("/wechat/phone", &["POST"], Function::WechatPhone),
+    function("/wechat/session", &["GET"], Function::WechatSession),
+    Route { path: "/demo/callback", methods: &["GET"], serves: Serves::DemoCallback },
+];
+
+/// The route of `path` (no query), if any.
+pub fn route(path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.path == path)
+}
+
 /// Requests above this are refused before a handler sees them (handlers refuse far smaller).
 const MAX_BODY: usize = 1024 * 1024;
 
+/// The local server's router: every request, whatever its path, to [`dispatch`].
 pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(app)
 }
 
+/// Answers a request by its route; a path with none is a JSON 404.
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -26,19 +123,10 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         return Response::from_parts(parts, Body::from(body.as_ref().to_vec()));
     };
     let req = lambda_http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
-    let res = match path.as_str() {
-        "/oauth/token" => token::handle(&app, req).await,
-        "/.well-known/jwks.json" => jwks::handle(&app, req).await,
-        metadata::OAUTH_PATH | metadata::OPENID_PATH => metadata::handle(&app, req).await,
-        "/userinfo" => userinfo::handle(&app, req).await,
-        "/oauth/authorize" => authorize::handle(&app, req).await,
-        "/oauth/revoke" => revoke::handle(&app, req).await,
-        "/oauth/introspect" => introspect::handle(&app, req).await,
-        "/wechat/decrypt" => wechat_decrypt::handle(&app, req).await,
-        "/wechat/phone" => wechat_phone::handle(&app, req).await,
-        "/wechat/session" => wechat_session::handle(&app, req).await,
-        "/demo/callback" => return demo_callback(req.uri().query().unwrap_or_default()),
-        _ => return not_found(),
+    let res = match route(&path).map(|r| r.serves) {
+        Some(Serves::Function(function)) => function.handle(&app, req).await,
+        Some(Serves::DemoCallback) => return demo_callback(req.uri().query().unwrap_or_default()),
+        None => return not_found(),
     };
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, Body::from(body.as_ref().to_vec()))
@@ -67,4 +155,26 @@ fn demo_callback(query: &str) -> Response {
         html,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_path_is_routed_once() {
+        for (i, route) in ROUTES.iter().enumerate() {
+            assert!(route.path.starts_with('/') && !route.path.contains('?'), "{route:?}");
+            assert!(!route.methods.is_empty(), "{route:?}");
+            assert!(ROUTES[i + 1..].iter().all(|r| r.path != route.path), "{} twice", route.path);
+        }
+    }
+
+    #[test]
+    fn a_path_finds_its_route_and_nothing_else_does() {
+        assert_eq!(route(metadata::OPENID_PATH).map(|r| r.serves), Some(Serves::Function(Function::Metadata)));
+        assert_eq!(route("/demo/callback").map(|r| r.serves), Some(Serves::DemoCallback));
+        assert_eq!(route("/oauth/token/"), None);
+        assert_eq!(route("/nowhere"), None);
+    }
 }
