@@ -3,20 +3,24 @@
 //! An OAuth 2.0 authorization server for WeChat mini programs, run as small AWS Lambda
 //! functions. This crate is everything but the functions' `main`s.
 //!
-//! ## Layers
-//! A request flows one way:
+//! ## Floors
+//! From the ground up; an import never points up a floor (`scripts/floors` checks it):
 //!
-//! 1. `functions/<name>`: parses the HTTP request with [`http`], authenticates the client with
-//!    [`oauth::client_auth`], and answers with one response builder.
-//! 2. [`oauth`]: the protocol rules. [`oauth::grants`] dispatches the token endpoint to one
-//!    module per grant; errors are [`oauth::error::OAuthError`] (the client's) or
-//!    [`oauth::error::Error`] (backend faults, answered 503/502, and the unexpected).
-//! 3. The effects: [`tokens`] (JWT access tokens, rotating refresh tokens), [`keys`] (KMS
-//!    signing, JWKs, the key registry), [`store`] (DynamoDB, one module per item kind) and
-//!    [`wechat`] (the WeChat server API).
+//! 1. Ground: [`config`], [`error`] ([`error::OAuthError`], the client's; [`error::Error`], backend
+//!    faults answered 503/502 and the unexpected), [`scope`], [`grant_type`], [`params`],
+//!    [`secret`], [`clock`], [`metrics`], [`aws`], [`password`].
+//! 2. [`domain`]: what wxauth deals in, apart from storage and transport.
+//! 3. The effects: [`store`] (DynamoDB, one module per item kind), [`keys`] (signing, JWKs, the
+//!    key registry, the data key) and [`wechat`] (the WeChat server API and its crypto).
+//! 4. [`App`]: the effects composed, once per cold start.
+//! 5. [`tokens`]: access, ID and refresh tokens, authorization codes.
+//! 6. [`oauth`]: each endpoint's rules (grants, client authentication, revocation,
+//!    introspection, userinfo, the WeChat data routes).
+//! 7. The glue: [`http`] (parsing and responses), [`lambda`], [`deadline`], [`logging`].
 //!
-//! Nothing below the handlers knows about HTTP; nothing above [`store`] knows about DynamoDB
-//! attribute maps.
+//! A request flows one way: `functions/<name>` parses it with [`http`], calls the rules in
+//! [`oauth`] with parsed values, and answers with one response builder. Nothing below the
+//! handlers knows about HTTP; nothing above [`store`] knows about DynamoDB attribute maps.
 //!
 //! ## The app
 //! [`App`] is built once per cold start from [`config::Config`] and the AWS SDK configuration,
