@@ -115,6 +115,16 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     strip_scheme(value, "Bearer").map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// The value of cookie `name` among the request's `Cookie` headers (RFC 6265 §5.4), if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
 /// The credentials after `scheme` in an Authorization value (empty when there are none), if
 /// that is the scheme. Schemes are case-insensitive (RFC 9110 §11.1) and may be followed by any
 /// whitespace, or by nothing at all: `Basic` alone is a (malformed) attempt at Basic too.
@@ -269,5 +279,16 @@ mod tests {
         assert_eq!(res.headers()[header::RETRY_AFTER], "3");
         let body: serde_json::Value = serde_json::from_slice(res.body().as_ref()).expect("json");
         assert_eq!(body, serde_json::json!({"error": "invalid_grant", "error_description": "expired"}));
+    }
+
+    #[test]
+    fn a_cookie_is_found_among_others_by_its_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; wxauth_csrf=xyz; b=2"));
+        assert_eq!(cookie(&headers, "wxauth_csrf"), Some("xyz"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("wxauth_csrfx=evil"));
+        assert_eq!(cookie(&headers, "wxauth_csrf"), None);
+        headers.append(header::COOKIE, HeaderValue::from_static("wxauth_csrf=second"));
+        assert_eq!(cookie(&headers, "wxauth_csrf"), Some("second"));
     }
 }

@@ -14,9 +14,10 @@
 //!    key registry, the data key) and [`wechat`] (the WeChat server API and its crypto).
 //! 4. [`App`]: the effects composed, once per cold start.
 //! 5. [`tokens`]: access, ID and refresh tokens, authorization codes.
-//! 6. [`oauth`]: each endpoint's rules (grants, client authentication, revocation,
-//!    introspection, userinfo, the WeChat data routes).
-//! 7. The glue: [`http`] (parsing and responses), [`lambda`], [`deadline`], [`logging`].
+//! 6. [`oauth`]: each endpoint's rules (grants, client authentication, the authorization
+//!    request, revocation, introspection, userinfo, the WeChat data routes).
+//! 7. The glue: [`http`] (parsing and responses), [`pages`] (the HTML pages, in zh-CN and en),
+//!    [`lambda`], [`deadline`], [`logging`].
 //!
 //! A request flows one way: `functions/<name>` parses it with [`http`], calls the rules in
 //! [`oauth`] with parsed values, and answers with one response builder. Nothing below the
@@ -40,6 +41,7 @@ pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod oauth;
+pub mod pages;
 pub mod params;
 pub mod password;
 pub mod scope;

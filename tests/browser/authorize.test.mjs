@@ -4,9 +4,11 @@
 //
 //   WXAUTH_LOCAL_URL=http://127.0.0.1:PORT node --test tests/browser/
 //
-// Leaves a screenshot of the sign-in page in tests/browser/artifacts/sign-in.png (git-ignored).
+// Leaves screenshots of the sign-in page in tests/browser/artifacts/ (git-ignored): each
+// language in a phone-sized (420 px) and a desktop window.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
@@ -38,8 +40,11 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** A fresh authorization request: its URL, state and PKCE verifier. */
-function authorizeRequest() {
+const PHONE = { width: 420, height: 860 };
+const DESKTOP = { width: 1280, height: 800 };
+
+/** A fresh authorization request (`extra` adds parameters): its URL, state and PKCE verifier. */
+function authorizeRequest(extra = {}) {
   const verifier = randomBytes(48).toString('base64url'); // 64 characters of [A-Za-z0-9_-]
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const state = randomBytes(16).toString('base64url');
@@ -51,6 +56,7 @@ function authorizeRequest() {
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    ...extra,
   });
   return { url: `${BASE}/oauth/authorize?${query}`, state, verifier };
 }
@@ -61,14 +67,79 @@ async function callbackValue(page, name) {
   return (await cell.count()) === 0 ? null : cell.textContent({ timeout: WAIT_MS });
 }
 
-/** Clicks a submit button and waits for the page it leads to (the same URL or another). */
-async function submit(page, decision) {
+/** Clicks a submit button (`decision` by default) and waits for the page it leads to. */
+async function submit(page, value, name = 'decision') {
   const posted = page.waitForResponse(
     (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/oauth/authorize',
     { timeout: WAIT_MS },
   );
-  await page.locator(`button[name="decision"][value="${decision}"]`).click({ timeout: WAIT_MS });
+  await page.locator(`button[name="${name}"][value="${value}"]`).click({ timeout: WAIT_MS });
   return posted;
+}
+
+/** Each line of "It asks for": its scope token and the words shown for it. */
+async function scopesShown(page) {
+  return page.locator('main li').evaluateAll((items) => items.map((li) => [li.dataset.scope, li.textContent]));
+}
+
+/**
+ * The page fits the window: nothing wider than it (no sideways scrolling on a phone), every
+ * button inside it with its label unclipped, and the two decisions on the first screen.
+ */
+async function assertFits(page, viewport) {
+  const { scrollWidth, buttons } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    buttons: [...document.querySelectorAll('button')].map((b) => {
+      const r = b.getBoundingClientRect();
+      return { label: b.textContent, name: b.name, left: r.left, right: r.right, bottom: r.bottom,
+        clipped: b.scrollWidth > b.clientWidth };
+    }),
+  }));
+  assert.ok(scrollWidth <= viewport.width, `the page is ${scrollWidth}px wide in a ${viewport.width}px window`);
+  assert.ok(buttons.length >= 3, 'approve, deny and a language switch');
+  for (const b of buttons) {
+    assert.ok(b.left >= 0 && b.right <= viewport.width, `button ${b.label} outside the window`);
+    assert.ok(!b.clipped, `button ${b.label} is clipped`);
+    if (b.name === 'decision') assert.ok(b.bottom <= viewport.height, `button ${b.label} below the first screen`);
+  }
+}
+
+/** Saves a screenshot of the whole page as tests/browser/artifacts/<name>.png. */
+async function screenshot(page, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+}
+
+/** What each language's page says, as the test expects to read it. */
+const WORDS = {
+  'zh-CN': {
+    heading: `${CLIENT_NAME} 请求使用你的账号登录`,
+    scopes: [['openid', '你的账号标识，用于确认是你本人'], ['profile', '你的基本资料（用户名、昵称、头像）']],
+    approve: '登录并授权',
+    deny: '拒绝',
+    wrongPassword: '用户名或密码错误。',
+    switchTo: 'en',
+  },
+  en: {
+    heading: `${CLIENT_NAME} wants to sign you in`,
+    scopes: [['openid', 'Your account ID, to know it is you'], ['profile', 'Your basic profile (username, nickname, avatar)']],
+    approve: 'Sign in and allow',
+    deny: 'Deny',
+    wrongPassword: 'Wrong username or password.',
+    switchTo: 'zh-CN',
+  },
+};
+
+/** Checks that the page speaks `lang` throughout. */
+async function assertSpeaks(page, lang) {
+  const words = WORDS[lang];
+  assert.equal(await page.locator('html').getAttribute('lang'), lang);
+  assert.equal((await page.locator('h1').textContent()).trim(), words.heading);
+  assert.deepEqual(await scopesShown(page), words.scopes);
+  assert.equal(await page.locator('button[value="approve"]').textContent(), words.approve);
+  assert.equal(await page.locator('button[value="deny"]').textContent(), words.deny);
+  assert.equal(await page.locator('input[name="locale"]').inputValue(), lang);
+  assert.equal(await page.locator('button[name="switch_locale"]').getAttribute('value'), words.switchTo);
 }
 
 describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, () => {
@@ -90,10 +161,13 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     await browser?.close();
   });
 
-  /** A new page in a new context: no cookie or history carried from one test to the next. */
-  async function newPage() {
+  /**
+   * A new page in a new context: no cookie or history carried from one test to the next. The
+   * browser's language (`locale`, sent as Accept-Language) is English unless a test says otherwise.
+   */
+  async function newPage({ locale = 'en-US', viewport = PHONE } = {}) {
     await context?.close().catch(() => {});
-    context = await browser.newContext({ viewport: { width: 480, height: 800 } });
+    context = await browser.newContext({ viewport, locale });
     context.setDefaultTimeout(WAIT_MS);
     context.setDefaultNavigationTimeout(WAIT_MS);
     return context.newPage();
@@ -106,9 +180,7 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     const shown = await page.goto(url);
     assert.equal(shown.status(), 200);
     assert.equal(await page.locator('h1 strong').textContent(), CLIENT_NAME);
-    assert.deepEqual(await page.locator('main li').allTextContents(), ['openid']);
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}sign-in.png`, fullPage: true });
+    assert.deepEqual(await scopesShown(page), [['openid', 'Your account ID, to know it is you']]);
 
     // A wrong password: the same page again, with the error and the username kept.
     await page.locator('#username').fill('demo');
@@ -240,5 +312,82 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.notEqual(authorize.url(), framed.url, 'the framed sign-in page was replaced by an error page');
     const message = await blocked;
     assert.match(message.text(), /frame-ancestors 'none'|X-Frame-Options/);
+  });
+  test('speaks the browser\'s language, and ui_locales before it', { timeout: TEST_MS }, async () => {
+    // Without a Chinese font Chromium draws boxes: the screenshots would show nothing.
+    assert.ok(execFileSync('fc-list', [':lang=zh']).toString().trim(), 'a Chinese font (scripts/test installs one)');
+    for (const [locale, uiLocales, lang] of [
+      ['zh-CN', undefined, 'zh-CN'],
+      ['en-US', undefined, 'en'],
+      ['zh-CN', 'en', 'en'],
+      ['en-US', 'zh-CN', 'zh-CN'],
+      ['fr-FR', undefined, 'en'],
+    ]) {
+      const page = await newPage({ locale });
+      const { url } = authorizeRequest({ scope: 'openid profile', ...(uiLocales && { ui_locales: uiLocales }) });
+      assert.equal((await page.goto(url)).status(), 200);
+      await assertSpeaks(page, lang);
+    }
+  });
+
+  for (const [size, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    test(`fits a ${size} window in each language`, { timeout: TEST_MS }, async () => {
+      for (const lang of Object.keys(WORDS)) {
+        const page = await newPage({ locale: lang, viewport });
+        await page.goto(authorizeRequest({ scope: 'openid profile' }).url);
+        await assertSpeaks(page, lang);
+        await assertFits(page, viewport);
+        await screenshot(page, `sign-in-${lang}-${size}`);
+        // The error above the form fits too. (Another username than `demo`: failures count
+        // towards locking the username they name.)
+        await page.locator('#username').fill(`nobody-${randomBytes(4).toString('hex')}`);
+        await page.locator('#password').fill('not-the-password');
+        await submit(page, 'approve');
+        await page.locator('p.error').waitFor({ timeout: WAIT_MS });
+        await assertFits(page, viewport);
+        await screenshot(page, `sign-in-${lang}-${size}-wrong-password`);
+      }
+    });
+  }
+
+  test('signs in in Chinese, switching to English on the way', { timeout: TEST_MS }, async () => {
+    const page = await newPage({ locale: 'zh-CN' });
+    const { url, state } = authorizeRequest({ scope: 'openid profile' });
+    await page.goto(url);
+    await assertSpeaks(page, 'zh-CN');
+
+    await page.locator('#username').fill('demo');
+    await page.locator('#password').fill('not-the-password');
+    assert.equal((await submit(page, 'approve')).status(), 200);
+    assert.equal(await page.locator('p.error[role="alert"]').textContent(), WORDS['zh-CN'].wrongPassword);
+    await assertSpeaks(page, 'zh-CN');
+
+    // The switch shows the same request in English, the username kept, nothing answered yet.
+    assert.equal((await submit(page, 'en', 'switch_locale')).status(), 200);
+    await assertSpeaks(page, 'en');
+    assert.equal(await page.locator('#username').inputValue(), 'demo');
+    assert.equal(await page.locator('p.error').count(), 0);
+    await page.locator('#password').fill('not-the-password');
+    await submit(page, 'approve');
+    assert.equal(await page.locator('p.error[role="alert"]').textContent(), WORDS.en.wrongPassword);
+    await assertSpeaks(page, 'en');
+
+    await page.locator('#password').fill('demo-password');
+    assert.equal((await submit(page, 'approve')).status(), 302);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    assert.ok(await callbackValue(page, 'code'), 'a code');
+    assert.equal(await callbackValue(page, 'state'), state);
+  });
+
+  test('the error page speaks the browser\'s language', { timeout: TEST_MS }, async () => {
+    const page = await newPage({ locale: 'zh-CN' });
+    const res = await page.goto(`${BASE}/oauth/authorize?response_type=code&client_id=no-such-client`);
+    assert.equal(res.status(), 400);
+    assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
+    assert.equal(await page.locator('h1').textContent(), '未知的应用');
+    await screenshot(page, 'error-zh-CN-phone');
+    const english = await newPage();
+    await english.goto(`${BASE}/oauth/authorize?response_type=code&client_id=no-such-client`);
+    assert.equal(await english.locator('h1').textContent(), 'Unknown application');
   });
 });

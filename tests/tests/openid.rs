@@ -132,7 +132,9 @@ async fn login_hint_prefills_the_username() {
         open_sign_in(&env, &authorize(&client_id, &[("login_hint", "hinted<user>"), ("ui_locales", "zh-CN en")]))
             .await
             .expect("page");
-    assert!(page.html.contains("value=\"hinted&lt;user&gt;\""), "pre-filled and escaped: {}", page.html);
+    // askama escapes `<` and `>` as numeric references.
+    assert!(page.html.contains("value=\"hinted&#60;user&#62;\""), "pre-filled and escaped: {}", page.html);
+    assert!(page.html.contains("<html lang=\"zh-CN\">"), "ui_locales' first language: {}", page.html);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use wxauth::grant_type;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::oauth::client_auth;
+use wxauth::pages::Locale;
 use wxauth::tokens::id::OPENID;
 
 /// The routes this function serves.
@@ -51,6 +52,8 @@ pub struct Metadata {
     pub request_uri_parameter_supported: bool,
     pub claims_parameter_supported: bool,
     pub prompt_values_supported: Vec<&'static str>,
+    /// The languages of the sign-in page (Discovery §3), chosen by `ui_locales`.
+    pub ui_locales_supported: Vec<&'static str>,
 }
 
 /// The ID token's claims and what userinfo may show (by scope).
@@ -101,6 +104,7 @@ impl Metadata {
             request_uri_parameter_supported: false,
             claims_parameter_supported: false,
             prompt_values_supported: vec!["none", "login", "consent", "select_account"],
+            ui_locales_supported: Locale::ALL.iter().map(|l| l.tag()).collect(),
         }
     }
 }
@@ -143,6 +147,7 @@ mod tests {
         assert_eq!(m["subject_types_supported"], serde_json::json!(["public"]));
         assert_eq!(m["request_uri_parameter_supported"], false);
         assert!(m["scopes_supported"].as_array().expect("list").contains(&"openid".into()));
+        assert_eq!(m["ui_locales_supported"], serde_json::json!(["zh-CN", "en"]));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! authorization request, revocation, introspection, userinfo, sign-in) and the WeChat data
 //! routes. Each endpoint's rules live here; its function only parses the request and answers.
 
+pub mod authorization;
 pub mod bearer;
 pub mod client_auth;
 pub mod grants;

@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use wxauth::error::OAuthError;
+use wxauth::oauth::authorization::Unredirectable;
+use wxauth::pages::{self, ErrorPage, Locale, Problem};
 
 /// A request head larger than this is refused (431).
 const MAX_HEAD: usize = 64 * 1024;
@@ -89,8 +91,11 @@ fn raw_target(head: &[u8]) -> String {
 /// error page on `/oauth/authorize`, JSON `invalid_request` everywhere else.
 pub fn route_error(target: &str, status: u16, description: &str) -> wxauth::http::Response {
     if target.starts_with("/oauth/authorize") {
-        let title = if status == 400 { "Invalid request" } else { "Request too large" };
-        authorize::page::html_response(status, authorize::page::error_page(title, description))
+        let problem = match status {
+            413 => Problem::TooLarge,
+            _ => Unredirectable::Malformed(description.to_string()).into(),
+        };
+        pages::html_response(status, &ErrorPage::new(Locale::En, &problem))
     } else {
         let error = OAuthError::invalid_request(description.to_string()).with_status(status);
         wxauth::http::error_response(&error)

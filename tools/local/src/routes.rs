@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use authorize::page::escape;
+use askama::Template;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -139,22 +139,24 @@ fn not_found() -> Response {
 
 /// Where `demo-web` lands after the sign-in page: shows what came back, so a person (or the
 /// browser test) can read the code and redeem it. Local only: no function serves this.
+#[derive(Template)]
+#[template(path = "demo_callback.html")]
+struct DemoCallback {
+    /// The query's parameters, in order; each value in `<td id="<name>">`.
+    params: Vec<(String, String)>,
+}
+
 fn demo_callback(query: &str) -> Response {
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    let rows: String = params
-        .iter()
-        .map(|(k, v)| format!("<tr><th>{}</th><td id=\"{}\">{}</td></tr>", escape(k), escape(k), escape(v)))
-        .collect();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>demo-web callback</title></head>\
-         <body><h1>demo-web received</h1><table>{rows}</table></body></html>"
-    );
-    (
-        StatusCode::OK,
-        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")],
-        html,
-    )
-        .into_response()
+    let page = DemoCallback { params: serde_urlencoded::from_str(query).unwrap_or_default() };
+    match page.render() {
+        Ok(html) => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")],
+            html,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,157 @@
+//! The error page: for requests that must not redirect (an unknown client, an unregistered
+//! redirect URI, a sign-in form that expired or came from another browser) and for the route's
+//! own failures. It says what happened and what to do, in the user's language.
+
+use askama::Template;
+
+use super::locale::Locale;
+use super::text::Text;
+use crate::oauth::authorization::Unredirectable;
+
+/// What went wrong, as the page tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// An authorization request that cannot go back to its client.
+    Request(Unredirectable),
+    /// A method other than GET or POST.
+    MethodNotAllowed,
+    /// A request body over the route's limit.
+    TooLarge,
+    /// A backend fault (answered 503 or 502).
+    Unavailable,
+}
+
+impl From<Unredirectable> for Problem {
+    fn from(why: Unredirectable) -> Self {
+        Problem::Request(why)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    text: &'static Text,
+    title: &'static str,
+    message: &'static str,
+    /// A technical detail below the message (e.g. which parameter could not be read).
+    detail: Option<&'a str>,
+}
+
+impl<'a> ErrorPage<'a> {
+    pub fn new(locale: Locale, problem: &'a Problem) -> Self {
+        let ((en_title, en_message), (zh_title, zh_message)) = words(problem);
+        let (title, message) = match locale {
+            Locale::En => (en_title, en_message),
+            Locale::ZhCn => (zh_title, zh_message),
+        };
+        let detail = match problem {
+            Problem::Request(Unredirectable::Malformed(detail)) => Some(detail.as_str()),
+            _ => None,
+        };
+        ErrorPage { text: Text::of(locale), title, message, detail }
+    }
+}
+
+type Words = (&'static str, &'static str);
+
+/// The title and message of a problem: (English, Chinese).
+fn words(problem: &Problem) -> (Words, Words) {
+    use Unredirectable::*;
+    match problem {
+        Problem::Request(Malformed(_)) => {
+            (("Invalid request", "The request could not be read."), ("请求无效", "无法读取这个请求。"))
+        }
+        Problem::Request(NoClient) => (
+            ("Invalid request", "The request names no client (client_id)."),
+            ("请求无效", "请求中没有指明应用（client_id）。"),
+        ),
+        Problem::Request(UnknownClient) => {
+            (("Unknown application", "This application is not registered."), ("未知的应用", "这个应用没有注册。"))
+        }
+        Problem::Request(UnregisteredRedirect) => (
+            ("Invalid redirect", "The redirect URI is not registered for this application."),
+            ("无效的跳转地址", "这个跳转地址（redirect_uri）没有为该应用注册。"),
+        ),
+        Problem::Request(NoRedirect) => (
+            ("Invalid redirect", "The request names no redirect URI."),
+            ("无效的跳转地址", "请求中没有指明跳转地址（redirect_uri）。"),
+        ),
+        Problem::Request(IncompleteForm) => (
+            ("Invalid request", "The form is incomplete. Start again from the application."),
+            ("请求无效", "表单不完整。请回到应用重新开始。"),
+        ),
+        Problem::Request(Expired) => (
+            ("Sign-in expired", "This sign-in page has expired. Start again from the application."),
+            ("登录已过期", "这个登录页面已过期。请回到应用重新开始。"),
+        ),
+        Problem::Request(OtherBrowser) => (
+            ("Sign-in refused", "This form was not opened in this browser. Start again from the application."),
+            ("登录被拒绝", "这个表单不是在此浏览器中打开的。请回到应用重新开始。"),
+        ),
+        Problem::Request(NoLongerRegistered) => (
+            ("Unknown application", "This application or its redirect URI is no longer registered."),
+            ("未知的应用", "这个应用或它的跳转地址已不再注册。"),
+        ),
+        Problem::Request(AlreadyAnswered) => (
+            ("Already answered", "This sign-in was already completed. Return to the application."),
+            ("已经完成", "这次登录已经完成。请返回应用。"),
+        ),
+        Problem::MethodNotAllowed => {
+            (("Method not allowed", "Use GET or POST."), ("不支持的请求方法", "请使用 GET 或 POST。"))
+        }
+        Problem::TooLarge => (("Request too large", "The request is too large."), ("请求过大", "请求的内容过大。")),
+        Problem::Unavailable => {
+            (("Temporarily unavailable", "Please try again in a moment."), ("暂时无法使用", "请稍后再试。"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::assert_well_formed_page;
+    use super::*;
+
+    const XSS: &str = "<script>alert(1)</script>";
+
+    fn render(locale: Locale, problem: Problem) -> String {
+        ErrorPage::new(locale, &problem).render().expect("renders")
+    }
+
+    #[test]
+    fn each_problem_has_a_page_in_each_language() {
+        let problems = [
+            Problem::Request(Unredirectable::Malformed("x".into())),
+            Unredirectable::NoClient.into(),
+            Unredirectable::UnknownClient.into(),
+            Unredirectable::UnregisteredRedirect.into(),
+            Unredirectable::NoRedirect.into(),
+            Unredirectable::IncompleteForm.into(),
+            Unredirectable::Expired.into(),
+            Unredirectable::OtherBrowser.into(),
+            Unredirectable::NoLongerRegistered.into(),
+            Unredirectable::AlreadyAnswered.into(),
+            Problem::MethodNotAllowed,
+            Problem::TooLarge,
+            Problem::Unavailable,
+        ];
+        for problem in problems {
+            let ((en_title, en_message), (zh_title, zh_message)) = words(&problem);
+            let en = render(Locale::En, problem.clone());
+            let zh = render(Locale::ZhCn, problem);
+            assert_well_formed_page(&en, Locale::En);
+            assert_well_formed_page(&zh, Locale::ZhCn);
+            assert!(en.contains(&format!("<title>{en_title}</title>")) && en.contains(&format!("<h1>{en_title}</h1>")));
+            assert!(zh.contains(&format!("<h1>{zh_title}</h1>")) && zh.contains(zh_message), "{zh}");
+            assert!(en.contains(en_message));
+            assert!(!zh.is_ascii(), "the Chinese page is in Chinese");
+        }
+    }
+
+    #[test]
+    fn the_detail_is_escaped() {
+        let html = render(Locale::En, Unredirectable::Malformed(XSS.into()).into());
+        assert!(!html.contains(XSS));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
+    }
+}

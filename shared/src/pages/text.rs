@@ -1,0 +1,95 @@
+//! Every word the pages show, in each [`Locale`]. One struct per language, checked by the
+//! compiler: a string added for one language and forgotten in the other does not build.
+
+use super::locale::Locale;
+
+/// The words of the sign-in page and the page chrome.
+pub struct Text {
+    /// `<html lang>`.
+    pub lang: &'static str,
+    pub sign_in: &'static str,
+    /// After the client's name: "<name> wants to sign you in".
+    pub wants_to_sign_you_in: &'static str,
+    pub client_id: &'static str,
+    pub it_asks_for: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub approve: &'static str,
+    pub deny: &'static str,
+    pub wrong_password: &'static str,
+}
+
+const EN: Text = Text {
+    lang: "en",
+    sign_in: "Sign in",
+    wants_to_sign_you_in: "wants to sign you in",
+    client_id: "Client ID",
+    it_asks_for: "It asks for:",
+    username: "Username",
+    password: "Password",
+    approve: "Sign in and allow",
+    deny: "Deny",
+    wrong_password: "Wrong username or password.",
+};
+
+const ZH_CN: Text = Text {
+    lang: "zh-CN",
+    sign_in: "登录",
+    wants_to_sign_you_in: "请求使用你的账号登录",
+    client_id: "应用 ID",
+    it_asks_for: "它将获得：",
+    username: "用户名",
+    password: "密码",
+    approve: "登录并授权",
+    deny: "拒绝",
+    wrong_password: "用户名或密码错误。",
+};
+
+impl Text {
+    pub fn of(locale: Locale) -> &'static Text {
+        match locale {
+            Locale::En => &EN,
+            Locale::ZhCn => &ZH_CN,
+        }
+    }
+}
+
+/// What a scope gives the client, in words the user understands; `None` for a scope we do not
+/// know (a client's own), which the page shows by its name.
+pub fn scope_description(locale: Locale, scope: &str) -> Option<&'static str> {
+    let (en, zh) = match scope {
+        "openid" => ("Your account ID, to know it is you", "你的账号标识，用于确认是你本人"),
+        "profile" => ("Your basic profile (username, nickname, avatar)", "你的基本资料（用户名、昵称、头像）"),
+        "phone" => ("Your phone number", "你的手机号"),
+        "offline_access" => ("Access while you are away", "在你离开后继续访问"),
+        _ => return None,
+    };
+    Some(match locale {
+        Locale::En => en,
+        Locale::ZhCn => zh,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_locale_has_its_own_words() {
+        for locale in Locale::ALL {
+            assert_eq!(Text::of(locale).lang, locale.tag());
+        }
+        assert_ne!(Text::of(Locale::En).approve, Text::of(Locale::ZhCn).approve);
+    }
+
+    #[test]
+    fn known_scopes_are_described_in_both_languages() {
+        assert_eq!(scope_description(Locale::ZhCn, "phone"), Some("你的手机号"));
+        assert_eq!(scope_description(Locale::En, "phone"), Some("Your phone number"));
+        for scope in ["openid", "profile", "phone", "offline_access"] {
+            let (en, zh) = (scope_description(Locale::En, scope), scope_description(Locale::ZhCn, scope));
+            assert!(en.is_some() && zh.is_some() && en != zh, "{scope}");
+        }
+        assert_eq!(scope_description(Locale::En, "orders:read"), None);
+    }
+}
