@@ -14,7 +14,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
+use super::backend::{Store, Written, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, n, s};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
@@ -113,11 +114,11 @@ impl Store {
 
     /// The request stored under `id_hash`, unless absent, expired or consumed.
     pub async fn pending_authorization(&self, id_hash: &str, now: i64) -> Result<Option<PendingAuthorization>, Error> {
-        let Some(item) = self.get(request_key(id_hash), "AUTHZ", now).await? else { return Ok(None) };
+        let Some(item) = self.get(Key::new(request_key(id_hash), "AUTHZ"), now).await? else { return Ok(None) };
         if item.opt_string("consumed_by").is_some() {
             return Ok(None);
         }
-        parse_pending(id_hash, &item).item("authorization request").map(Some)
+        parse_pending(id_hash, &item).reading("authorization request").map(Some)
     }
 
     /// Consumes the request: marks it with a value of this attempt's own rather than deleting
@@ -142,7 +143,7 @@ impl Store {
             return Ok(Written::Yes);
         }
         let ours = self
-            .get(request_key(id_hash), "AUTHZ", now)
+            .get(Key::new(request_key(id_hash), "AUTHZ"), now)
             .await?
             .is_some_and(|item| item.opt_string("consumed_by").as_deref() == Some(mark.as_str()));
         Ok(if ours { Written::Yes } else { Written::LostRace })
@@ -175,8 +176,8 @@ impl Store {
 
     /// The code stored under `hash`, used or not, unless absent or expired.
     pub async fn authorization_code(&self, hash: &str, now: i64) -> Result<Option<AuthorizationCode>, Error> {
-        let Some(item) = self.get(code_key(hash), "CODE", now).await? else { return Ok(None) };
-        parse_code(hash, &item).item("authorization code").map(Some)
+        let Some(item) = self.get(Key::new(code_key(hash), "CODE"), now).await? else { return Ok(None) };
+        parse_code(hash, &item).reading("authorization code").map(Some)
     }
 
     /// Marks the code used, recording what it issues; `LostRace` when it was used (or expired)

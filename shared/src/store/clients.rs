@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, ItemContext as _, Store, backend, conditional, s};
+use super::backend::{Store, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, s};
 use crate::error::Error;
 use crate::scope::Scope;
 
@@ -103,7 +104,7 @@ impl Store {
             .item("grant_types", list(&client.grant_types))
             .item("redirect_uris", list(&client.redirect_uris))
             .item("scope", s(client.scope.to_string()))
-            .item("created_at", super::n(client.created_at))
+            .item("created_at", super::item::n(client.created_at))
             .condition_expression("attribute_not_exists(pk)");
         if let Some(hash) = &client.secret_hash {
             put = put.item("secret_hash", s(hash));
@@ -123,10 +124,10 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, Error> {
-        let Some(item) = self.get_permanent(key(id), "CLIENT").await? else {
+        let Some(item) = self.get_permanent(Key::new(key(id), "CLIENT")).await? else {
             return Ok(None);
         };
-        parse(&item).item("client").map(Some)
+        parse(&item).reading("client").map(Some)
     }
 
     /// Every client; for administration, not for request paths (it scans).
@@ -143,7 +144,7 @@ impl Store {
             .send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(backend("Scan"))?;
-            clients.push(parse(&Item(item)).item("client")?);
+            clients.push(parse(&Item(item)).reading("client")?);
         }
         clients.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(clients)

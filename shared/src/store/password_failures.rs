@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
+use super::backend::{Store, backend, conditional};
+use super::item::{Item, n, s};
 use super::passwords::normalize_username;
-use super::{Item, Store, backend, conditional, n, s};
 use crate::error::Error;
 use crate::secret::random_id;
 

@@ -17,7 +17,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::{ItemContext as _, Store, Written, conditional, n, s};
+use super::backend::{Store, Written, conditional};
+use super::item::{ItemContext as _, Key, n, s};
 use crate::error::Error;
 use crate::password::PasswordHash;
 use crate::secret::random_id;
@@ -102,7 +103,7 @@ impl Store {
     pub async fn password_user(&self, username: &str) -> Result<Option<(String, PasswordHash)>, Error> {
         let Some(name) = normalize_username(username) else { return Ok(None) };
         let Some(user_id) = self.user_id_of(&name).await? else { return Ok(None) };
-        let Some(user) = self.get_permanent(user_key(&user_id), "USER").await? else {
+        let Some(user) = self.get_permanent(Key::new(user_key(&user_id), "USER")).await? else {
             tracing::warn!(user_id, "a username maps to a missing user");
             return Ok(None);
         };
@@ -158,8 +159,8 @@ impl Store {
     }
 
     async fn user_id_of(&self, name: &str) -> Result<Option<String>, Error> {
-        match self.get_permanent(username_key(name), "MAP").await? {
-            Some(item) => item.string("user_id").item("username mapping").map(Some),
+        match self.get_permanent(Key::new(username_key(name), "MAP")).await? {
+            Some(item) => item.string("user_id").reading("username mapping").map(Some),
             None => Ok(None),
         }
     }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
+use super::backend::{Store, Written, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, n, s};
 use crate::aws::is_transaction_conflict;
 use crate::error::Error;
 use crate::scope::Scope;
@@ -92,13 +93,13 @@ impl Store {
 
     /// The token stored under `hash`, unless absent or expired.
     pub async fn refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshToken>, Error> {
-        let Some(item) = self.get(token_key(hash), "RT", now).await? else { return Ok(None) };
-        parse_token(&item).item("refresh token").map(Some)
+        let Some(item) = self.get(Key::new(token_key(hash), "RT"), now).await? else { return Ok(None) };
+        parse_token(&item).reading("refresh token").map(Some)
     }
 
     pub async fn family(&self, id: &str, now: i64) -> Result<Option<Family>, Error> {
-        let Some(item) = self.get(family_key(id), "FAMILY", now).await? else { return Ok(None) };
-        parse_family(&item).item("token family").map(Some)
+        let Some(item) = self.get(Key::new(family_key(id), "FAMILY"), now).await? else { return Ok(None) };
+        parse_family(&item).reading("token family").map(Some)
     }
 
     /// Replaces `old` by `new` in one transaction (see the module rules).
@@ -215,7 +216,7 @@ impl Store {
             .send();
         let mut revoked = 0;
         while let Some(item) = pages.next().await {
-            let pk = Item(item.map_err(backend("Query"))?).string("pk").item("token family index entry")?;
+            let pk = Item(item.map_err(backend("Query"))?).string("pk").reading("token family index entry")?;
             if let Some(family_id) = pk.strip_prefix("FAMILY#") {
                 self.revoke_family(family_id, now).await?;
                 revoked += 1;
@@ -257,7 +258,7 @@ fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
         replaced_by: item.opt_string("replaced_by"),
-        superseded: item.bool("superseded"),
+        superseded: item.opt_bool("superseded").unwrap_or(false),
     })
 }
 
@@ -266,7 +267,7 @@ fn parse_family(item: &Item) -> anyhow::Result<Family> {
         id: item.string("family_id")?,
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
-        revoked: item.bool("revoked"),
+        revoked: item.opt_bool("revoked").unwrap_or(false),
         created_at: item.number("created_at")?,
         expires_at: item.number("expires_at")?,
     })

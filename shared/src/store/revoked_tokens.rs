@@ -4,7 +4,8 @@
 //! only tokens that could still be presented; a read past `expires_at` counts as absent, which is
 //! safe because the token itself has expired by then.
 
-use super::{Store, backend, n, s};
+use super::backend::{Store, backend};
+use super::item::{Key, n, s};
 use crate::error::Error;
 
 fn key(jti: &str) -> String {
@@ -29,6 +30,6 @@ impl Store {
     }
 
     pub async fn is_access_token_revoked(&self, jti: &str, now: i64) -> Result<bool, Error> {
-        Ok(self.get(key(jti), "JTI", now).await?.is_some())
+        Ok(self.get(Key::new(key(jti), "JTI"), now).await?.is_some())
     }
 }

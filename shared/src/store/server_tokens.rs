@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Store, backend, n, s};
+use super::backend::{Store, backend};
+use super::item::{Key, n, s};
 use crate::error::Error;
 
 fn key(appid: &str) -> String {
@@ -14,7 +15,7 @@ fn key(appid: &str) -> String {
 impl Store {
     /// The ciphertext of `appid`'s token and when to stop using it, unless absent or expired.
     pub async fn server_token(&self, appid: &str, now: i64) -> Result<Option<(Vec<u8>, i64)>, Error> {
-        let Some(item) = self.get(key(appid), "WXTOKEN", now).await? else { return Ok(None) };
+        let Some(item) = self.get(Key::new(key(appid), "WXTOKEN"), now).await? else { return Ok(None) };
         Ok(item.opt_bytes("token").zip(item.opt_number("expires_at")))
     }
 

@@ -8,7 +8,8 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Store, conditional, n, s};
+use super::backend::{Store, conditional};
+use super::item::{Key, n, s};
 use crate::error::Error;
 
 /// The stored ciphertexts of one user's session keys in one mini program.
@@ -92,13 +93,13 @@ impl Store {
         ciphertext: &[u8],
         now: i64,
     ) -> Result<bool, Error> {
-        let item = self.get(key(appid, openid), "WXSK", now).await?;
+        let item = self.get(Key::new(key(appid, openid), "WXSK"), now).await?;
         Ok(item.and_then(|item| item.opt_bytes("current")).is_some_and(|current| current == ciphertext))
     }
 
     /// The keys usable at `now`, if any.
     pub async fn session_keys(&self, appid: &str, openid: &str, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
-        let Some(item) = self.get(key(appid, openid), "WXSK", now).await? else {
+        let Some(item) = self.get(Key::new(key(appid, openid), "WXSK"), now).await? else {
             return Ok(None);
         };
         let Some(current) = item.opt_bytes("current") else {

@@ -10,7 +10,8 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, ItemContext as _, Store, backend, conditional, n, s};
+use super::backend::{Store, backend, conditional};
+use super::item::{Item, ItemContext as _, n, s};
 use crate::error::Error;
 use crate::keys::jwks::Jwk;
 
@@ -73,7 +74,7 @@ impl Store {
         while let Some(item) = pages.next().await {
             let item = Item(item.map_err(backend("Query"))?);
             if !item.is_expired(now) {
-                keys.push(parse(&item).item("signing key")?);
+                keys.push(parse(&item).reading("signing key")?);
             }
         }
         keys.sort_by_key(|k| (k.active_from, k.created_at));

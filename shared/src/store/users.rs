@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::{ItemContext as _, Store, Written, backend, n, s};
+use super::backend::{Store, Written, backend};
+use super::item::{ItemContext as _, Key, n, s};
 use crate::error::Error;
 use crate::secret::random_id;
 
@@ -63,11 +64,11 @@ fn unionid_key(unionid: &str) -> String {
 
 impl Store {
     pub async fn user(&self, id: &str) -> Result<Option<User>, Error> {
-        let Some(item) = self.get_permanent(user_key(id), "USER").await? else {
+        let Some(item) = self.get_permanent(Key::new(user_key(id), "USER")).await? else {
             return Ok(None);
         };
         Ok(Some(User {
-            id: item.string("user_id").item("user")?,
+            id: item.string("user_id").reading("user")?,
             openids: item.string_map("openids"),
             unionid: item.opt_string("unionid"),
             username: item.opt_string("username"),
@@ -133,8 +134,8 @@ impl Store {
 
     /// The user an identity maps to, and the unionid recorded with the mapping.
     async fn mapping_of(&self, pk: String) -> Result<Option<(String, Option<String>)>, Error> {
-        match self.get_permanent(pk, "MAP").await? {
-            Some(item) => Ok(Some((item.string("user_id").item("identity mapping")?, item.opt_string("unionid")))),
+        match self.get_permanent(Key::new(pk, "MAP")).await? {
+            Some(item) => Ok(Some((item.string("user_id").reading("identity mapping")?, item.opt_string("unionid")))),
             None => Ok(None),
         }
     }
