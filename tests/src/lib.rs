@@ -26,11 +26,11 @@ use lambda_http::{Body, Request};
 use serde_json::Value;
 use wxauth::App;
 use wxauth::config::Config;
+use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::secret::random_id;
-use wxauth::store::clients::ClientKind;
 use wxauth_provision::{self as provision, KeyCustody, NewClient};
 
 pub use server::Server;

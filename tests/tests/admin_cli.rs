@@ -527,7 +527,7 @@ async fn set_password_lifts_a_lockout() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     admin(&env, &Cli::user("create", "fay"), &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
-    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
+    for _ in 0..wxauth::domain::lockout::MAX_FAILURES {
         assert_eq!(env.password_grant(&client, "fay", "a wrong guess").await.error(), "invalid_grant");
     }
     let locked = env.password_grant(&client, "fay", "fay's password").await;

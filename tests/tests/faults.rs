@@ -310,7 +310,7 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
         let fresh = app.wechat_login(&mp, &format!("ok-uli-{attempts}")).await;
         assert_unavailable(&fresh, &[]);
         let (service, secret) =
-            env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
+            env.client(wxauth::domain::client::ClientKind::Confidential, &[], &[], "reports:read", None).await;
         let issued = app.client_credentials(&service, &secret.expect("a secret")).await;
         assert_unavailable(&issued, &[]);
         let asked = requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key");

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
 use wxauth_provision::KeyCustody;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::iam::{
@@ -161,7 +161,7 @@ async fn token_function_flows(custody: KeyCustody, parameter: &str) {
     assert_eq!(password("tpat", "wrong").await.status, 400);
     let signed_in = password("tpat", "tpat's password").await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.json);
-    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
+    for _ in 0..wxauth::domain::lockout::MAX_FAILURES {
         assert_eq!(password("tlou", "wrong").await.status, 400);
     }
     assert_eq!(password("tlou", "tlou's password").await.status, 400, "locked");

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::store::clients::ClientKind;
 use wxauth::tokens::id::at_hash;
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, Reply, TestEnv, approve, code_request, exchange, location_params, open_sign_in,

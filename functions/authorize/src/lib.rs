@@ -22,6 +22,8 @@
 pub mod page;
 
 use wxauth::App;
+use wxauth::domain::authorization::PendingAuthorization;
+use wxauth::domain::client::Client;
 use wxauth::error::Error;
 use wxauth::grant_type::IMPLICIT;
 use wxauth::http::{self, Request, Response};
@@ -32,8 +34,6 @@ use wxauth::params::Params;
 use wxauth::scope::Scope;
 use wxauth::secret::{constant_time_eq, hash, random_token};
 use wxauth::store::Written;
-use wxauth::store::authorizations::PendingAuthorization;
-use wxauth::store::clients::Client;
 use wxauth::tokens::{access, codes};
 
 /// How long the sign-in page may stay open.

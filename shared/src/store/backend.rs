@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::{Item, Key};
@@ -38,6 +39,11 @@ impl Store {
     /// An item with a lifetime, `None` when absent or past its `expires_at`.
     pub(crate) async fn get(&self, key: Key, now: i64) -> Result<Option<Item>, Error> {
         Ok(self.get_raw(key).await?.filter(|item| !item.is_expired(now)))
+    }
+
+    /// An `UpdateItem` of the item under `key`.
+    pub(crate) fn update_item(&self, key: Key) -> UpdateItemFluentBuilder {
+        self.ddb.update_item().table_name(&self.table).set_key(Some(key.attributes()))
     }
 
     async fn get_raw(&self, key: Key) -> Result<Option<Item>, Error> {

@@ -5,25 +5,39 @@
 //! items late (up to days), so **every read checks `expires_at` itself**. One GSI, `gsi1`
 //! (`gsi1pk`/`gsi1sk`), lists a user's token families for "revoke everything of this user".
 //!
-//! | item | pk | sk | notes |
-//! |---|---|---|---|
-//! | client | `CLIENT#<client_id>` | `CLIENT` | secret only as a hash; WeChat app secret KMS-encrypted |
-//! | user | `USER#<user_id>` | `USER` | `openids` map appid -> openid, `unionid` |
-//! | openid -> user | `OPENID#<appid>#<openid>` | `MAP` | created with the user in one transaction |
-//! | unionid -> user | `UNIONID#<unionid>` | `MAP` | " |
-//! | refresh token | `RT#<sha256(token)>` | `RT` | family, client, subject, scope, `used_at` once rotated |
-//! | token family | `FAMILY#<family_id>` | `FAMILY` | `revoked`; `gsi1pk = USER#<sub>` |
-//! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | current and previous key, KMS-encrypted |
-//! | signing key | `SIGNKEY` | `<kid>` | public JWK, KMS key id, `active_from` |
-//! | revoked access token | `JTI#<jti>` | `JTI` | until the token's `exp` |
-//! | username -> user | `USERNAME#<username>` | `MAP` | lowercased username; the argon2id hash is the user's `password_hash` |
-//! | password failures | `PWFAIL#<username>` | `PWFAIL` | until the window and the lock are over |
-//! | pending sign-in request | `AUTHZ#<sha256(id)>` | `AUTHZ` | 10 minutes, consumed once |
-//! | authorization code | `CODE#<sha256(code)>` | `CODE` | 60 seconds, redeemed once; records what it issued |
-//! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | KMS-encrypted, until 5 minutes before it expires |
+//! Each item kind is mapped in exactly one module, its owner: the key builder (`key`, or
+//! `<kind>_key` where a module owns several kinds), `to_item` and `from_item`, and the
+//! operations on it. Tests and tools build keys with the same functions.
 //!
-//! Items are written with conditions (`attribute_not_exists(pk)`) or in transactions, so two
-//! concurrent requests can never both win a race (first login, rotation, single use).
+//! | item | pk | sk | owner | notes |
+//! |---|---|---|---|---|
+//! | client | `CLIENT#<client_id>` | `CLIENT` | [`clients`] | secret only as a hash; WeChat app secret sealed (`WXE1` envelope under a KMS data key, context purpose + appid) |
+//! | user | `USER#<user_id>` | `USER` | [`users`] | `openids` map appid -> openid, `unionid`; a password user's `username` and `password_hash` (written by [`usernames`]) |
+//! | openid -> user | `OPENID#<appid>#<openid>` | `MAP` | [`users`] | created with the user in one transaction |
+//! | unionid -> user | `UNIONID#<unionid>` | `MAP` | [`users`] | " |
+//! | username -> user | `USERNAME#<username>` | `MAP` | [`usernames`] | lowercased username; created with the user in one transaction |
+//! | refresh token | `RT#<sha256(token)>` | `RT` | [`refresh_tokens`] | family, client, subject, scope, `used_at` once rotated |
+//! | token family | `FAMILY#<family_id>` | `FAMILY` | [`refresh_tokens`] | `revoked`; `gsi1pk = USER#<sub>`; rotated with its tokens in one transaction |
+//! | WeChat session key | `WXSK#<appid>#<openid>` | `WXSK` | [`session_keys`] | current and previous key, sealed (`WXE1` envelope under a KMS data key, context purpose + appid + openid) |
+//! | signing key | `SIGNKEY` | `<kid>` | [`signing_keys`] | public JWK, KMS key id, custody (an envelope key's private half wrapped by KMS), `active_from` |
+//! | revoked access token | `JTI#<jti>` | `JTI` | [`revoked_tokens`] | until the token's `exp` |
+//! | password failures | `PWFAIL#<username>` | `PWFAIL` | [`password_failures`] | until the window and the lock are over |
+//! | pending sign-in request | `AUTHZ#<sha256(id)>` | `AUTHZ` | [`authorizations`] | 10 minutes, consumed once |
+//! | authorization code | `CODE#<sha256(code)>` | `CODE` | [`authorizations`] | 60 seconds, redeemed once; records what it issued |
+//! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
+//!
+//! What wins a race is written with a condition or in a transaction, so two concurrent requests
+//! can never both win it: creating a client, a user and its mappings, a token family, a signing
+//! key (`attribute_not_exists(pk)`); rotation, redemption, consumption, revocation of a family,
+//! the password-failure lease and the session keys (conditions on the item's state). Written
+//! without a condition, where a retry must succeed and no race can be lost: the pending sign-in
+//! request and the authorization code (keys are hashes of 256 random bits), the deny-list entry
+//! of a revoked access token, the WeChat server access token (the newest wins), and the deletes
+//! of a client, of a password-failure counter and (in its transaction) of a deleted user's item.
+//!
+//! The helpers: [`item`] (keys, attributes, typed getters), [`backend`] ([`Store`], reads that
+//! honour `expires_at`, conditional writes, transactions, DynamoDB errors); [`table`] creates the
+//! table, [`client_cache`] keeps clients per container.
 
 pub mod authorizations;
 pub mod backend;
@@ -31,13 +45,14 @@ pub mod client_cache;
 pub mod clients;
 pub mod item;
 pub mod password_failures;
-pub mod passwords;
+
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod server_tokens;
 pub mod session_keys;
 pub mod signing_keys;
 pub mod table;
+pub mod usernames;
 pub mod users;
 
 pub use backend::{Store, Written};

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::client::WechatApp;
 use crate::error::Error;
 use crate::keys::data_key::DataKey;
-use crate::store::clients::WechatApp;
 
 /// How long a decrypted secret is trusted: a rotated secret (new ciphertext) is picked up at
 /// once anyway, since the cache is keyed by ciphertext.

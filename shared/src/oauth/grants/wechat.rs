@@ -8,11 +8,11 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
+use crate::domain::client::Client;
+use crate::domain::user::WechatIdentity;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::store::clients::Client;
-use crate::store::users::WechatIdentity;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 use crate::wechat::api::{WechatError, plausible_code};
