@@ -373,7 +373,7 @@ async fn a_mini_program_clients_app_secret_comes_from_the_environment_and_is_sto
     assert!(created.get("client_secret").is_none(), "a mini program has no client secret: {created}");
     assert_eq!(created["grant_types"], serde_json::json!([wxauth_tests::WECHAT_GRANT, "refresh_token"]));
 
-    let item = env.raw_item(&format!("CLIENT#{id}"), "CLIENT").await.expect("the client's item");
+    let item = env.raw_item(&wxauth::store::clients::key(&id)).await.expect("the client's item");
     assert!(matches!(item.get("wechat_secret"), Some(AttributeValue::B(_))), "an encrypted blob: {item:?}");
     let mut values = Vec::new();
     item.values().for_each(|v| raw_values(v, &mut values));

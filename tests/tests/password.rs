@@ -2,6 +2,7 @@
 //! case, and the lockout after repeated failures, under concurrency too.
 
 use wxauth::domain::client::ClientKind;
+use wxauth::store::password_failures;
 use wxauth_tests::TestEnv;
 
 /// A confidential client allowed the password grant: id and secret.
@@ -37,7 +38,7 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
     assert_eq!(locked.json["error_description"], unknown.json["error_description"]);
 
     // The lock runs out (moved into the past, as time would).
-    env.expire_item("PWFAIL#gina", "PWFAIL").await;
+    env.expire_item(&password_failures::key("gina")).await;
     assert_eq!(attempt("gina's password").await.status, 200, "unlocked once the lock has expired");
 }
 
@@ -67,7 +68,7 @@ async fn a_parallel_guessing_attack_gets_no_more_checks_than_the_lockout_allows(
     for reply in futures::future::join_all(guesses).await {
         assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
     }
-    let counter = env.raw_item("PWFAIL#jade", "PWFAIL").await.expect("a failure counter");
+    let counter = env.raw_item(&password_failures::key("jade")).await.expect("a failure counter");
     assert_eq!(
         counter.get("failures").and_then(|v| v.as_n().ok()).map(String::as_str),
         Some(wxauth::domain::lockout::MAX_FAILURES.to_string().as_str()),
