@@ -74,8 +74,8 @@ impl Store {
         Err(Error::Unavailable(anyhow::anyhow!("storing a session key kept losing races")))
     }
 
-    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. KMS ciphertexts are
-    /// never equal for two encryptions, so this tells our own write from anyone else's.
+    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. Two sealings are
+    /// never equal (a random nonce each, or KMS's own randomness), so this tells our own write from anyone else's.
     async fn current_session_key_is(
         &self,
         appid: &str,

@@ -1,5 +1,6 @@
-//! WeChat secrets at rest: app secrets (decrypted through KMS once per container and kept in
-//! memory, since every login needs one) and the KMS encryption contexts of both kinds.
+//! WeChat secrets at rest: app secrets (opened with the data key, [`crate::keys::data_key`], once
+//! per container and kept in memory, since every login needs one) and the encryption contexts of
+//! both kinds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
