@@ -1,8 +1,11 @@
-//! Every environment variable wxauth reads, in one place, with its default.
+//! wxauth's settings from the environment, in one place, each with its default.
 //!
 //! Read once per cold start. A missing required variable, or one that does not parse, fails fast
-//! and names the variable. The AWS SDK reads its own standard variables (`AWS_REGION`,
-//! `AWS_ENDPOINT_URL`, credentials): there is no project-specific "local mode".
+//! and names the variable. Read elsewhere, and not settings of wxauth's: the log level and format
+//! ([`crate::logging`]: `RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`), the Lambda
+//! Runtime API's address (`AWS_LAMBDA_RUNTIME_API`, read by the runtime and by
+//! [`crate::lambda`] to report a failed start), and the AWS SDK's own standard variables
+//! (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials): there is no project-specific "local mode".
 
 use std::time::Duration;
 

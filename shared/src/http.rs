@@ -1,6 +1,11 @@
 //! HTTP parsing and responses for `shared`: reading form and JSON bodies, client credentials and
-//! bearer tokens from headers, and building responses. Handlers turn a [`Request`] into a [`Response`] with
-//! these; nothing below them sees HTTP.
+//! bearer tokens from headers, and building responses. Handlers turn a [`Request`] into a
+//! [`Response`] with these. Of the incoming request, only the glue sees HTTP: this module,
+//! [`crate::deadline`] (which answers a [`Request`] before the invocation's deadline) and
+//! [`crate::lambda`]. The rules ([`crate::oauth`]) and everything below them get parsed values
+//! and answer with values or an [`OAuthError`], which carries the status code it is answered
+//! with; the one HTTP below them is outgoing: the WeChat client ([`crate::wechat::api`]) and the
+//! AWS SDK.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

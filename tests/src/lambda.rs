@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wxauth::domain::client::ClientKind;
 use wxauth::scope::Scope;
-use wxauth::store::clients::ClientKind;
 use wxauth_provision::NewClient;
 
 use crate::runtime_api::{Bootstrap, HttpAnswer, RuntimeApi};

@@ -26,11 +26,12 @@ use lambda_http::{Body, Request};
 use serde_json::Value;
 use wxauth::App;
 use wxauth::config::Config;
+use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::secret::random_id;
-use wxauth::store::clients::ClientKind;
+use wxauth::store::Key;
 use wxauth_provision::{self as provision, KeyCustody, NewClient};
 
 pub use server::Server;
@@ -256,18 +257,17 @@ impl TestEnv {
     }
 
     /// The raw item, as DynamoDB holds it.
+    /// `key` from the item kind's builder (`wxauth::store::<kind>::key`, …).
     pub async fn raw_item(
         &self,
-        pk: &str,
-        sk: &str,
+        key: &Key,
     ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         self.app
             .store
             .dynamodb()
             .get_item()
             .table_name(self.app.store.table())
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .set_key(Some(key.attributes()))
             .send()
             .await
             .expect("GetItem")
@@ -276,14 +276,13 @@ impl TestEnv {
 
     /// Moves an item's `expires_at` into the past, as if time had passed (the item stays, as it
     /// does in DynamoDB until TTL gets to it).
-    pub async fn expire_item(&self, pk: &str, sk: &str) {
+    pub async fn expire_item(&self, key: &Key) {
         self.app
             .store
             .dynamodb()
             .update_item()
             .table_name(self.app.store.table())
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .set_key(Some(key.attributes()))
             .update_expression("SET expires_at = :past")
             .expression_attribute_values(
                 ":past",

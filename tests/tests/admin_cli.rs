@@ -373,7 +373,7 @@ async fn a_mini_program_clients_app_secret_comes_from_the_environment_and_is_sto
     assert!(created.get("client_secret").is_none(), "a mini program has no client secret: {created}");
     assert_eq!(created["grant_types"], serde_json::json!([wxauth_tests::WECHAT_GRANT, "refresh_token"]));
 
-    let item = env.raw_item(&format!("CLIENT#{id}"), "CLIENT").await.expect("the client's item");
+    let item = env.raw_item(&wxauth::store::clients::key(&id)).await.expect("the client's item");
     assert!(matches!(item.get("wechat_secret"), Some(AttributeValue::B(_))), "an encrypted blob: {item:?}");
     let mut values = Vec::new();
     item.values().for_each(|v| raw_values(v, &mut values));
@@ -527,7 +527,7 @@ async fn set_password_lifts_a_lockout() {
     let env = TestEnv::new().await;
     let client = password_client(&env);
     admin(&env, &Cli::user("create", "fay"), &[("WXAUTH_USER_PASSWORD", "fay's password")]).ok();
-    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
+    for _ in 0..wxauth::domain::lockout::MAX_FAILURES {
         assert_eq!(env.password_grant(&client, "fay", "a wrong guess").await.error(), "invalid_grant");
     }
     let locked = env.password_grant(&client, "fay", "fay's password").await;

@@ -53,7 +53,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
     env.create_client(wxauth_provision::NewClient {
         id: web.clone(),
         name: String::new(),
-        kind: wxauth::store::clients::ClientKind::Public,
+        kind: wxauth::domain::client::ClientKind::Public,
         grant_types: vec![],
         redirect_uris: vec![],
         scope: wxauth::scope::Scope::default(),
@@ -175,7 +175,7 @@ async fn a_malformed_basic_attempt_is_401_with_a_basic_challenge() {
 #[tokio::test]
 async fn a_public_client_at_introspection_is_a_failed_client_authentication() {
     let env = TestEnv::new().await;
-    let (public, _) = env.client(wxauth::store::clients::ClientKind::Public, &[], &[], "openid", None).await;
+    let (public, _) = env.client(wxauth::domain::client::ClientKind::Public, &[], &[], "openid", None).await;
     let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{public}:"));
     let reply = env.call(with_authorization("/oauth/introspect", &format!("Basic {basic}"), &[("token", "t")])).await;
     assert_rfc6749_error(&reply, 401, "invalid_client");

@@ -1,7 +1,7 @@
 //! The token endpoint's `client_credentials` grant: confidential clients only, within their
 //! registered scope, no refresh token.
 
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
 use wxauth_tests::TestEnv;
 
 #[tokio::test]

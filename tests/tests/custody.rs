@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use wxauth::config::DataKeyBounds;
+use wxauth::domain::client::ClientKind;
+use wxauth::domain::signing_key::Custody;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
-use wxauth::store::clients::ClientKind;
-use wxauth::store::signing_keys::Custody;
 use wxauth::wechat::secrets::{app_secret_context, session_key_context};
 use wxauth_provision::{self as provision, KeyCustody, Rotation};
 use wxauth_tests::faults::FaultProxy;
@@ -218,7 +218,7 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
         }
     };
     let secret_context = app_secret_context(&appid).map(|(k, v)| (k, v.to_string())).to_vec();
-    let client = wxauth::store::clients::Client {
+    let client = wxauth::domain::client::Client {
         id: format!("mp-{appid}"),
         name: "registered before envelope encryption".into(),
         kind: ClientKind::MiniProgram,
@@ -227,7 +227,7 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
         redirect_uris: vec![],
         scope: wxauth::scope::Scope::parse("openid profile").expect("scope"),
         audience: None,
-        wechat: Some(wxauth::store::clients::WechatApp {
+        wechat: Some(wxauth::domain::client::WechatApp {
             appid: appid.clone(),
             encrypted_secret: legacy(secret.clone(), secret_context).await,
         }),

@@ -1,8 +1,8 @@
 //! Each `events/*.json` (what `sam local invoke -e` and `cargo lambda invoke --data-file` send)
 //! through `lambda_http::request::from_str` into its handler: the samples stay valid.
 
+use wxauth::domain::refresh_token::{Family, RefreshToken};
 use wxauth::scope::Scope;
-use wxauth::store::refresh_tokens::{Family, RefreshToken};
 use wxauth_tests::{TestEnv, reply};
 
 fn event(name: &str) -> lambda_http::Request {

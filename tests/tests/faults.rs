@@ -43,7 +43,8 @@ fn assert_unavailable(reply: &Reply, secrets: &[&str]) {
 /// A refresh that failed on a fault left the token as it was: it still rotates (so it was
 /// neither spent nor taken for reuse, which would have revoked its family), once.
 async fn assert_still_refreshes(env: &TestEnv, client_id: &str, token: &str) {
-    let item = env.raw_item(&format!("RT#{}", wxauth::secret::hash(token)), "RT").await.expect("stored");
+    let item =
+        env.raw_item(&wxauth::store::refresh_tokens::token_key(&wxauth::secret::hash(token))).await.expect("stored");
     assert!(!item.contains_key("used_at"), "the token was not marked used");
     let again = env.refresh(client_id, token).await;
     assert_eq!(again.status, 200, "the same refresh token works afterwards: {}", again.json);
@@ -262,7 +263,7 @@ async fn a_kms_sign_failure_during_a_wechat_login_is_503_and_a_new_code_logs_the
 
 /// The token families of the user a login's access token names (the `gsi1` index; immediate on moto).
 async fn families_of(env: &TestEnv, login: &Reply) -> i32 {
-    let user = format!("USER#{}", login.claims()["sub"].as_str().expect("sub"));
+    let user = wxauth::store::users::key(login.claims()["sub"].as_str().expect("sub")).pk;
     env.app
         .store
         .dynamodb()
@@ -310,7 +311,7 @@ async fn an_envelope_key_that_cannot_be_unwrapped_at_cold_start_is_503_and_nothi
         let fresh = app.wechat_login(&mp, &format!("ok-uli-{attempts}")).await;
         assert_unavailable(&fresh, &[]);
         let (service, secret) =
-            env.client(wxauth::store::clients::ClientKind::Confidential, &[], &[], "reports:read", None).await;
+            env.client(wxauth::domain::client::ClientKind::Confidential, &[], &[], "reports:read", None).await;
         let issued = app.client_credentials(&service, &secret.expect("a secret")).await;
         assert_unavailable(&issued, &[]);
         let asked = requests_naming(&proxy, target::DECRYPT, "wxauth-signing-key");
@@ -457,10 +458,12 @@ async fn a_sign_in_whose_consumption_answer_was_lost_still_redirects_with_a_code
     let app = proxy.server(&env).await;
     let SignIn { page, .. } = sign_in_page(&env, &app).await;
     // DynamoDB marked the request consumed, and its answer was lost: the SDK's retry finds it so.
-    proxy.first_containing(1, target::UPDATE_ITEM, "AUTHZ#", Fault::dynamodb_internal_error().after_forwarding());
+    // Every pending request's key starts so.
+    let requests = wxauth::store::authorizations::request_key("").pk;
+    proxy.first_containing(1, target::UPDATE_ITEM, &requests, Fault::dynamodb_internal_error().after_forwarding());
     let res = approve(&app, &page, "sid", "sid-password").await;
     assert!(location_params(&res).contains_key("code"), "our own consumption, not a second answer");
-    assert_eq!(requests_naming(&proxy, target::UPDATE_ITEM, "AUTHZ#"), 2, "the consumption and the SDK's retry");
+    assert_eq!(requests_naming(&proxy, target::UPDATE_ITEM, &requests), 2, "the consumption and the SDK's retry");
     // And the form cannot be answered again.
     let again = approve(&app, &page, "sid", "sid-password").await;
     assert_eq!(again.status(), 400);
@@ -473,10 +476,12 @@ async fn a_code_whose_storing_answer_was_lost_is_still_issued_and_redeemable() {
     let app = proxy.server(&env).await;
     let SignIn { client_id, page } = sign_in_page(&env, &app).await;
     // DynamoDB stored the code, and its answer was lost: the SDK puts it again.
-    proxy.first_containing(1, target::PUT_ITEM, "CODE#", Fault::dynamodb_internal_error().after_forwarding());
+    // Every code's key starts so.
+    let codes = wxauth::store::authorizations::code_key("").pk;
+    proxy.first_containing(1, target::PUT_ITEM, &codes, Fault::dynamodb_internal_error().after_forwarding());
     let res = approve(&app, &page, "sid", "sid-password").await;
     let code = location_params(&res).get("code").cloned().expect("a code, not a 500");
-    assert_eq!(requests_naming(&proxy, target::PUT_ITEM, "CODE#"), 2, "the put and the SDK's retry");
+    assert_eq!(requests_naming(&proxy, target::PUT_ITEM, &codes), 2, "the put and the SDK's retry");
     let redeemed = env
         .token(&[
             ("grant_type", "authorization_code"),
@@ -495,11 +500,12 @@ async fn a_session_key_write_whose_answer_was_lost_keeps_the_real_previous_key()
     let in_flight = encrypted_profile(&mock_session_key("pia"), &mp.appid, "Pia");
     let proxy = FaultProxy::start().await;
     // DynamoDB stored the new key, and its answer was lost: the SDK sends the update again.
-    proxy.first_containing(1, target::UPDATE_ITEM, "WXSK#", Fault::dynamodb_internal_error().after_forwarding());
+    let session_keys = wxauth::store::session_keys::key(&mp.appid, "openid-pia").pk;
+    proxy.first_containing(1, target::UPDATE_ITEM, &session_keys, Fault::dynamodb_internal_error().after_forwarding());
     let app = proxy.server(&env).await;
     let second = app.wechat_login(&mp, "ok-pia~2").await;
     assert_eq!(second.status, 200, "{}", second.json);
-    assert!(requests_naming(&proxy, target::UPDATE_ITEM, "WXSK#") >= 2, "the SDK retried the update");
+    assert!(requests_naming(&proxy, target::UPDATE_ITEM, &session_keys) >= 2, "the SDK retried the update");
     let access_token = second.str("access_token");
     let reply = decrypt(&env, access_token, &in_flight).await;
     assert_eq!(reply.status, 200, "data under the replaced key still decrypts: {}", reply.json);

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
 use wxauth_provision::KeyCustody;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::iam::{
@@ -47,7 +47,7 @@ fn every_function_is_driven_and_no_function_may_write_the_signing_key_registry_o
     let policies = Policies::load();
     let binaries: BTreeSet<&str> = policies.roles.iter().map(|r| r.binary.as_str()).collect();
     assert_eq!(binaries, DRIVEN.iter().copied().collect(), "every function of template.yaml has its flows here");
-    let protected = ["SIGNKEY", "CLIENT#any-client"];
+    let protected = [wxauth::store::signing_keys::key("any").pk, wxauth::store::clients::key("any-client").pk];
     for role in &policies.roles {
         for statement in role.statements.iter().filter(|s| s.is_dynamodb()) {
             let at = format!("{}/{}", role.binary, statement.sid);
@@ -59,9 +59,9 @@ fn every_function_is_driven_and_no_function_may_write_the_signing_key_registry_o
             // ForAllValues is true for a request without leading keys, which a Scan is.
             assert!(!statement.allows_action("dynamodb:Scan"), "{at}: a Scan passes any LeadingKeys condition");
             for action in WRITE_ACTIONS.iter().filter(|a| statement.allows_action(a)) {
-                for key in protected {
+                for key in &protected {
                     assert!(
-                        !statement.leading_keys.allows(&[key.to_string()]),
+                        !statement.leading_keys.allows(std::slice::from_ref(key)),
                         "{at}: {action} on {key} would let this function forge what every verifier trusts"
                     );
                 }
@@ -161,7 +161,7 @@ async fn token_function_flows(custody: KeyCustody, parameter: &str) {
     assert_eq!(password("tpat", "wrong").await.status, 400);
     let signed_in = password("tpat", "tpat's password").await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.json);
-    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
+    for _ in 0..wxauth::domain::lockout::MAX_FAILURES {
         assert_eq!(password("tlou", "wrong").await.status, 400);
     }
     assert_eq!(password("tlou", "tlou's password").await.status, 400, "locked");

@@ -24,8 +24,8 @@ use openidconnect::{
     EmptyAdditionalClaims, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _, UserInfoClaims,
 };
+use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::store::clients::ClientKind;
 use wxauth_tests::{TestEnv, form_action, hidden_field};
 
 /// How the library's and the browser's requests reach wxauth.

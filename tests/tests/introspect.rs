@@ -1,7 +1,7 @@
 //! The introspection endpoint (RFC 7662): confidential clients learn about the tokens meant for
 //! them (their audience) or issued to them, and nothing else.
 
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
 use wxauth_tests::{TestEnv, form_request};
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wxauth::domain::refresh_token::{Family, RefreshToken};
 use wxauth::scope::Scope;
-use wxauth::store::refresh_tokens::{Family, RefreshToken};
 use wxauth_tests::faults::{Fault, FaultProxy, target};
 use wxauth_tests::lambda::{Deployment, FORM, Instance, event, form, sample_event};
 use wxauth_tests::runtime_api::{Deadline, Outcome};
@@ -359,7 +359,7 @@ async fn a_container_that_cannot_unwrap_its_signing_key_answers_503_and_logs_why
     use base64::Engine as _;
     let deployment = Deployment::new().await;
     let key = deployment.env.app.keys.active(wxauth::clock::unix_now()).await.expect("the signing key");
-    let wxauth::store::signing_keys::Custody::Envelope { wrapped } = &key.custody else {
+    let wxauth::domain::signing_key::Custody::Envelope { wrapped } = &key.custody else {
         panic!("the template's default custody is envelope")
     };
     let refusing = FaultProxy::start().await;

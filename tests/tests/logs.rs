@@ -55,7 +55,7 @@ async fn no_secret_or_phone_number_reaches_a_log_line_even_at_trace() {
     .await;
 
     // The password grant and its client secret: a wrong password, then the right one.
-    let kind = wxauth::store::clients::ClientKind::Confidential;
+    let kind = wxauth::domain::client::ClientKind::Confidential;
     let (client_id, secret) = env.client(kind, &["password"], &[], "openid", None).await;
     let secret = secret.expect("a confidential client's secret");
     env.password_user("zelda", "zelda-right-password").await;

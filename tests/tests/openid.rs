@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::store::clients::ClientKind;
 use wxauth::tokens::id::at_hash;
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, Reply, TestEnv, approve, code_request, exchange, location_params, open_sign_in,
@@ -175,8 +175,7 @@ async fn activate_now(env: &TestEnv, kid: &str, others_from: i64) {
             .dynamodb()
             .update_item()
             .table_name(env.app.store.table())
-            .key("pk", AttributeValue::S("SIGNKEY".into()))
-            .key("sk", AttributeValue::S(key))
+            .set_key(Some(wxauth::store::signing_keys::key(&key).attributes()))
             .update_expression("SET active_from = :at")
             .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
             .send()

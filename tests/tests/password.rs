@@ -1,7 +1,8 @@
 //! The token endpoint's `password` grant: for clients registered for it, usernames without
 //! case, and the lockout after repeated failures, under concurrency too.
 
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
+use wxauth::store::password_failures;
 use wxauth_tests::TestEnv;
 
 /// A confidential client allowed the password grant: id and secret.
@@ -27,7 +28,7 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
     assert_eq!((refused.status, refused.error()), (400, "unauthorized_client"));
 
     let unknown = env.password_grant(&allowed, "nobody", "whatever").await;
-    for _ in 0..wxauth::store::password_failures::MAX_FAILURES {
+    for _ in 0..wxauth::domain::lockout::MAX_FAILURES {
         let wrong = attempt("not it").await;
         assert_eq!((wrong.status, wrong.error()), (400, "invalid_grant"));
         assert_eq!(wrong.json["error_description"], unknown.json["error_description"], "no user enumeration");
@@ -37,7 +38,7 @@ async fn the_password_grant_needs_explicit_registration_and_locks_after_repeated
     assert_eq!(locked.json["error_description"], unknown.json["error_description"]);
 
     // The lock runs out (moved into the past, as time would).
-    env.expire_item("PWFAIL#gina", "PWFAIL").await;
+    env.expire_item(&password_failures::key("gina")).await;
     assert_eq!(attempt("gina's password").await.status, 200, "unlocked once the lock has expired");
 }
 
@@ -67,10 +68,10 @@ async fn a_parallel_guessing_attack_gets_no_more_checks_than_the_lockout_allows(
     for reply in futures::future::join_all(guesses).await {
         assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
     }
-    let counter = env.raw_item("PWFAIL#jade", "PWFAIL").await.expect("a failure counter");
+    let counter = env.raw_item(&password_failures::key("jade")).await.expect("a failure counter");
     assert_eq!(
         counter.get("failures").and_then(|v| v.as_n().ok()).map(String::as_str),
-        Some(wxauth::store::password_failures::MAX_FAILURES.to_string().as_str()),
+        Some(wxauth::domain::lockout::MAX_FAILURES.to_string().as_str()),
         "exactly the allowed checks were made, the rest refused unchecked: {counter:?}"
     );
     let right = env.password_grant(&client, "jade", "jade's password").await;

@@ -1,5 +1,6 @@
 //! Refresh tokens: rotation, reuse detection, races, expiry, scope, and clients.
 
+use wxauth::store::refresh_tokens::token_key;
 use wxauth_tests::{Reply, TestEnv};
 
 fn sub(reply: &Reply) -> String {
@@ -107,8 +108,7 @@ async fn a_refresh_is_limited_to_what_the_client_may_still_have() {
         .dynamodb()
         .update_item()
         .table_name(env.app.store.table())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("CLIENT#{}", mp.client_id)))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("CLIENT".into()))
+        .set_key(Some(wxauth::store::clients::key(&mp.client_id).attributes()))
         .update_expression("SET #scope = :s")
         .expression_attribute_names("#scope", "scope")
         .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S("openid".into()))
@@ -125,9 +125,9 @@ async fn an_expired_refresh_token_is_rejected_although_the_item_still_exists() {
     let env = TestEnv::new().await;
     let (mp, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
-    let pk = format!("RT#{}", wxauth::secret::hash(token));
-    env.expire_item(&pk, "RT").await;
-    assert!(env.raw_item(&pk, "RT").await.is_some(), "TTL has not deleted it");
+    let key = token_key(&wxauth::secret::hash(token));
+    env.expire_item(&key).await;
+    assert!(env.raw_item(&key).await.is_some(), "TTL has not deleted it");
     let reply = env.refresh(&mp.client_id, token).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_grant"));
 }
@@ -137,7 +137,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     let env = TestEnv::new().await;
     let (_, login) = env.logged_in("ok-rita").await;
     let token = login.str("refresh_token");
-    let item = env.raw_item(&format!("RT#{}", wxauth::secret::hash(token)), "RT").await.expect("stored by hash");
+    let item = env.raw_item(&token_key(&wxauth::secret::hash(token))).await.expect("stored by hash");
     assert!(!format!("{item:?}").contains(token));
 }
 

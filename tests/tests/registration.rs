@@ -1,7 +1,7 @@
 //! Client registration: what a client may be registered with, whatever registers it (the admin
 //! tool's command line, which goes through the same rules, is tested in admin_cli.rs).
 
-use wxauth::store::clients::ClientKind;
+use wxauth::domain::client::ClientKind;
 use wxauth_tests::TestEnv;
 
 #[tokio::test]

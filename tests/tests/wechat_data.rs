@@ -2,6 +2,7 @@
 //! signatures, phone numbers through the server access token, and session-key health.
 
 use serde_json::{Value, json};
+use wxauth::store::session_keys;
 use wxauth_tests::{PROFILE_IV, Reply, TestEnv, encrypted_profile, mock_session_key};
 
 const IV: &str = PROFILE_IV;
@@ -47,7 +48,7 @@ async fn the_previous_key_is_refused_once_its_grace_is_over() {
 async fn an_expired_session_key_is_invalid_session_key() {
     let env = TestEnv::new().await;
     let (mp, login) = env.logged_in("ok-dan").await;
-    env.expire_item(&format!("WXSK#{}#openid-dan", mp.appid), "WXSK").await;
+    env.expire_item(&session_keys::key(&mp.appid, "openid-dan")).await;
     let reply = decrypt(&env, &login, encrypted_profile(&mock_session_key("dan"), &mp.appid, "Dan")).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"));
 }
@@ -58,7 +59,7 @@ async fn an_expired_key_is_not_kept_as_the_previous_one_by_the_next_login() {
     let (mp, _) = env.logged_in("ok-dora").await;
     let stale = encrypted_profile(&mock_session_key("dora"), &mp.appid, "Dora");
     // Expired, but still there: TTL deletes late.
-    env.expire_item(&format!("WXSK#{}#openid-dora", mp.appid), "WXSK").await;
+    env.expire_item(&session_keys::key(&mp.appid, "openid-dora")).await;
     let second = env.login(&mp, "ok-dora~2").await;
     let reply = decrypt(&env, &second, stale).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"), "{}", reply.json);

@@ -1,6 +1,7 @@
 //! The WeChat grant end to end: mock WeChat, moto's DynamoDB and KMS, the token handler.
 
 use base64::Engine as _;
+use wxauth::store::session_keys;
 use wxauth::wechat::secrets::session_key_context;
 use wxauth_tests::{ISSUER, TestEnv, mock_session_key};
 
@@ -142,8 +143,7 @@ async fn the_session_key_is_stored_encrypted_and_the_previous_one_is_kept() {
     env.login(&mp, "ok-kate").await;
     env.login(&mp, "ok-kate~2").await;
 
-    let pk = format!("WXSK#{}#openid-kate", mp.appid);
-    let item = env.raw_item(&pk, "WXSK").await.expect("session key item");
+    let item = env.raw_item(&session_keys::key(&mp.appid, "openid-kate")).await.expect("session key item");
     let first = mock_session_key("kate");
     let second = mock_session_key("kate~2");
     let raw = format!("{item:?}");
@@ -183,8 +183,9 @@ async fn an_expired_session_key_is_not_returned_although_the_item_exists() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.login(&mp, "ok-liam").await;
-    env.expire_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await;
-    assert!(env.raw_item(&format!("WXSK#{}#openid-liam", mp.appid), "WXSK").await.is_some());
+    let key = session_keys::key(&mp.appid, "openid-liam");
+    env.expire_item(&key).await;
+    assert!(env.raw_item(&key).await.is_some());
     assert!(
         env.app.store.session_keys(&mp.appid, "openid-liam", wxauth::clock::unix_now()).await.expect("read").is_none()
     );

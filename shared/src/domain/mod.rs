@@ -1,4 +1,14 @@
 //! The things wxauth deals in, apart from how they are stored or carried: no DynamoDB, no HTTP,
-//! no I/O. The store maps them to items; the rules decide with them.
+//! no I/O. The store maps them to items ([`crate::store`], one module per item kind); the rules
+//! decide with them.
 
 pub mod access_claims;
+pub mod authorization;
+pub mod client;
+pub mod jwk;
+pub mod lockout;
+pub mod refresh_token;
+pub mod session_keys;
+pub mod signing_key;
+pub mod user;
+pub mod username;

@@ -1,4 +1,5 @@
-//! Public keys as JWKs (RFC 7517/7518) and the `kid` as their RFC 7638 thumbprint.
+//! Public keys as JWKs (RFC 7517/7518; the types are [`crate::domain::jwk`]) made from KMS's
+//! public keys, and the `kid` as their RFC 7638 thumbprint.
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -6,32 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use der::Decode as _;
 use jsonwebtoken::DecodingKey;
 use p256::pkcs8::DecodePublicKey as _;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::algorithm::Algorithm;
-
-/// A public signing key with the one algorithm it is registered for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwk {
-    #[serde(flatten)]
-    pub params: KeyParams,
-    pub kid: String,
-    #[serde(rename = "use")]
-    pub use_: String,
-    pub alg: Algorithm,
-}
-
-/// The key-type-specific members (RFC 7518 §6), tagged by `kty`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kty")]
-pub enum KeyParams {
-    #[serde(rename = "EC")]
-    Ec { crv: String, x: String, y: String },
-    /// Modulus and exponent, big-endian without leading zeros, base64url (RFC 7518 §6.3.1).
-    #[serde(rename = "RSA")]
-    Rsa { n: String, e: String },
-}
+use crate::domain::jwk::Algorithm;
+pub use crate::domain::jwk::{Jwk, JwkSet, KeyParams};
 
 /// rsaEncryption (RFC 8017 A.1) and id-ecPublicKey (RFC 5480 §2.1.1).
 const RSA_ENCRYPTION: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -109,12 +88,6 @@ impl Jwk {
         };
         key.with_context(|| format!("registered key {} is unusable", self.kid))
     }
-}
-
-/// The JWKS document (RFC 7517 §5).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JwkSet {
-    pub keys: Vec<Jwk>,
 }
 
 #[cfg(test)]

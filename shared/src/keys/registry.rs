@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::jwks::Jwk;
+use crate::domain::signing_key::{Custody, SigningKey};
 use crate::error::Error;
 use crate::store::Store;
-use crate::store::signing_keys::{Custody, SigningKey};
 
 /// A per-container cache of the registry.
 #[derive(Debug)]

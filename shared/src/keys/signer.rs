@@ -18,8 +18,8 @@ use aws_sdk_kms::types::MessageType;
 use super::algorithm::Algorithm;
 use super::data_key::kms_decrypt;
 use super::local_key::{LocalKey, wrapping_context};
+use crate::domain::signing_key::{Custody, SigningKey};
 use crate::error::Error;
-use crate::store::signing_keys::{Custody, SigningKey};
 
 /// Signs with KMS, or with the envelope keys this container has unwrapped.
 pub struct Signer {

@@ -17,6 +17,8 @@
 
 use crate::App;
 use crate::clock::unix_now;
+use crate::domain::authorization::PendingAuthorization;
+use crate::domain::client::Client;
 use crate::error::Error;
 use crate::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
 use crate::oauth::client_auth::plausible_client_id;
@@ -26,8 +28,6 @@ use crate::params::Params;
 use crate::scope::Scope;
 use crate::secret::{constant_time_eq, hash, random_token};
 use crate::store::Written;
-use crate::store::authorizations::PendingAuthorization;
-use crate::store::clients::Client;
 use crate::tokens::{access, codes};
 
 /// How long the sign-in page may stay open.

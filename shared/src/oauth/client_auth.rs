@@ -6,10 +6,10 @@
 //! is refused rather than silently trusted.
 
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::secret::{constant_time_eq, hash};
-use crate::store::clients::Client;
 
 /// The methods, as RFC 8414 names them.
 pub const METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
@@ -126,8 +126,8 @@ pub fn check(client: Option<Client>, credentials: &Credentials) -> Result<Client
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::client::ClientKind;
     use crate::scope::Scope;
-    use crate::store::clients::ClientKind;
 
     fn client(secret: Option<&str>) -> Client {
         Client {

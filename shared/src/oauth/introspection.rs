@@ -9,10 +9,10 @@
 use serde_json::{Value, json};
 
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::Error;
 use crate::keys::verify::verify_access_token;
 use crate::secret::hash;
-use crate::store::clients::Client;
 
 /// The introspection response (RFC 7662 §2.2) for `token`, as `caller` may see it.
 pub async fn introspect(app: &App, caller: &Client, token: &str, now: i64) -> Result<Value, Error> {

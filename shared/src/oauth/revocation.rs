@@ -7,10 +7,10 @@
 //! (§2.1: "If this validation fails, the request is refused and the client is informed").
 
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::keys::verify::verify_access_token;
 use crate::secret::hash;
-use crate::store::clients::Client;
 
 /// `token_type_hint`: which kind of token to look for first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,8 @@
 use std::future::Future;
 
 use crate::App;
+use crate::domain::client::WechatApp;
 use crate::error::Error;
-use crate::store::clients::WechatApp;
 use crate::wechat::api::{ServerToken, WechatError};
 use crate::wechat::errcode;
 use crate::wechat::server_token::{MARGIN_SECONDS, context};

@@ -5,10 +5,10 @@
 //! nor its timing tells them apart.
 
 use crate::App;
+use crate::domain::lockout::Admission;
+use crate::domain::username::normalize_username;
 use crate::error::Error;
 use crate::password::verify_password_blocking;
-use crate::store::password_failures::Admission;
-use crate::store::passwords::normalize_username;
 
 /// The user id when `password` is right for `username` and the username is not locked; the
 /// same work and the same `None` otherwise.

@@ -2,11 +2,11 @@
 
 use crate::App;
 use crate::domain::access_claims::AccessClaims;
+use crate::domain::client::WechatApp;
+use crate::domain::session_keys::StoredSessionKeys;
+use crate::domain::user::User;
 use crate::error::{Error, OAuthError};
 use crate::oauth::bearer;
-use crate::store::clients::WechatApp;
-use crate::store::session_keys::StoredSessionKeys;
-use crate::store::users::User;
 use crate::wechat::api::SessionKey;
 use crate::wechat::secrets::session_key_context;
 

@@ -1,4 +1,5 @@
-//! The authorization endpoint's state: pending sign-in requests and authorization codes.
+//! The authorization endpoint's state: pending sign-in requests (`AUTHZ#<sha256(id)>` / `AUTHZ`)
+//! and authorization codes (`CODE#<sha256(code)>` / `CODE`).
 //!
 //! Rules:
 //! - Both are stored under the SHA-256 of their identifier, never the identifier.
@@ -12,112 +13,43 @@
 //!   authorization code").
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
+use super::backend::{Store, Written, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, boolean, n, s};
+use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
 
-/// A validated authorization request waiting for the user's sign-in and decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingAuthorization {
-    /// Hash of the request id carried by the form.
-    pub id_hash: String,
-    /// Hash of the CSRF token bound to the browser by a cookie.
-    pub csrf_hash: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    /// Whether the request named `redirect_uri` (else it was the client's only one): RFC 6749
-    /// §4.1.3 then requires it again at the token endpoint.
-    pub redirect_uri_given: bool,
-    /// `code` or `token`.
-    pub response_type: String,
-    pub scope: Scope,
-    pub state: Option<String>,
-    /// PKCE S256 challenge (always for `code`).
-    pub code_challenge: Option<String>,
-    /// OpenID Connect `nonce`, echoed in the ID token.
-    pub nonce: Option<String>,
-    pub expires_at: i64,
+const REQUEST_PREFIX: &str = "AUTHZ#";
+const CODE_PREFIX: &str = "CODE#";
+
+/// The key of the pending sign-in request whose id hashes to `id_hash`.
+pub fn request_key(id_hash: &str) -> Key {
+    Key::new(format!("{REQUEST_PREFIX}{id_hash}"), "AUTHZ")
 }
 
-/// An issued authorization code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationCode {
-    pub hash: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    /// See [`PendingAuthorization::redirect_uri_given`].
-    pub redirect_uri_given: bool,
-    pub scope: Scope,
-    pub code_challenge: String,
-    pub subject: String,
-    /// When the user signed in (OpenID Connect `auth_time`).
-    pub auth_time: Option<i64>,
-    /// The authorization request's `nonce`, for the ID token.
-    pub nonce: Option<String>,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    /// What its redemption issued: revoked if the code is replayed.
-    pub family_id: Option<String>,
-    pub access_jti: Option<String>,
-    pub access_exp: Option<i64>,
-}
-
-/// What a redemption issues, recorded on the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redemption {
-    pub family_id: String,
-    pub access_jti: String,
-    pub access_exp: i64,
-}
-
-fn request_key(hash: &str) -> String {
-    format!("AUTHZ#{hash}")
-}
-fn code_key(hash: &str) -> String {
-    format!("CODE#{hash}")
+/// The key of the authorization code that hashes to `hash`.
+pub fn code_key(hash: &str) -> Key {
+    Key::new(format!("{CODE_PREFIX}{hash}"), "CODE")
 }
 
 impl Store {
     pub async fn put_pending_authorization(&self, p: &PendingAuthorization) -> Result<(), Error> {
-        let mut put = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(request_key(&p.id_hash)))
-            .item("sk", s("AUTHZ"))
-            .item("csrf_hash", s(&p.csrf_hash))
-            .item("client_id", s(&p.client_id))
-            .item("redirect_uri", s(&p.redirect_uri))
-            .item("redirect_uri_given", AttributeValue::Bool(p.redirect_uri_given))
-            .item("response_type", s(&p.response_type))
-            .item("scope", s(p.scope.to_string()))
-            .item("expires_at", n(p.expires_at));
         // No `attribute_not_exists` condition: the key is the hash of 256 random bits, so it
         // never meets another request, and without a condition the SDK's retry of a put whose
         // answer was lost succeeds instead of failing on its own first write.
-        if let Some(state) = &p.state {
-            put = put.item("state", s(state));
-        }
-        if let Some(challenge) = &p.code_challenge {
-            put = put.item("code_challenge", s(challenge));
-        }
-        if let Some(nonce) = &p.nonce {
-            put = put.item("nonce", s(nonce));
-        }
+        let put = self.ddb.put_item().table_name(&self.table).set_item(Some(request_to_item(p).into_attributes()));
         put.send().await.map_err(backend("PutItem"))?;
         Ok(())
     }
 
     /// The request stored under `id_hash`, unless absent, expired or consumed.
     pub async fn pending_authorization(&self, id_hash: &str, now: i64) -> Result<Option<PendingAuthorization>, Error> {
-        let Some(item) = self.get(request_key(id_hash), "AUTHZ", now).await? else { return Ok(None) };
+        let Some(item) = self.get(request_key(id_hash), now).await? else { return Ok(None) };
         if item.opt_string("consumed_by").is_some() {
             return Ok(None);
         }
-        parse_pending(id_hash, &item).item("authorization request").map(Some)
+        request_from_item(&item).reading("authorization request").map(Some)
     }
 
     /// Consumes the request: marks it with a value of this attempt's own rather than deleting
@@ -127,11 +59,7 @@ impl Store {
     pub async fn consume_pending_authorization(&self, id_hash: &str, now: i64) -> Result<Written, Error> {
         let mark = random_id();
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(request_key(id_hash)))
-            .key("sk", s("AUTHZ"))
+            .update_item(request_key(id_hash))
             .update_expression("SET consumed_by = :mark")
             .condition_expression("attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(consumed_by)")
             .expression_attribute_values(":mark", s(&mark))
@@ -142,52 +70,30 @@ impl Store {
             return Ok(Written::Yes);
         }
         let ours = self
-            .get(request_key(id_hash), "AUTHZ", now)
+            .get(request_key(id_hash), now)
             .await?
             .is_some_and(|item| item.opt_string("consumed_by").as_deref() == Some(mark.as_str()));
         Ok(if ours { Written::Yes } else { Written::LostRace })
     }
 
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
-        let mut put = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(code_key(&code.hash)))
-            .item("sk", s("CODE"))
-            .item("client_id", s(&code.client_id))
-            .item("redirect_uri", s(&code.redirect_uri))
-            .item("redirect_uri_given", AttributeValue::Bool(code.redirect_uri_given))
-            .item("scope", s(code.scope.to_string()))
-            .item("code_challenge", s(&code.code_challenge))
-            .item("subject", s(&code.subject))
-            .item("expires_at", n(code.expires_at));
-        if let Some(at) = code.auth_time {
-            put = put.item("auth_time", n(at));
-        }
-        if let Some(nonce) = &code.nonce {
-            put = put.item("nonce", s(nonce));
-        }
         // Unconditional, as the pending request above: a random key, and a retry must pass.
+        let put = self.ddb.put_item().table_name(&self.table).set_item(Some(code_to_item(code).into_attributes()));
         put.send().await.map_err(backend("PutItem"))?;
         Ok(())
     }
 
     /// The code stored under `hash`, used or not, unless absent or expired.
     pub async fn authorization_code(&self, hash: &str, now: i64) -> Result<Option<AuthorizationCode>, Error> {
-        let Some(item) = self.get(code_key(hash), "CODE", now).await? else { return Ok(None) };
-        parse_code(hash, &item).item("authorization code").map(Some)
+        let Some(item) = self.get(code_key(hash), now).await? else { return Ok(None) };
+        code_from_item(&item).reading("authorization code").map(Some)
     }
 
     /// Marks the code used, recording what it issues; `LostRace` when it was used (or expired)
     /// meanwhile.
     pub async fn redeem_authorization_code(&self, hash: &str, issued: &Redemption, now: i64) -> Result<Written, Error> {
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(code_key(hash)))
-            .key("sk", s("CODE"))
+            .update_item(code_key(hash))
             .update_expression("SET used_at = :now, family_id = :family, access_jti = :jti, access_exp = :exp")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
@@ -205,9 +111,25 @@ fn parse_scope(item: &Item) -> anyhow::Result<Scope> {
         .map_err(|_| anyhow::anyhow!("stored scope is malformed"))
 }
 
-fn parse_pending(id_hash: &str, item: &Item) -> anyhow::Result<PendingAuthorization> {
+/// A request as it is put; `consumed_by` is only ever set by its consumption.
+fn request_to_item(p: &PendingAuthorization) -> Item {
+    Item::keyed(request_key(&p.id_hash))
+        .set("csrf_hash", s(&p.csrf_hash))
+        .set("client_id", s(&p.client_id))
+        .set("redirect_uri", s(&p.redirect_uri))
+        .set("redirect_uri_given", boolean(p.redirect_uri_given))
+        .set("response_type", s(&p.response_type))
+        .set("scope", s(p.scope.to_string()))
+        .set("expires_at", n(p.expires_at))
+        .set_opt("state", p.state.as_ref().map(s))
+        .set_opt("code_challenge", p.code_challenge.as_ref().map(s))
+        .set_opt("nonce", p.nonce.as_ref().map(s))
+}
+
+/// Requests stored before `redirect_uri_given` existed named their `redirect_uri`.
+fn request_from_item(item: &Item) -> anyhow::Result<PendingAuthorization> {
     Ok(PendingAuthorization {
-        id_hash: id_hash.to_string(),
+        id_hash: item.string_after("pk", REQUEST_PREFIX)?,
         csrf_hash: item.string("csrf_hash")?,
         client_id: item.string("client_id")?,
         redirect_uri: item.string("redirect_uri")?,
@@ -221,9 +143,29 @@ fn parse_pending(id_hash: &str, item: &Item) -> anyhow::Result<PendingAuthorizat
     })
 }
 
-fn parse_code(hash: &str, item: &Item) -> anyhow::Result<AuthorizationCode> {
+/// A code as it is put; what its redemption issued (`used_at`, `family_id`, `access_jti`,
+/// `access_exp`) is only ever set by the redemption's update.
+fn code_to_item(code: &AuthorizationCode) -> Item {
+    Item::keyed(code_key(&code.hash))
+        .set("client_id", s(&code.client_id))
+        .set("redirect_uri", s(&code.redirect_uri))
+        .set("redirect_uri_given", boolean(code.redirect_uri_given))
+        .set("scope", s(code.scope.to_string()))
+        .set("code_challenge", s(&code.code_challenge))
+        .set("subject", s(&code.subject))
+        .set("expires_at", n(code.expires_at))
+        .set_opt("auth_time", code.auth_time.map(n))
+        .set_opt("nonce", code.nonce.as_ref().map(s))
+        .set_opt("used_at", code.used_at.map(n))
+        .set_opt("family_id", code.family_id.as_ref().map(s))
+        .set_opt("access_jti", code.access_jti.as_ref().map(s))
+        .set_opt("access_exp", code.access_exp.map(n))
+}
+
+/// Codes stored before `redirect_uri_given` existed named their `redirect_uri`.
+fn code_from_item(item: &Item) -> anyhow::Result<AuthorizationCode> {
     Ok(AuthorizationCode {
-        hash: hash.to_string(),
+        hash: item.string_after("pk", CODE_PREFIX)?,
         client_id: item.string("client_id")?,
         redirect_uri: item.string("redirect_uri")?,
         redirect_uri_given: item.opt_bool("redirect_uri_given").unwrap_or(true),
@@ -238,4 +180,97 @@ fn parse_code(hash: &str, item: &Item) -> anyhow::Result<AuthorizationCode> {
         access_jti: item.opt_string("access_jti"),
         access_exp: item.opt_number("access_exp"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(item: &Item) -> Vec<&str> {
+        let mut names: Vec<&str> = item.attributes().keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn a_pending_request_round_trips_keyed_by_its_hash() {
+        let request = PendingAuthorization {
+            id_hash: "h".into(),
+            csrf_hash: "c".into(),
+            client_id: "web".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_given: false,
+            response_type: "code".into(),
+            scope: Scope::parse("openid").expect("scope"),
+            state: Some("st".into()),
+            code_challenge: Some("ch".into()),
+            nonce: None,
+            expires_at: 600,
+        };
+        let item = request_to_item(&request);
+        assert_eq!(request_from_item(&item).expect("reads"), request);
+        assert_eq!(item.attributes()["pk"], s("AUTHZ#h"));
+        let expected = [
+            "client_id",
+            "code_challenge",
+            "csrf_hash",
+            "expires_at",
+            "pk",
+            "redirect_uri",
+            "redirect_uri_given",
+            "response_type",
+            "scope",
+            "sk",
+            "state",
+        ];
+        assert_eq!(names(&item), expected);
+        let mut old = item.into_attributes();
+        old.remove("redirect_uri_given");
+        assert!(request_from_item(&Item(old)).expect("an older item reads").redirect_uri_given);
+    }
+
+    #[test]
+    fn a_code_round_trips_before_and_after_redemption() {
+        let code = AuthorizationCode {
+            hash: "h".into(),
+            client_id: "web".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_given: true,
+            scope: Scope::parse("openid").expect("scope"),
+            code_challenge: "ch".into(),
+            subject: "u1".into(),
+            auth_time: Some(1),
+            nonce: Some("n".into()),
+            expires_at: 60,
+            used_at: None,
+            family_id: None,
+            access_jti: None,
+            access_exp: None,
+        };
+        let item = code_to_item(&code);
+        assert_eq!(code_from_item(&item).expect("reads"), code);
+        assert_eq!((&item.attributes()["pk"], &item.attributes()["sk"]), (&s("CODE#h"), &s("CODE")));
+        let expected = [
+            "auth_time",
+            "client_id",
+            "code_challenge",
+            "expires_at",
+            "nonce",
+            "pk",
+            "redirect_uri",
+            "redirect_uri_given",
+            "scope",
+            "sk",
+            "subject",
+        ];
+        assert_eq!(names(&item), expected);
+        let redeemed = AuthorizationCode {
+            used_at: Some(2),
+            family_id: Some("f".into()),
+            access_jti: Some("j".into()),
+            access_exp: Some(900),
+            ..code
+        };
+        assert_eq!(code_from_item(&code_to_item(&redeemed)).expect("reads"), redeemed);
+    }
 }

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::client::Client;
 use crate::error::Error;
 use crate::store::Store;
-use crate::store::clients::Client;
 
 /// More clients than any deployment registers; beyond it the oldest entry goes.
 pub const MAX_CLIENTS: usize = 1024;

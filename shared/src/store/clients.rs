@@ -1,81 +1,22 @@
-//! Registered clients. Rules: a client id is unique (conditional put); its secret is stored only
-//! as a hash; a mini program's WeChat app secret only as KMS ciphertext.
+//! Registered clients ([`Client`]), `CLIENT#<client_id>` / `CLIENT`.
+//!
+//! Rules: a client id is unique (conditional put); its secret is stored only as a hash; a mini
+//! program's WeChat app secret only sealed ([`WechatApp::encrypted_secret`]: a `WXE1` envelope
+//! under a KMS data key, encryption context purpose + appid).
 
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{Item, ItemContext as _, Store, backend, conditional, s};
+use super::backend::{Store, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, b, n, s, string_list};
+use crate::domain::client::{Client, ClientKind, WechatApp};
 use crate::error::Error;
 use crate::scope::Scope;
 
-/// How a client authenticates, and what it may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientKind {
-    /// Holds a secret (a server).
-    Confidential,
-    /// Cannot keep a secret (a SPA, a native app): PKCE where codes are involved.
-    Public,
-    /// A WeChat mini program: public, and holds its WeChat appid and app secret server-side.
-    MiniProgram,
-}
+const SK: &str = "CLIENT";
 
-impl ClientKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientKind::Confidential => "confidential",
-            ClientKind::Public => "public",
-            ClientKind::MiniProgram => "miniprogram",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "confidential" => Some(ClientKind::Confidential),
-            "public" => Some(ClientKind::Public),
-            "miniprogram" => Some(ClientKind::MiniProgram),
-            _ => None,
-        }
-    }
-}
-
-/// A mini program's WeChat credentials.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WechatApp {
-    pub appid: String,
-    /// KMS ciphertext of the app secret, encryption context `{"appid": appid}`.
-    pub encrypted_secret: Vec<u8>,
-}
-
-/// A registered client.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Client {
-    pub id: String,
-    pub name: String,
-    pub kind: ClientKind,
-    /// [`crate::secret::hash`] of the secret, confidential clients only.
-    pub secret_hash: Option<String>,
-    pub grant_types: Vec<String>,
-    pub redirect_uris: Vec<String>,
-    /// The most this client may ask for.
-    pub scope: Scope,
-    /// `aud` of its access tokens; the deployment's audience when `None`.
-    pub audience: Option<String>,
-    pub wechat: Option<WechatApp>,
-    pub created_at: i64,
-}
-
-impl Client {
-    pub fn is_confidential(&self) -> bool {
-        self.kind == ClientKind::Confidential
-    }
-
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
-    }
-}
-
-fn key(id: &str) -> String {
-    format!("CLIENT#{id}")
+/// The key of client `id`'s item.
+pub fn key(id: &str) -> Key {
+    Key::new(format!("CLIENT#{id}"), SK)
 }
 
 /// Why a client could not be created.
@@ -90,32 +31,12 @@ pub enum CreateClientError {
 impl Store {
     /// Registers `client`; refuses to overwrite an existing id.
     pub async fn create_client(&self, client: &Client) -> Result<(), CreateClientError> {
-        let list = |v: &[String]| AttributeValue::L(v.iter().cloned().map(AttributeValue::S).collect());
-        let mut put = self
+        let put = self
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(key(&client.id)))
-            .item("sk", s("CLIENT"))
-            .item("client_id", s(&client.id))
-            .item("name", s(&client.name))
-            .item("kind", s(client.kind.as_str()))
-            .item("grant_types", list(&client.grant_types))
-            .item("redirect_uris", list(&client.redirect_uris))
-            .item("scope", s(client.scope.to_string()))
-            .item("created_at", super::n(client.created_at))
+            .set_item(Some(to_item(client).into_attributes()))
             .condition_expression("attribute_not_exists(pk)");
-        if let Some(hash) = &client.secret_hash {
-            put = put.item("secret_hash", s(hash));
-        }
-        if let Some(aud) = &client.audience {
-            put = put.item("audience", s(aud));
-        }
-        if let Some(app) = &client.wechat {
-            put = put
-                .item("wechat_appid", s(&app.appid))
-                .item("wechat_secret", AttributeValue::B(Blob::new(app.encrypted_secret.clone())));
-        }
         match conditional(put.send().await, "PutItem")? {
             Some(_) => Ok(()),
             None => Err(CreateClientError::Exists),
@@ -123,10 +44,10 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, Error> {
-        let Some(item) = self.get_permanent(key(id), "CLIENT").await? else {
+        let Some(item) = self.get_permanent(key(id)).await? else {
             return Ok(None);
         };
-        parse(&item).item("client").map(Some)
+        from_item(&item).reading("client").map(Some)
     }
 
     /// Every client; for administration, not for request paths (it scans).
@@ -137,13 +58,13 @@ impl Store {
             .scan()
             .table_name(&self.table)
             .filter_expression("sk = :sk")
-            .expression_attribute_values(":sk", s("CLIENT"))
+            .expression_attribute_values(":sk", s(SK))
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(backend("Scan"))?;
-            clients.push(parse(&Item(item)).item("client")?);
+            clients.push(from_item(&Item(item)).reading("client")?);
         }
         clients.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(clients)
@@ -155,9 +76,8 @@ impl Store {
             .ddb
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(key(id)))
-            .key("sk", s("CLIENT"))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .set_key(Some(key(id).attributes()))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(backend("DeleteItem"))?;
@@ -165,9 +85,24 @@ impl Store {
     }
 }
 
-fn parse(item: &Item) -> anyhow::Result<Client> {
+pub(crate) fn to_item(client: &Client) -> Item {
+    Item::keyed(key(&client.id))
+        .set("client_id", s(&client.id))
+        .set("name", s(&client.name))
+        .set("kind", s(client.kind.as_str()))
+        .set("grant_types", string_list(&client.grant_types))
+        .set("redirect_uris", string_list(&client.redirect_uris))
+        .set("scope", s(client.scope.to_string()))
+        .set("created_at", n(client.created_at))
+        .set_opt("secret_hash", client.secret_hash.as_ref().map(s))
+        .set_opt("audience", client.audience.as_ref().map(s))
+        .set_opt("wechat_appid", client.wechat.as_ref().map(|app| s(&app.appid)))
+        .set_opt("wechat_secret", client.wechat.as_ref().map(|app| b(&app.encrypted_secret)))
+}
+
+/// Items written before `name` and `created_at` existed read as an empty name and time 0.
+pub(crate) fn from_item(item: &Item) -> anyhow::Result<Client> {
     let kind = item.string("kind")?;
-    let appid = item.opt_string("wechat_appid");
     Ok(Client {
         id: item.string("client_id")?,
         name: item.opt_string("name").unwrap_or_default(),
@@ -178,15 +113,75 @@ fn parse(item: &Item) -> anyhow::Result<Client> {
         scope: Scope::parse(&item.opt_string("scope").unwrap_or_default())
             .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
         audience: item.opt_string("audience"),
-        wechat: match appid {
-            Some(appid) => Some(WechatApp {
-                appid,
-                encrypted_secret: item
-                    .opt_bytes("wechat_secret")
-                    .ok_or_else(|| anyhow::anyhow!("wechat_secret missing"))?,
-            }),
+        wechat: match item.opt_string("wechat_appid") {
+            Some(appid) => Some(WechatApp { appid, encrypted_secret: item.bytes("wechat_secret")? }),
             None => None,
         },
         created_at: item.opt_number("created_at").unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    fn mini_program() -> Client {
+        Client {
+            id: "mp-1".into(),
+            name: "Shop".into(),
+            kind: ClientKind::MiniProgram,
+            secret_hash: None,
+            grant_types: vec!["urn:wxauth:wechat".into(), "refresh_token".into()],
+            redirect_uris: vec![],
+            scope: Scope::parse("openid profile").expect("scope"),
+            audience: Some("https://api.example".into()),
+            wechat: Some(WechatApp { appid: "wx123".into(), encrypted_secret: vec![1, 2, 3] }),
+            created_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_client_round_trips_with_its_attribute_types() {
+        let client = mini_program();
+        let item = to_item(&client);
+        assert_eq!(from_item(&item).expect("reads"), client);
+        let a = item.attributes();
+        assert_eq!(a["pk"], s("CLIENT#mp-1"));
+        assert_eq!(a["sk"], s("CLIENT"));
+        assert_eq!(a["created_at"], AttributeValue::N("1700000000".into()));
+        assert!(matches!(a["grant_types"], AttributeValue::L(_)), "a list, not a string set");
+        assert!(matches!(a["wechat_secret"], AttributeValue::B(_)));
+        assert!(!a.contains_key("secret_hash"), "absent, never NULL");
+        let mut names: Vec<&str> = a.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let expected = [
+            "audience",
+            "client_id",
+            "created_at",
+            "grant_types",
+            "kind",
+            "name",
+            "pk",
+            "redirect_uris",
+            "scope",
+            "sk",
+            "wechat_appid",
+            "wechat_secret",
+        ];
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_client_item_without_name_or_created_at_still_reads() {
+        let old = Item::keyed(key("c"))
+            .set("client_id", s("c"))
+            .set("kind", s("confidential"))
+            .set("secret_hash", s("h"))
+            .set("grant_types", string_list(&["client_credentials".into()]));
+        let client = from_item(&old).expect("an older item reads");
+        assert_eq!((client.name.as_str(), client.created_at, client.scope.to_string()), ("", 0, String::new()));
+        assert_eq!(client.secret_hash.as_deref(), Some("h"));
+    }
 }

@@ -1,45 +1,38 @@
-//! Password-failure counters: the lockout of usernames under guessing.
+//! Password-failure counters, `PWFAIL#<username>` / `PWFAIL`: the lockout of usernames under
+//! guessing (the counter and its limits: [`crate::domain::lockout`]).
 //!
 //! Rules:
-//! - After [`MAX_FAILURES`] failures within [`WINDOW_SECONDS`] of the window's first
-//!   failure, the username is locked for [`LOCK_SECONDS`]; a success clears the counter. The
-//!   counter (`PWFAIL#<username>` / `PWFAIL`) is per username string, whether or not such a user
-//!   exists, so a locked username tells nothing about the user. A failure during a lock changes
-//!   nothing: the lock is not extended. The counter item expires (`expires_at`) at the later of
+//! - After `MAX_FAILURES` failures within `WINDOW_SECONDS` of the window's first failure, the
+//!   username is locked for `LOCK_SECONDS`; a success clears the counter. The counter is per
+//!   username string, whether or not such a user exists, so a locked username tells nothing
+//!   about the user. A failure during a lock changes nothing: the lock is not extended. The counter item expires (`expires_at`) at the later of
 //!   the window's end and the lock's end, and reads check `expires_at` themselves.
 //! - Password checks of one username take turns: an attempt first takes the counter's lease
-//!   (`holder`, until `lease_until`, [`LEASE_SECONDS`]) with a conditional write, reads the
+//!   (`holder`, until `lease_until`, `LEASE_SECONDS`) with a conditional write, reads the
 //!   counter in the same write, and settles it (a failure counted, or the counter deleted on a
 //!   success) before the next attempt may look. So concurrent guesses get exactly the
-//!   [`MAX_FAILURES`] checks the lockout allows, and concurrent *right* passwords are each
+//!   `MAX_FAILURES` checks the lockout allows, and concurrent *right* passwords are each
 //!   checked against a counter that the others have already settled: none is refused for
 //!   someone else's attempt in flight. An attempt waits for its turn at most as long as one AWS
 //!   call may take (`AWS_CALL_TIMEOUT_MS`, 4 s), then answers 503 (try again), never "wrong
 //!   password". A holder that died frees the lease when it runs out.
 //! - Anyone can lock a username by guessing: that is the price of slowing guessing down per
-//!   username, bounded by [`LOCK_SECONDS`].
+//!   username, bounded by `LOCK_SECONDS`.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::passwords::normalize_username;
-use super::{Item, Store, backend, conditional, n, s};
+use super::backend::{Store, backend, conditional};
+use super::item::{Item, Key, n, s};
+use crate::domain::lockout::{Admission, Failures, LEASE_SECONDS, PasswordAttempt};
+use crate::domain::username::normalize_username;
 use crate::error::Error;
 use crate::secret::random_id;
 
-/// Failures within one window that lock the username.
-pub const MAX_FAILURES: i64 = 5;
-/// How long a window of failures lasts, from its first failure.
-pub const WINDOW_SECONDS: i64 = 900;
-/// How long a username stays locked.
-pub const LOCK_SECONDS: i64 = 900;
-/// How long a password check may hold its username's turn: far above one argon2 verification
-/// (~25 ms) and the AWS call timeouts, so only a holder that died lets it run out.
-pub const LEASE_SECONDS: i64 = 10;
-
-fn failures_key(name: &str) -> String {
-    format!("PWFAIL#{name}")
+/// The key of the failure counter of `username` (normalized: lowercased).
+pub fn key(username: &str) -> Key {
+    Key::new(format!("PWFAIL#{username}"), "PWFAIL")
 }
 
 /// A jitter source; a failed read of the system's randomness only makes waiters less spread out.
@@ -49,24 +42,6 @@ fn random_byte() -> u8 {
     byte[0]
 }
 
-/// A password check's turn on its username's counter, and the counter as it was taken.
-#[derive(Debug)]
-pub struct PasswordAttempt {
-    pk: String,
-    holder: String,
-    counter: Failures,
-}
-
-/// What [`Store::begin_password_attempt`] decided.
-#[derive(Debug)]
-pub enum Admission {
-    /// The password may be checked; settle the attempt with [`Store::password_failed`] or
-    /// [`Store::clear_password_failures`].
-    Check(PasswordAttempt),
-    /// Locked (or not a username at all): not checked, answered as a wrong password.
-    Refused,
-}
-
 impl Store {
     /// Takes the turn of `username` for one password check, waiting for concurrent checks of the
     /// same username to settle first (at most `wait`: then 503). A locked username gives its
@@ -74,13 +49,12 @@ impl Store {
     /// never a user.
     pub async fn begin_password_attempt(&self, username: &str, now: i64, wait: Duration) -> Result<Admission, Error> {
         let Some(name) = normalize_username(username) else { return Ok(Admission::Refused) };
-        let pk = failures_key(&name);
         let holder = random_id();
         let give_up = tokio::time::Instant::now() + wait;
         let mut ceiling = 20u64;
         loop {
-            if let Some(counter) = self.take_turn(&pk, &holder, now).await? {
-                let attempt = PasswordAttempt { pk, holder, counter };
+            if let Some(counter) = self.take_turn(&name, &holder, now).await? {
+                let attempt = PasswordAttempt { username: name, holder, counter };
                 if counter.is_locked(now) {
                     self.give_back(&attempt).await?;
                     return Ok(Admission::Refused);
@@ -101,16 +75,12 @@ impl Store {
     }
 
     /// Settles a wrong password: counts it in the current window, or starts a new window when
-    /// the last one is over, and locks the username at the [`MAX_FAILURES`]th failure; gives
+    /// the last one is over, and locks the username at the `MAX_FAILURES`th failure; gives
     /// the turn back in the same write.
     pub async fn password_failed(&self, attempt: PasswordAttempt, now: i64, wait: Duration) -> Result<(), Error> {
         let next = attempt.counter.after_failure(now);
         let mut update = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&attempt.pk))
-            .key("sk", s("PWFAIL"))
+            .update_item(key(&attempt.username))
             .expression_attribute_values(":failures", n(next.failures))
             .expression_attribute_values(":window", n(next.window_start))
             .expression_attribute_values(":exp", n(next.expires_at))
@@ -137,7 +107,7 @@ impl Store {
         }
         // The turn ran out and another check took it (or a lost answer's retry found ours
         // given back): count the failure on a fresh turn, so it is never lost.
-        match self.begin_password_attempt(attempt.pk.trim_start_matches("PWFAIL#"), now, wait).await? {
+        match self.begin_password_attempt(&attempt.username, now, wait).await? {
             Admission::Check(again) => Box::pin(self.password_failed(again, now, wait)).await,
             Admission::Refused => Ok(()), // locked meanwhile: a failure during a lock changes nothing
         }
@@ -150,24 +120,19 @@ impl Store {
         self.ddb
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(failures_key(&name)))
-            .key("sk", s("PWFAIL"))
+            .set_key(Some(key(&name).attributes()))
             .send()
             .await
             .map_err(backend("DeleteItem"))?;
         Ok(())
     }
 
-    /// Takes the lease of counter `pk` for `holder` if it is free, run out, or already ours (the
+    /// Takes the lease of `username`'s counter for `holder` if it is free, run out, or already ours (the
     /// SDK's retry of a write whose answer was lost); the counter as it is then, or `None` when
     /// another check holds it.
-    async fn take_turn(&self, pk: &str, holder: &str, now: i64) -> Result<Option<Failures>, Error> {
+    async fn take_turn(&self, username: &str, holder: &str, now: i64) -> Result<Option<Failures>, Error> {
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s("PWFAIL"))
+            .update_item(key(username))
             // A new item lives as long as the lease; an existing one keeps its own lifetime.
             .update_expression("SET holder = :me, lease_until = :lease, expires_at = if_not_exists(expires_at, :lease)")
             .condition_expression("attribute_not_exists(holder) OR lease_until <= :now OR holder = :me")
@@ -178,17 +143,13 @@ impl Store {
             .send()
             .await;
         let taken = conditional(result, "UpdateItem")?;
-        Ok(taken.map(|out| Failures::of(&Item(out.attributes.unwrap_or_default()), now)))
+        Ok(taken.map(|out| from_item(&Item(out.attributes.unwrap_or_default()), now)))
     }
 
     /// Gives the turn back without changing the counter (a locked username).
     async fn give_back(&self, attempt: &PasswordAttempt) -> Result<(), Error> {
         let result = self
-            .ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&attempt.pk))
-            .key("sk", s("PWFAIL"))
+            .update_item(key(&attempt.username))
             .update_expression("REMOVE holder, lease_until")
             .condition_expression("holder = :me")
             .expression_attribute_values(":me", s(&attempt.holder))
@@ -199,41 +160,19 @@ impl Store {
     }
 }
 
-/// A failure counter as it stands at some instant (an expired item counts as none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Failures {
-    failures: i64,
-    window_start: i64,
-    locked_until: Option<i64>,
-    expires_at: i64,
-}
-
-impl Failures {
-    fn of(item: &Item, now: i64) -> Self {
-        if item.is_expired(now) || item.opt_number("window_start").is_none() {
-            return Self::default();
-        }
-        Self {
-            failures: item.opt_number("failures").unwrap_or_default(),
-            window_start: item.opt_number("window_start").unwrap_or_default(),
-            locked_until: item.opt_number("locked_until"),
-            expires_at: item.opt_number("expires_at").unwrap_or_default(),
-        }
+/// The counter as it stands at `now`: an expired item, or one that only ever held a lease, is
+/// no counter. There is no `to_item`: the counter is only ever written by the update
+/// expressions above (`failures`, `window_start`, `locked_until`, `expires_at`; the lease's
+/// `holder` and `lease_until`).
+fn from_item(item: &Item, now: i64) -> Failures {
+    if item.is_expired(now) || item.opt_number("window_start").is_none() {
+        return Failures::default();
     }
-
-    fn is_locked(&self, now: i64) -> bool {
-        self.locked_until.is_some_and(|until| until > now)
-    }
-
-    /// The counter after one more failure at `now`: counted in the open window, or the first of
-    /// a new one; locked at the [`MAX_FAILURES`]th. The item lives until both the window and the
-    /// lock are over.
-    fn after_failure(&self, now: i64) -> Self {
-        let open = self.failures > 0 && self.window_start > now - WINDOW_SECONDS;
-        let (failures, window_start) = if open { (self.failures + 1, self.window_start) } else { (1, now) };
-        let locked_until = (failures >= MAX_FAILURES).then_some(now + LOCK_SECONDS);
-        let expires_at = locked_until.unwrap_or_default().max(window_start + WINDOW_SECONDS);
-        Self { failures, window_start, locked_until, expires_at }
+    Failures {
+        failures: item.opt_number("failures").unwrap_or_default(),
+        window_start: item.opt_number("window_start").unwrap_or_default(),
+        locked_until: item.opt_number("locked_until"),
+        expires_at: item.opt_number("expires_at").unwrap_or_default(),
     }
 }
 
@@ -244,30 +183,20 @@ mod tests {
     #[test]
     fn the_key_uses_the_lowercased_username() {
         let name = normalize_username("Alice").expect("valid");
-        assert_eq!(failures_key(&name), "PWFAIL#alice");
+        assert_eq!(key(&name), Key::new("PWFAIL#alice", "PWFAIL"));
     }
 
     #[test]
-    fn failures_count_in_their_window_and_lock_at_the_limit() {
-        let mut counter = Failures::default();
-        for i in 1..MAX_FAILURES {
-            counter = counter.after_failure(1_000 + i);
-            assert_eq!((counter.failures, counter.window_start, counter.locked_until), (i, 1_001, None));
-        }
-        let locked = counter.after_failure(1_100);
-        assert_eq!(locked.failures, MAX_FAILURES);
-        assert_eq!(locked.locked_until, Some(1_100 + LOCK_SECONDS));
-        assert!(locked.is_locked(1_100) && !locked.is_locked(1_100 + LOCK_SECONDS));
-        assert_eq!(locked.expires_at, 1_100 + LOCK_SECONDS, "lives until the lock is over");
-        assert!(locked.expires_at >= locked.window_start + WINDOW_SECONDS);
-    }
-
-    #[test]
-    fn a_failure_after_the_window_starts_a_new_one() {
-        let old = Failures { failures: 3, window_start: 1_000, locked_until: None, expires_at: 1_900 };
-        let next = old.after_failure(1_000 + WINDOW_SECONDS);
-        assert_eq!((next.failures, next.window_start, next.locked_until), (1, 1_000 + WINDOW_SECONDS, None));
-        assert_eq!(next.expires_at, 1_000 + 2 * WINDOW_SECONDS);
+    fn a_counter_reads_back_as_the_updates_write_it() {
+        let counter = Failures { failures: 5, window_start: 100, locked_until: Some(1_000), expires_at: 1_000 };
+        let item = Item::keyed(key("ann"))
+            .set("failures", n(counter.failures))
+            .set("window_start", n(counter.window_start))
+            .set("locked_until", n(1_000))
+            .set("expires_at", n(counter.expires_at))
+            .set("holder", s("h"))
+            .set("lease_until", n(110));
+        assert_eq!(from_item(&item, 200), counter);
     }
 
     #[test]
@@ -276,9 +205,9 @@ mod tests {
             Item(pairs.iter().map(|(k, v)| (k.to_string(), n(*v))).collect::<std::collections::HashMap<_, _>>())
         };
         let expired = item(&[("failures", 4), ("window_start", 100), ("locked_until", 900), ("expires_at", 1_000)]);
-        assert_eq!(Failures::of(&expired, 1_000), Failures::default());
-        assert_eq!(Failures::of(&item(&[("lease_until", 1_010), ("expires_at", 1_010)]), 1_000), Failures::default());
-        let live = Failures::of(&expired, 999);
+        assert_eq!(from_item(&expired, 1_000), Failures::default());
+        assert_eq!(from_item(&item(&[("lease_until", 1_010), ("expires_at", 1_010)]), 1_000), Failures::default());
+        let live = from_item(&expired, 999);
         assert_eq!((live.failures, live.locked_until), (4, Some(900)));
     }
 }

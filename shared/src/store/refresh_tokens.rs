@@ -1,4 +1,5 @@
-//! Refresh tokens and their families (ory/fosite's "token family" rotation, RFC 9700 §4.14.2).
+//! Refresh tokens (`RT#<sha256(token)>` / `RT`) and their families (`FAMILY#<family_id>` /
+//! `FAMILY`): ory/fosite's "token family" rotation, RFC 9700 §4.14.2.
 //!
 //! Rules:
 //! - A token is stored under the SHA-256 of its value, never the value.
@@ -14,52 +15,27 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{Item, ItemContext as _, Store, Written, backend, conditional, n, s};
+use super::backend::{Store, Written, backend, conditional};
+use super::item::{Item, ItemContext as _, Key, boolean, n, s};
+use super::users;
 use crate::aws::is_transaction_conflict;
+use crate::domain::refresh_token::{Family, RefreshToken};
 use crate::error::Error;
 use crate::scope::Scope;
 
-/// A stored refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
-    /// [`crate::secret::hash`] of the token.
-    pub hash: String,
-    pub family_id: String,
-    pub client_id: String,
-    pub subject: String,
-    pub scope: Scope,
-    /// When the user signed in for the grant (OpenID Connect `auth_time`), carried through every
-    /// rotation; `None` for tokens issued before it was recorded.
-    pub auth_time: Option<i64>,
-    pub issued_at: i64,
-    pub expires_at: i64,
-    /// When it was rotated; a token presented after this is reused.
-    pub used_at: Option<i64>,
-    /// The hash of the token it was rotated into.
-    pub replaced_by: Option<String>,
-    /// Retired on the reuse-grace path before its holder ever used it: presenting it is reuse,
-    /// never a retry.
-    pub superseded: bool,
+const TOKEN_PREFIX: &str = "RT#";
+const FAMILY_PREFIX: &str = "FAMILY#";
+
+/// The key of the refresh token whose [`crate::secret::hash`] is `hash`.
+pub fn token_key(hash: &str) -> Key {
+    Key::new(format!("{TOKEN_PREFIX}{hash}"), "RT")
 }
 
-/// A token family: one grant and everything rotated from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Family {
-    pub id: String,
-    pub client_id: String,
-    pub subject: String,
-    pub revoked: bool,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-fn token_key(hash: &str) -> String {
-    format!("RT#{hash}")
-}
-fn family_key(id: &str) -> String {
-    format!("FAMILY#{id}")
+/// The key of token family `id`.
+pub fn family_key(id: &str) -> Key {
+    Key::new(format!("{FAMILY_PREFIX}{id}"), "FAMILY")
 }
 
 /// How often a revocation tries again after meeting a transaction in flight (50, 100, 200 and
@@ -71,16 +47,7 @@ impl Store {
     pub async fn create_family(&self, family: &Family, first: &RefreshToken) -> Result<(), Error> {
         let family_put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(family_key(&family.id)))
-            .item("sk", s("FAMILY"))
-            .item("family_id", s(&family.id))
-            .item("client_id", s(&family.client_id))
-            .item("subject", s(&family.subject))
-            .item("revoked", AttributeValue::Bool(false))
-            .item("created_at", n(family.created_at))
-            .item("expires_at", n(family.expires_at))
-            .item("gsi1pk", s(format!("USER#{}", family.subject)))
-            .item("gsi1sk", s(format!("FAMILY#{}#{}", family.created_at, family.id)))
+            .set_item(Some(family_to_item(family).into_attributes()))
             .condition_expression("attribute_not_exists(pk)")
             .build()?;
         let items = vec![TransactWriteItem::builder().put(family_put).build(), self.put_token(first)?];
@@ -92,13 +59,13 @@ impl Store {
 
     /// The token stored under `hash`, unless absent or expired.
     pub async fn refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshToken>, Error> {
-        let Some(item) = self.get(token_key(hash), "RT", now).await? else { return Ok(None) };
-        parse_token(&item).item("refresh token").map(Some)
+        let Some(item) = self.get(token_key(hash), now).await? else { return Ok(None) };
+        token_from_item(&item).reading("refresh token").map(Some)
     }
 
     pub async fn family(&self, id: &str, now: i64) -> Result<Option<Family>, Error> {
-        let Some(item) = self.get(family_key(id), "FAMILY", now).await? else { return Ok(None) };
-        parse_family(&item).item("token family").map(Some)
+        let Some(item) = self.get(family_key(id), now).await? else { return Ok(None) };
+        family_from_item(&item).reading("token family").map(Some)
     }
 
     /// Replaces `old` by `new` in one transaction (see the module rules).
@@ -137,14 +104,14 @@ impl Store {
             .update_token(successor)
             .update_expression("SET used_at = :now, replaced_by = :new, superseded = :true")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at)")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":true", boolean(true))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":new", s(&new.hash));
         self.write_into_family(vec![repoint, retire], new).await
     }
 
     fn update_token(&self, hash: &str) -> UpdateBuilder {
-        Update::builder().table_name(&self.table).key("pk", s(token_key(hash))).key("sk", s("RT"))
+        Update::builder().table_name(&self.table).set_key(Some(token_key(hash).attributes()))
     }
 
     /// `updates`, the put of `new`, and the family's extension, all or nothing; the family
@@ -152,12 +119,11 @@ impl Store {
     async fn write_into_family(&self, updates: Vec<UpdateBuilder>, new: &RefreshToken) -> Result<Written, Error> {
         let extend_family = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(family_key(&new.family_id)))
-            .key("sk", s("FAMILY"))
+            .set_key(Some(family_key(&new.family_id).attributes()))
             .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(pk) AND revoked = :false")
             .expression_attribute_values(":exp", n(new.expires_at))
-            .expression_attribute_values(":false", AttributeValue::Bool(false));
+            .expression_attribute_values(":false", boolean(false));
         let mut items = Vec::with_capacity(updates.len() + 2);
         for update in updates.into_iter().chain([extend_family]) {
             let update = update.build()?;
@@ -175,14 +141,10 @@ impl Store {
         let mut conflicts = 0;
         loop {
             let result = self
-                .ddb
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(family_key(id)))
-                .key("sk", s("FAMILY"))
+                .update_item(family_key(id))
                 .update_expression("SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now)")
                 .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":true", boolean(true))
                 .expression_attribute_values(":now", n(now))
                 .send()
                 .await;
@@ -209,14 +171,14 @@ impl Store {
             .table_name(&self.table)
             .index_name("gsi1")
             .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", s(format!("USER#{user_id}")))
+            .expression_attribute_values(":user", s(users::key(user_id).pk))
             .into_paginator()
             .items()
             .send();
         let mut revoked = 0;
         while let Some(item) = pages.next().await {
-            let pk = Item(item.map_err(backend("Query"))?).string("pk").item("token family index entry")?;
-            if let Some(family_id) = pk.strip_prefix("FAMILY#") {
+            let pk = Item(item.map_err(backend("Query"))?).string("pk").reading("token family index entry")?;
+            if let Some(family_id) = pk.strip_prefix(FAMILY_PREFIX) {
                 self.revoke_family(family_id, now).await?;
                 revoked += 1;
             }
@@ -227,27 +189,32 @@ impl Store {
     fn put_token(&self, token: &RefreshToken) -> Result<TransactWriteItem, Error> {
         let put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(token_key(&token.hash)))
-            .item("sk", s("RT"))
-            .item("family_id", s(&token.family_id))
-            .item("client_id", s(&token.client_id))
-            .item("subject", s(&token.subject))
-            .item("scope", s(token.scope.to_string()))
-            .item("issued_at", n(token.issued_at))
-            .item("expires_at", n(token.expires_at))
+            .set_item(Some(token_to_item(token).into_attributes()))
             .condition_expression("attribute_not_exists(pk)");
-        let put = match token.auth_time {
-            Some(at) => put.item("auth_time", n(at)),
-            None => put,
-        };
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 }
 
-fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
-    let pk = item.string("pk")?;
+/// A token as it is first put. `used_at`, `replaced_by` and `superseded` are only ever set by
+/// the rotation's updates, never put.
+fn token_to_item(token: &RefreshToken) -> Item {
+    Item::keyed(token_key(&token.hash))
+        .set("family_id", s(&token.family_id))
+        .set("client_id", s(&token.client_id))
+        .set("subject", s(&token.subject))
+        .set("scope", s(token.scope.to_string()))
+        .set("issued_at", n(token.issued_at))
+        .set("expires_at", n(token.expires_at))
+        .set_opt("auth_time", token.auth_time.map(n))
+        .set_opt("used_at", token.used_at.map(n))
+        .set_opt("replaced_by", token.replaced_by.as_ref().map(s))
+        .set_opt("superseded", token.superseded.then_some(boolean(true)))
+}
+
+/// The token's hash is its key's; tokens issued before `auth_time` was recorded have none.
+fn token_from_item(item: &Item) -> anyhow::Result<RefreshToken> {
     Ok(RefreshToken {
-        hash: pk.trim_start_matches("RT#").to_string(),
+        hash: item.string_after("pk", TOKEN_PREFIX)?,
         family_id: item.string("family_id")?,
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
@@ -257,17 +224,100 @@ fn parse_token(item: &Item) -> anyhow::Result<RefreshToken> {
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
         replaced_by: item.opt_string("replaced_by"),
-        superseded: item.bool("superseded"),
+        superseded: item.opt_bool("superseded").unwrap_or(false),
     })
 }
 
-fn parse_family(item: &Item) -> anyhow::Result<Family> {
+/// A family as it is first put, indexed under its user (`gsi1`) for revoke-all.
+fn family_to_item(family: &Family) -> Item {
+    Item::keyed(family_key(&family.id))
+        .set("family_id", s(&family.id))
+        .set("client_id", s(&family.client_id))
+        .set("subject", s(&family.subject))
+        .set("revoked", boolean(family.revoked))
+        .set("created_at", n(family.created_at))
+        .set("expires_at", n(family.expires_at))
+        .set("gsi1pk", s(users::key(&family.subject).pk))
+        .set("gsi1sk", s(format!("{FAMILY_PREFIX}{}#{}", family.created_at, family.id)))
+}
+
+fn family_from_item(item: &Item) -> anyhow::Result<Family> {
     Ok(Family {
         id: item.string("family_id")?,
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
-        revoked: item.bool("revoked"),
+        revoked: item.opt_bool("revoked").unwrap_or(false),
         created_at: item.number("created_at")?,
         expires_at: item.number("expires_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    fn token() -> RefreshToken {
+        RefreshToken {
+            hash: "h1".into(),
+            family_id: "f1".into(),
+            client_id: "c1".into(),
+            subject: "u1".into(),
+            scope: Scope::parse("openid").expect("scope"),
+            auth_time: Some(5),
+            issued_at: 10,
+            expires_at: 20,
+            used_at: None,
+            replaced_by: None,
+            superseded: false,
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_round_trips_keyed_by_its_hash() {
+        let token = token();
+        let item = token_to_item(&token);
+        assert_eq!(from(&item), token);
+        let a = item.attributes();
+        assert_eq!((&a["pk"], &a["sk"]), (&s("RT#h1"), &s("RT")));
+        assert!(!a.contains_key("hash"), "the hash is the key's, not an attribute");
+        assert_eq!(a["issued_at"], AttributeValue::N("10".into()));
+        let mut names: Vec<&str> = a.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let expected =
+            ["auth_time", "client_id", "expires_at", "family_id", "issued_at", "pk", "scope", "sk", "subject"];
+        assert_eq!(names, expected);
+        let rotated = RefreshToken { used_at: Some(15), replaced_by: Some("h2".into()), superseded: true, ..token };
+        assert_eq!(from(&token_to_item(&rotated)), rotated);
+    }
+
+    fn from(item: &Item) -> RefreshToken {
+        token_from_item(item).expect("reads")
+    }
+
+    #[test]
+    fn a_token_from_before_auth_time_still_reads() {
+        let mut old = token_to_item(&token()).into_attributes();
+        old.remove("auth_time");
+        assert_eq!(from(&Item(old)).auth_time, None);
+    }
+
+    #[test]
+    fn a_family_round_trips_with_its_index_keys() {
+        let family = Family {
+            id: "f1".into(),
+            client_id: "c1".into(),
+            subject: "u1".into(),
+            revoked: false,
+            created_at: 3,
+            expires_at: 9,
+        };
+        let item = family_to_item(&family);
+        assert_eq!(family_from_item(&item).expect("reads"), family);
+        let a = item.attributes();
+        assert_eq!((&a["pk"], &a["sk"]), (&s("FAMILY#f1"), &s("FAMILY")));
+        assert_eq!((&a["gsi1pk"], &a["gsi1sk"]), (&s("USER#u1"), &s("FAMILY#3#f1")));
+        assert_eq!(a["revoked"], AttributeValue::Bool(false));
+    }
 }

@@ -1,14 +1,17 @@
-//! The access-token deny list: a revoked token's `jti` until the token would have expired.
+//! The access-token deny list, `JTI#<jti>` / `JTI`: a revoked token's `jti` until the token would
+//! have expired.
 //!
-//! Rules: the item expires with the token (`expires_at` = the token's `exp` plus the leeway), so the list holds
-//! only tokens that could still be presented; a read past `expires_at` counts as absent, which is
-//! safe because the token itself has expired by then.
+//! Rules: the item expires with the token (`expires_at` = the token's `exp` plus the leeway), so
+//! the list holds only tokens that could still be presented; a read past `expires_at` counts as
+//! absent, which is safe because the token itself has expired by then.
 
-use super::{Store, backend, n, s};
+use super::backend::{Store, backend};
+use super::item::{Item, Key, n};
 use crate::error::Error;
 
-fn key(jti: &str) -> String {
-    format!("JTI#{jti}")
+/// The key of the deny-list entry of access token `jti`.
+pub fn key(jti: &str) -> Key {
+    Key::new(format!("JTI#{jti}"), "JTI")
 }
 
 impl Store {
@@ -17,18 +20,38 @@ impl Store {
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(key(jti)))
-            .item("sk", s("JTI"))
-            .item("revoked_at", n(now))
-            // Verification tolerates clock skew past `exp`: keep the entry until that is over too.
-            .item("expires_at", n(exp + crate::clock::LEEWAY_SECONDS))
+            .set_item(Some(to_item(jti, exp, now).into_attributes()))
             .send()
             .await
             .map_err(backend("PutItem"))?;
         Ok(())
     }
 
+    /// Whether `jti` is on the deny list: an entry exists (reading nothing but its presence).
     pub async fn is_access_token_revoked(&self, jti: &str, now: i64) -> Result<bool, Error> {
-        Ok(self.get(key(jti), "JTI", now).await?.is_some())
+        Ok(self.get(key(jti), now).await?.is_some())
+    }
+}
+
+/// The entry of a token expiring at `exp`, revoked at `now`. Verification tolerates clock skew
+/// past `exp`: the entry stays until that is over too.
+fn to_item(jti: &str, exp: i64, now: i64) -> Item {
+    Item::keyed(key(jti)).set("revoked_at", n(now)).set("expires_at", n(exp + crate::clock::LEEWAY_SECONDS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::item::s;
+
+    #[test]
+    fn an_entry_lives_past_the_tokens_exp_by_the_leeway() {
+        let item = to_item("j1", 1_000, 400);
+        let a = item.attributes();
+        assert_eq!((&a["pk"], &a["sk"]), (&s("JTI#j1"), &s("JTI")));
+        assert_eq!(item.opt_number("revoked_at"), Some(400));
+        assert_eq!(item.opt_number("expires_at"), Some(1_000 + crate::clock::LEEWAY_SECONDS));
+        assert!(!item.is_expired(1_000) && item.is_expired(1_000 + crate::clock::LEEWAY_SECONDS));
+        assert_eq!(a.len(), 4);
     }
 }

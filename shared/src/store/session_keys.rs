@@ -1,27 +1,19 @@
-//! WeChat session keys, KMS-encrypted (encryption context: appid and openid).
+//! WeChat session keys, `WXSK#<appid>#<openid>` / `WXSK`: sealed by the data key (a `WXE1`
+//! envelope under KMS, [`crate::keys::data_key`]; encryption context: purpose, appid and openid).
 //!
 //! Rules: a login replaces the current key and keeps the replaced one as `previous` for a short
 //! while, in one update (concurrent `wx.login` calls each replace the key, and data the mini
 //! program encrypted under the older one may still be on its way). Nothing here ever holds a
 //! session key in plaintext.
 
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::{Store, conditional, n, s};
+use super::backend::{Store, conditional};
+use super::item::{Item, Key, b, n};
+use crate::domain::session_keys::StoredSessionKeys;
 use crate::error::Error;
 
-/// The stored ciphertexts of one user's session keys in one mini program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSessionKeys {
-    pub current: Vec<u8>,
-    pub current_at: i64,
-    /// The key replaced by `current`, while it is still usable.
-    pub previous: Option<Vec<u8>>,
-}
-
-fn key(appid: &str, openid: &str) -> String {
-    format!("WXSK#{appid}#{openid}")
+/// The key of the session keys of user `openid` in mini program `appid`.
+pub fn key(appid: &str, openid: &str) -> Key {
+    Key::new(format!("WXSK#{appid}#{openid}"), "WXSK")
 }
 
 impl Store {
@@ -38,12 +30,11 @@ impl Store {
         expires_at: i64,
     ) -> Result<(), Error> {
         let raw_ciphertext = ciphertext.clone();
-        let ciphertext = AttributeValue::B(Blob::new(ciphertext));
+        let ciphertext = b(&ciphertext);
         // What both writes below share: the item, and the new key with its times.
         let update = || {
-            let item = self.ddb.update_item().table_name(&self.table).key("pk", s(key(appid, openid)));
-            item.key("sk", s("WXSK"))
-                .expression_attribute_names("#current", "current")
+            let item = self.update_item(key(appid, openid));
+            item.expression_attribute_names("#current", "current")
                 .expression_attribute_values(":key", ciphertext.clone())
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":expires_at", n(expires_at))
@@ -83,8 +74,8 @@ impl Store {
         Err(Error::Unavailable(anyhow::anyhow!("storing a session key kept losing races")))
     }
 
-    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. KMS ciphertexts are
-    /// never equal for two encryptions, so this tells our own write from anyone else's.
+    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. Two sealings are
+    /// never equal (a random nonce each, or KMS's own randomness), so this tells our own write from anyone else's.
     async fn current_session_key_is(
         &self,
         appid: &str,
@@ -92,20 +83,45 @@ impl Store {
         ciphertext: &[u8],
         now: i64,
     ) -> Result<bool, Error> {
-        let item = self.get(key(appid, openid), "WXSK", now).await?;
+        let item = self.get(key(appid, openid), now).await?;
         Ok(item.and_then(|item| item.opt_bytes("current")).is_some_and(|current| current == ciphertext))
     }
 
     /// The keys usable at `now`, if any.
     pub async fn session_keys(&self, appid: &str, openid: &str, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
-        let Some(item) = self.get(key(appid, openid), "WXSK", now).await? else {
-            return Ok(None);
-        };
-        let Some(current) = item.opt_bytes("current") else {
-            return Ok(None);
-        };
-        let previous_live = item.opt_number("previous_until").is_some_and(|until| until > now);
-        let previous = item.opt_bytes("previous").filter(|p| previous_live && *p != current);
-        Ok(Some(StoredSessionKeys { current, current_at: item.opt_number("current_at").unwrap_or_default(), previous }))
+        let item = self.get(key(appid, openid), now).await?;
+        Ok(item.and_then(|item| from_item(&item, now)))
+    }
+}
+
+/// The keys usable at `now`: none without a current key; the previous one only until
+/// `previous_until`, and not when it is the current one. There is no `to_item`: the item is only
+/// ever written by the update expressions of [`Store::put_session_key`] (`current`,
+/// `current_at`, `previous`, `previous_until`, `expires_at`).
+fn from_item(item: &Item, now: i64) -> Option<StoredSessionKeys> {
+    let current = item.opt_bytes("current")?;
+    let previous_live = item.opt_number("previous_until").is_some_and(|until| until > now);
+    let previous = item.opt_bytes("previous").filter(|p| previous_live && *p != current);
+    Some(StoredSessionKeys { current, current_at: item.opt_number("current_at").unwrap_or_default(), previous })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::item::s;
+
+    #[test]
+    fn the_keys_read_back_as_the_update_writes_them() {
+        let item = Item::keyed(key("wx1", "o1"))
+            .set("current", b(&[2]))
+            .set("current_at", n(100))
+            .set("previous", b(&[1]))
+            .set("previous_until", n(130))
+            .set("expires_at", n(1_000));
+        assert_eq!(item.attributes()["pk"], s("WXSK#wx1#o1"));
+        let keys = StoredSessionKeys { current: vec![2], current_at: 100, previous: Some(vec![1]) };
+        assert_eq!(from_item(&item, 120), Some(keys.clone()));
+        assert_eq!(from_item(&item, 130), Some(StoredSessionKeys { previous: None, ..keys }), "previous ran out");
+        assert_eq!(from_item(&Item::keyed(key("wx1", "o1")), 120), None, "no current key");
     }
 }

@@ -7,86 +7,109 @@
 //! person in another mini program of the same WeChat open platform account) links the new openid
 //! to that user instead of creating one.
 
-use std::collections::HashMap;
+use aws_sdk_dynamodb::types::builders::{PutBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-
-use super::{ItemContext as _, Store, Written, backend, n, s};
+use super::backend::{Store, Written, backend};
+use super::item::{Item, ItemContext as _, Key, n, s, string_map};
+use crate::domain::user::{Phone, User, WechatIdentity};
 use crate::error::Error;
+use crate::password::PasswordHash;
 use crate::secret::random_id;
 
-/// A WeChat identity as `jscode2session` returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WechatIdentity {
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
+/// The key of user `id`'s item.
+pub fn key(id: &str) -> Key {
+    Key::new(format!("USER#{id}"), "USER")
 }
 
-/// A user record.
+/// The key of the mapping from an openid (in mini program `appid`) to its user.
+pub fn openid_key(appid: &str, openid: &str) -> Key {
+    Key::new(format!("OPENID#{appid}#{openid}"), MAPPING_SK)
+}
+
+/// The key of the mapping from a unionid to its user.
+pub fn unionid_key(unionid: &str) -> Key {
+    Key::new(format!("UNIONID#{unionid}"), MAPPING_SK)
+}
+
+/// The sort key of every mapping to a user (openid, unionid, username).
+pub(crate) const MAPPING_SK: &str = "MAP";
+
+/// An item leading to a user: an openid's, a unionid's or a username's (`store::usernames`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    /// appid -> openid
-    pub openids: HashMap<String, String>,
+pub(crate) struct Mapping {
+    pub user_id: String,
+    /// An openid's mapping: the unionid WeChat gave with it (or recorded later).
     pub unionid: Option<String>,
-    /// Password users only.
+    /// A username's mapping: the username.
     pub username: Option<String>,
-    pub phone: Option<Phone>,
     pub created_at: i64,
 }
 
-/// A phone number as WeChat verified it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Phone {
-    /// With the country code for numbers outside mainland China (WeChat's `phoneNumber`).
-    pub phone_number: String,
-    pub pure_phone_number: String,
-    pub country_code: String,
+pub(crate) fn mapping_to_item(key: Key, mapping: &Mapping) -> Item {
+    Item::keyed(key)
+        .set("user_id", s(&mapping.user_id))
+        .set("created_at", n(mapping.created_at))
+        .set_opt("unionid", mapping.unionid.as_ref().map(s))
+        .set_opt("username", mapping.username.as_ref().map(s))
 }
 
-impl std::fmt::Debug for Phone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Phone(..)") // personal data: never in a log line
-    }
+pub(crate) fn mapping_from_item(item: &Item) -> anyhow::Result<Mapping> {
+    Ok(Mapping {
+        user_id: item.string("user_id")?,
+        unionid: item.opt_string("unionid"),
+        username: item.opt_string("username"),
+        created_at: item.opt_number("created_at").unwrap_or_default(),
+    })
 }
 
-fn user_key(id: &str) -> String {
-    format!("USER#{id}")
+/// A user's item; a password user's carries its argon2id hash (`password_hash`) beside
+/// `username`. Every user item has `openids`, so linking an openid later finds the map.
+pub(crate) fn to_item(user: &User, password_hash: Option<&PasswordHash>) -> Item {
+    let phone = user.phone.as_ref();
+    Item::keyed(key(&user.id))
+        .set("user_id", s(&user.id))
+        .set("openids", string_map(&user.openids))
+        .set("created_at", n(user.created_at))
+        .set_opt("unionid", user.unionid.as_ref().map(s))
+        .set_opt("username", user.username.as_ref().map(s))
+        .set_opt("password_hash", password_hash.map(|hash| s(hash.as_str())))
+        .set_opt("phone_number", phone.map(|p| s(&p.phone_number)))
+        .set_opt("pure_phone_number", phone.map(|p| s(&p.pure_phone_number)))
+        .set_opt("country_code", phone.map(|p| s(&p.country_code)))
 }
-fn openid_key(appid: &str, openid: &str) -> String {
-    format!("OPENID#{appid}#{openid}")
+
+pub(crate) fn from_item(item: &Item) -> anyhow::Result<User> {
+    Ok(User {
+        id: item.string("user_id")?,
+        openids: item.string_map("openids"),
+        unionid: item.opt_string("unionid"),
+        username: item.opt_string("username"),
+        phone: item.opt_string("phone_number").map(|phone_number| Phone {
+            phone_number,
+            pure_phone_number: item.opt_string("pure_phone_number").unwrap_or_default(),
+            country_code: item.opt_string("country_code").unwrap_or_default(),
+        }),
+        created_at: item.opt_number("created_at").unwrap_or_default(),
+    })
 }
-fn unionid_key(unionid: &str) -> String {
-    format!("UNIONID#{unionid}")
+
+/// The stored password hash of a user's item, if it is a password user's.
+pub(crate) fn password_hash_of(item: &Item) -> Option<PasswordHash> {
+    item.opt_string("password_hash").map(PasswordHash::from_stored)
 }
 
 impl Store {
     pub async fn user(&self, id: &str) -> Result<Option<User>, Error> {
-        let Some(item) = self.get_permanent(user_key(id), "USER").await? else {
+        let Some(item) = self.get_permanent(key(id)).await? else {
             return Ok(None);
         };
-        Ok(Some(User {
-            id: item.string("user_id").item("user")?,
-            openids: item.string_map("openids"),
-            unionid: item.opt_string("unionid"),
-            username: item.opt_string("username"),
-            phone: item.opt_string("phone_number").map(|phone_number| Phone {
-                phone_number,
-                pure_phone_number: item.opt_string("pure_phone_number").unwrap_or_default(),
-                country_code: item.opt_string("country_code").unwrap_or_default(),
-            }),
-            created_at: item.opt_number("created_at").unwrap_or_default(),
-        }))
+        from_item(&item).reading("user").map(Some)
     }
 
     /// Records the user's verified phone number (replacing an earlier one).
     pub async fn set_user_phone(&self, user_id: &str, phone: &Phone, now: i64) -> Result<(), Error> {
-        self.ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(user_key(user_id)))
-            .key("sk", s("USER"))
+        self.update_item(key(user_id))
             .update_expression(
                 "SET phone_number = :p, pure_phone_number = :pp, country_code = :cc, phone_verified_at = :now",
             )
@@ -106,16 +129,14 @@ impl Store {
         // A lost race is settled by reading again; three rounds cover every interleaving of a
         // concurrent openid creation and a concurrent unionid creation.
         for _ in 0..3 {
-            if let Some((user_id, known_unionid)) =
-                self.mapping_of(openid_key(&identity.appid, &identity.openid)).await?
-            {
-                if let (Some(unionid), None) = (&identity.unionid, known_unionid) {
-                    self.record_unionid(&user_id, identity, unionid, now).await?;
+            if let Some(mapping) = self.mapping_of(openid_key(&identity.appid, &identity.openid)).await? {
+                if let (Some(unionid), None) = (&identity.unionid, mapping.unionid) {
+                    self.record_unionid(&mapping.user_id, identity, unionid, now).await?;
                 }
-                return Ok(user_id);
+                return Ok(mapping.user_id);
             }
             let by_union = match &identity.unionid {
-                Some(unionid) => self.mapping_of(unionid_key(unionid)).await?.map(|(user_id, _)| user_id),
+                Some(unionid) => self.mapping_of(unionid_key(unionid)).await?.map(|mapping| mapping.user_id),
                 None => None,
             };
             let attempt = match by_union {
@@ -131,10 +152,10 @@ impl Store {
         Err(Error::Unavailable(anyhow::anyhow!("user creation kept losing races")))
     }
 
-    /// The user an identity maps to, and the unionid recorded with the mapping.
-    async fn mapping_of(&self, pk: String) -> Result<Option<(String, Option<String>)>, Error> {
-        match self.get_permanent(pk, "MAP").await? {
-            Some(item) => Ok(Some((item.string("user_id").item("identity mapping")?, item.opt_string("unionid")))),
+    /// The mapping stored under `key`: the user an identity leads to.
+    pub(crate) async fn mapping_of(&self, key: Key) -> Result<Option<Mapping>, Error> {
+        match self.get_permanent(key).await? {
+            Some(item) => mapping_from_item(&item).reading("mapping to a user").map(Some),
             None => Ok(None),
         }
     }
@@ -150,22 +171,22 @@ impl Store {
         unionid: &str,
         now: i64,
     ) -> Result<(), Error> {
-        let openid_pk = openid_key(&identity.appid, &identity.openid);
         // Only an existing mapping: an update would otherwise create one without its user_id.
         let mark_mapping = self
-            .update(openid_pk.clone(), "MAP")
+            .transact_update(openid_key(&identity.appid, &identity.openid))
             .update_expression("SET unionid = :u")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":u", s(unionid));
         let set_on_user = self
-            .update(user_key(user_id), "USER")
+            .transact_update(key(user_id))
             .update_expression("SET unionid = :u")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(unionid)")
             .expression_attribute_values(":u", s(unionid));
-        let build = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| -> Result<TransactWriteItem, Error> {
+        let build = |u: UpdateBuilder| -> Result<TransactWriteItem, Error> {
             Ok(TransactWriteItem::builder().update(u.build()?).build())
         };
-        let put_mapping = self.mapping(unionid_key(unionid), user_id, now).build()?;
+        let put_mapping =
+            self.put_new(mapping_to_item(unionid_key(unionid), &new_mapping(user_id, None, now))).build()?;
         let items = vec![
             TransactWriteItem::builder().put(put_mapping).build(),
             build(set_on_user)?,
@@ -178,32 +199,31 @@ impl Store {
         Ok(())
     }
 
-    fn update(&self, pk: String, sk: &str) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        Update::builder().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk))
+    fn transact_update(&self, key: Key) -> UpdateBuilder {
+        Update::builder().table_name(&self.table).set_key(Some(key.attributes()))
     }
 
     async fn create_wechat_user(&self, identity: &WechatIdentity, now: i64) -> Result<String, Race> {
-        let user_id = random_id();
-        let mut user = self
-            .put_new(user_key(&user_id), "USER")
-            .item("user_id", s(&user_id))
-            .item("created_at", n(now))
-            .item("openids", AttributeValue::M(HashMap::from([(identity.appid.clone(), s(&identity.openid))])));
+        let user = User {
+            id: random_id(),
+            openids: [(identity.appid.clone(), identity.openid.clone())].into(),
+            unionid: identity.unionid.clone(),
+            username: None,
+            phone: None,
+            created_at: now,
+        };
+        let mut items =
+            vec![put(self.put_new(to_item(&user, None)))?, put(self.openid_mapping(identity, &user.id, now))?];
         if let Some(unionid) = &identity.unionid {
-            user = user.item("unionid", s(unionid));
+            let mapping = mapping_to_item(unionid_key(unionid), &new_mapping(&user.id, None, now));
+            items.push(put(self.put_new(mapping))?);
         }
-        let mut items = vec![put(user)?, put(self.openid_mapping(identity, &user_id, now))?];
-        if let Some(unionid) = &identity.unionid {
-            items.push(put(self.mapping(unionid_key(unionid), &user_id, now))?);
-        }
-        self.transact_race(items).await.map(|()| user_id)
+        self.transact_race(items).await.map(|()| user.id)
     }
 
     async fn link_openid(&self, user_id: &str, identity: &WechatIdentity, now: i64) -> Result<(), Race> {
-        let add_openid = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_key(user_id)))
-            .key("sk", s("USER"))
+        let add_openid = self
+            .transact_update(key(user_id))
             .update_expression("SET openids.#appid = :openid")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#appid", &identity.appid)
@@ -217,30 +237,18 @@ impl Store {
         .await
     }
 
-    fn put_new(&self, pk: String, sk: &str) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+    /// A put of `item` that only creates: it fails when an item with its key exists.
+    pub(crate) fn put_new(&self, item: Item) -> PutBuilder {
         Put::builder()
             .table_name(&self.table)
-            .item("pk", s(pk))
-            .item("sk", s(sk))
+            .set_item(Some(item.into_attributes()))
             .condition_expression("attribute_not_exists(pk)")
     }
 
-    fn mapping(&self, pk: String, user_id: &str, now: i64) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-        self.put_new(pk, "MAP").item("user_id", s(user_id)).item("created_at", n(now))
-    }
-
     /// The openid's mapping, recording the unionid WeChat gave with it.
-    fn openid_mapping(
-        &self,
-        identity: &WechatIdentity,
-        user_id: &str,
-        now: i64,
-    ) -> aws_sdk_dynamodb::types::builders::PutBuilder {
-        let mapping = self.mapping(openid_key(&identity.appid, &identity.openid), user_id, now);
-        match &identity.unionid {
-            Some(unionid) => mapping.item("unionid", s(unionid)),
-            None => mapping,
-        }
+    fn openid_mapping(&self, identity: &WechatIdentity, user_id: &str, now: i64) -> PutBuilder {
+        let mapping = new_mapping(user_id, identity.unionid.clone(), now);
+        self.put_new(mapping_to_item(openid_key(&identity.appid, &identity.openid), &mapping))
     }
 
     async fn transact_race(&self, items: Vec<TransactWriteItem>) -> Result<(), Race> {
@@ -252,7 +260,11 @@ impl Store {
     }
 }
 
-fn put(builder: aws_sdk_dynamodb::types::builders::PutBuilder) -> Result<TransactWriteItem, Race> {
+fn new_mapping(user_id: &str, unionid: Option<String>, now: i64) -> Mapping {
+    Mapping { user_id: user_id.to_string(), unionid, username: None, created_at: now }
+}
+
+fn put(builder: PutBuilder) -> Result<TransactWriteItem, Race> {
     let put = builder.build().map_err(|e| Race::Fault(e.into()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
@@ -261,4 +273,70 @@ fn put(builder: aws_sdk_dynamodb::types::builders::PutBuilder) -> Result<Transac
 enum Race {
     Lost,
     Fault(Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    #[test]
+    fn a_user_round_trips_with_its_attribute_types() {
+        let user = User {
+            id: "u1".into(),
+            openids: [("wx1".to_string(), "o1".to_string())].into(),
+            unionid: Some("un1".into()),
+            username: None,
+            phone: Some(Phone {
+                phone_number: "+8613800000000".into(),
+                pure_phone_number: "13800000000".into(),
+                country_code: "86".into(),
+            }),
+            created_at: 42,
+        };
+        let item = to_item(&user, None);
+        assert_eq!(from_item(&item).expect("reads"), user);
+        let a = item.attributes();
+        assert_eq!((&a["pk"], &a["sk"]), (&s("USER#u1"), &s("USER")));
+        assert!(matches!(a["openids"], AttributeValue::M(_)));
+        assert_eq!(a["created_at"], AttributeValue::N("42".into()));
+        assert!(!a.contains_key("password_hash") && !a.contains_key("username"));
+    }
+
+    #[test]
+    fn a_password_user_keeps_its_hash_beside_the_username() {
+        let user = User {
+            id: "u2".into(),
+            openids: Default::default(),
+            unionid: None,
+            username: Some("ann".into()),
+            phone: None,
+            created_at: 1,
+        };
+        let hash = PasswordHash::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+        let item = to_item(&user, Some(&hash));
+        assert_eq!(password_hash_of(&item).as_ref().map(PasswordHash::as_str), Some(hash.as_str()));
+        assert_eq!(item.attributes()["openids"], AttributeValue::M(Default::default()));
+        assert_eq!(from_item(&item).expect("reads"), user);
+    }
+
+    #[test]
+    fn mappings_round_trip_and_old_ones_without_created_at_read() {
+        let mapping = new_mapping("u1", Some("un1".into()), 7);
+        let item = mapping_to_item(openid_key("wx1", "o1"), &mapping);
+        assert_eq!(item.attributes()["pk"], s("OPENID#wx1#o1"));
+        assert_eq!(item.attributes()["sk"], s("MAP"));
+        assert_eq!(mapping_from_item(&item).expect("reads"), mapping);
+        let old = Item::keyed(unionid_key("un1")).set("user_id", s("u1"));
+        assert_eq!(mapping_from_item(&old).expect("reads").user_id, "u1");
+    }
+
+    #[test]
+    fn a_user_item_without_openids_or_created_at_still_reads() {
+        let old = Item::keyed(key("u3")).set("user_id", s("u3"));
+        let user = from_item(&old).expect("an older item reads");
+        assert!(user.openids.is_empty() && user.phone.is_none());
+        assert_eq!(user.created_at, 0);
+    }
 }

@@ -2,10 +2,10 @@
 
 use crate::App;
 use crate::domain::access_claims::AccessClaims;
+use crate::domain::client::Client;
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
-use crate::store::clients::Client;
 
 /// A signed access token and what it says.
 #[derive(Clone)]

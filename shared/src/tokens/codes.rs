@@ -10,11 +10,11 @@
 
 use super::access::AccessToken;
 use crate::App;
+use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::{hash, random_token};
 use crate::store::Written;
-use crate::store::authorizations::{AuthorizationCode, PendingAuthorization, Redemption};
 
 /// Issues a code for the request `pending`, approved by `subject`, who signed in at `now`, for
 /// `scope`; returns the code itself, which is stored nowhere. The code carries the request's

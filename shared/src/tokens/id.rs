@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 
 use super::access::AccessToken;
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::Error;
 use crate::scope::Scope;
-use crate::store::clients::Client;
 
 /// The scope that asks for an ID token.
 pub const OPENID: &str = "openid";

@@ -1,9 +1,11 @@
-//! Compact JWS (RFC 7515) signed by the active key of the registry, through KMS.
+//! Compact JWS (RFC 7515) signed by the active key of the registry.
 //!
-//! jsonwebtoken cannot sign through KMS (its signer is synchronous and wants the private key),
-//! so the JWS is assembled here: `base64url(header) . base64url(claims)` is signed by KMS with
-//! the algorithm the key is registered for, and the signature appended. Verification uses
-//! jsonwebtoken ([`crate::keys::verify`]).
+//! The JWS is assembled here: `base64url(header) . base64url(claims)` is signed by
+//! [`crate::keys::signer`] with the algorithm the key is registered for, and the signature
+//! appended. How it signs depends on the key's custody: a `kms` key through KMS `Sign` (the
+//! private key never leaves KMS; jsonwebtoken's synchronous signer cannot do that), an
+//! `envelope` key in process with its private key, unwrapped once per container by KMS
+//! `Decrypt`. Verification uses jsonwebtoken ([`crate::keys::verify`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -16,13 +16,13 @@
 //! the rotation committed: a KMS failure must not spend the client's refresh token.
 
 use crate::App;
+use crate::domain::client::Client;
+use crate::domain::refresh_token::{Family, RefreshToken};
 use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
 use crate::scope::Scope;
 use crate::secret::{hash, random_id, random_token};
 use crate::store::Written;
-use crate::store::clients::Client;
-use crate::store::refresh_tokens::{Family, RefreshToken};
 
 /// A refresh token handed to a client, and its stored record.
 #[derive(Clone)]

@@ -1,13 +1,14 @@
-//! WeChat secrets at rest: app secrets (decrypted through KMS once per container and kept in
-//! memory, since every login needs one) and the KMS encryption contexts of both kinds.
+//! WeChat secrets at rest: app secrets (opened with the data key, [`crate::keys::data_key`], once
+//! per container and kept in memory, since every login needs one) and the encryption contexts of
+//! both kinds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::client::WechatApp;
 use crate::error::Error;
 use crate::keys::data_key::DataKey;
-use crate::store::clients::WechatApp;
 
 /// How long a decrypted secret is trusted: a rotated secret (new ciphertext) is picked up at
 /// once anyway, since the cache is keyed by ciphertext.

@@ -7,12 +7,13 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use wxauth::domain::client::{Client, ClientKind};
+use wxauth::domain::username::normalize_username;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::store::Store;
-use wxauth::store::clients::{Client, ClientKind};
-use wxauth::store::passwords::{CreateUserError, normalize_username};
+use wxauth::store::usernames::CreateUserError;
 use wxauth_provision::{self as provision, NewClient};
 
 #[derive(Parser)]

@@ -2,11 +2,12 @@
 //! URIs), its default grants, a confidential client's secret (returned once, stored as a hash) and
 //! a mini program's app secret (sealed by the data key).
 
+use wxauth::domain::client::{Client, ClientKind, WechatApp};
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::secret::{hash, random_token};
 use wxauth::store::Store;
-use wxauth::store::clients::{Client, ClientKind, CreateClientError, WechatApp};
+use wxauth::store::clients::CreateClientError;
 use wxauth::wechat::secrets::app_secret_context;
 
 /// What a new client is to be.

@@ -1,9 +1,9 @@
 //! Key rotation: a new signing key published ahead of its first signature, the keys it replaces
 //! retired once every token they signed has expired.
 
+use wxauth::domain::signing_key::{Custody, SigningKey};
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::store::Store;
-use wxauth::store::signing_keys::{Custody, SigningKey};
 
 use crate::signing_keys::{DEFAULT_ALGORITHM, DEFAULT_CUSTODY, KeyCustody, adopt_signing_key, new_signing_key};
 

@@ -5,12 +5,12 @@
 use anyhow::Context as _;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeyUsageType, Tag};
+use wxauth::domain::signing_key::{Custody, SigningKey};
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::kms_context;
 use wxauth::keys::local_key::{LocalKey, WRAPPING_PURPOSE, wrapping_context};
 use wxauth::keys::registry::{kms_public_key, register_kms_key, register_public_key, register_signing_key};
 use wxauth::store::Store;
-use wxauth::store::signing_keys::{Custody, SigningKey};
 
 /// The default algorithm of a new deployment's key: what API Gateway's HTTP API JWT authorizer
 /// accepts (it takes RSA only), and KMS bills RSA_2048 signatures at the symmetric rate.

@@ -6,13 +6,13 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
 use crate::oauth::pkce::CodeChallenge;
 use crate::params::Params;
 use crate::secret::random_id;
 use crate::store::Written;
-use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::{codes, refresh};
 

@@ -4,10 +4,10 @@
 
 use super::TokenResponse;
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::store::clients::Client;
 use crate::tokens::access;
 
 pub const GRANT_TYPE: &str = crate::grant_type::CLIENT_CREDENTIALS;

@@ -11,12 +11,12 @@ pub mod wechat;
 use serde::Serialize;
 
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::grant_type;
 use crate::metrics::{self, Metric};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::store::clients::Client;
 use crate::tokens::access::{self, AccessToken};
 use crate::tokens::id::{self, Authentication};
 

@@ -4,10 +4,10 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
+use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::store::clients::Client;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 

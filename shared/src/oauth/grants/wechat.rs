@@ -2,17 +2,17 @@
 //!
 //! The code goes to WeChat's `jscode2session` with the client's appid and app secret (held here,
 //! never in the mini program). The user is found or created from the openid (linked by unionid),
-//! the session key is stored KMS-encrypted, and an access token plus a new refresh-token family
+//! the session key is stored sealed by the data key (envelope encryption under KMS), and an access token plus a new refresh-token family
 //! are issued. WeChat's codes are single use on WeChat's side: a replay is answered by WeChat
 //! with 40163 and becomes `invalid_grant` here.
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
+use crate::domain::client::Client;
+use crate::domain::user::WechatIdentity;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::store::clients::Client;
-use crate::store::users::WechatIdentity;
 use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 use crate::wechat::api::{WechatError, plausible_code};

@@ -1,0 +1,57 @@
+//! The authorization endpoint's state: a pending sign-in request and the code it leads to.
+
+use crate::scope::Scope;
+
+/// A validated authorization request waiting for the user's sign-in and decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    /// Hash of the request id carried by the form.
+    pub id_hash: String,
+    /// Hash of the CSRF token bound to the browser by a cookie.
+    pub csrf_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (else it was the client's only one): RFC 6749
+    /// §4.1.3 then requires it again at the token endpoint.
+    pub redirect_uri_given: bool,
+    /// `code` or `token`.
+    pub response_type: String,
+    pub scope: Scope,
+    pub state: Option<String>,
+    /// PKCE S256 challenge (always for `code`).
+    pub code_challenge: Option<String>,
+    /// OpenID Connect `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    pub expires_at: i64,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// See [`PendingAuthorization::redirect_uri_given`].
+    pub redirect_uri_given: bool,
+    pub scope: Scope,
+    pub code_challenge: String,
+    pub subject: String,
+    /// When the user signed in (OpenID Connect `auth_time`).
+    pub auth_time: Option<i64>,
+    /// The authorization request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// What its redemption issued: revoked if the code is replayed.
+    pub family_id: Option<String>,
+    pub access_jti: Option<String>,
+    pub access_exp: Option<i64>,
+}
+
+/// What a redemption issues, recorded on the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    pub family_id: String,
+    pub access_jti: String,
+    pub access_exp: i64,
+}

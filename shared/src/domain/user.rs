@@ -1,0 +1,39 @@
+//! Users and the WeChat identities that lead to them.
+
+use std::collections::HashMap;
+
+/// A WeChat identity as `jscode2session` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatIdentity {
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+}
+
+/// A user record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    /// appid -> openid
+    pub openids: HashMap<String, String>,
+    pub unionid: Option<String>,
+    /// Password users only.
+    pub username: Option<String>,
+    pub phone: Option<Phone>,
+    pub created_at: i64,
+}
+
+/// A phone number as WeChat verified it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// With the country code for numbers outside mainland China (WeChat's `phoneNumber`).
+    pub phone_number: String,
+    pub pure_phone_number: String,
+    pub country_code: String,
+}
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phone(..)") // personal data: never in a log line
+    }
+}

@@ -1,0 +1,178 @@
+//! The table and its client ([`Store`]), reads that honour `expires_at`, conditional writes and
+//! transactions, and how DynamoDB's failures map to [`Error`]. Every item kind's module adds its
+//! operations to [`Store`] on top of this.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::item::{Item, Key};
+use crate::error::Error;
+
+/// The table and the client that reaches it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) ddb: Client,
+    pub(crate) table: String,
+}
+
+impl Store {
+    pub fn new(ddb: Client, table: impl Into<String>) -> Self {
+        Self { ddb, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client, for administration and tests.
+    pub fn dynamodb(&self) -> &Client {
+        &self.ddb
+    }
+
+    /// An item that never expires (clients, users, mappings), `None` when absent.
+    pub(crate) async fn get_permanent(&self, key: Key) -> Result<Option<Item>, Error> {
+        self.get_raw(key).await
+    }
+
+    /// An item with a lifetime, `None` when absent or past its `expires_at`.
+    pub(crate) async fn get(&self, key: Key, now: i64) -> Result<Option<Item>, Error> {
+        Ok(self.get_raw(key).await?.filter(|item| !item.is_expired(now)))
+    }
+
+    /// An `UpdateItem` of the item under `key`.
+    pub(crate) fn update_item(&self, key: Key) -> UpdateItemFluentBuilder {
+        self.ddb.update_item().table_name(&self.table).set_key(Some(key.attributes()))
+    }
+
+    async fn get_raw(&self, key: Key) -> Result<Option<Item>, Error> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attributes()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("GetItem"))?;
+        Ok(out.item.map(Item))
+    }
+}
+
+/// A request builder missing a required field: our bug, never the client's.
+impl From<aws_sdk_dynamodb::error::BuildError> for Error {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+/// Maps a DynamoDB SDK failure (see [`crate::aws::classify`]).
+pub(crate) fn backend<E>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |err| crate::aws::classify("DynamoDB", operation, err)
+}
+
+pub(crate) use crate::aws::is_condition_failure;
+
+/// The outcome of a single conditional write: `Some(output)` when it was written, `None` when
+/// its condition failed (a race lost, or a rule held), `Err` for a fault.
+pub(crate) fn conditional<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    operation: &'static str,
+) -> Result<Option<T>, Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if is_condition_failure(&e) => Ok(None),
+        Err(e) => Err(backend(operation)(e)),
+    }
+}
+
+impl Written {
+    pub(crate) fn from_conditional<T>(written: Option<T>) -> Self {
+        if written.is_some() { Written::Yes } else { Written::LostRace }
+    }
+}
+
+/// How a conditional write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    /// A condition failed: another request won the race, or a rule (single use, revoked) held.
+    LostRace,
+}
+
+impl Store {
+    /// Runs a transaction. Only a failed condition is a lost race: DynamoDB also cancels
+    /// transactions for conflicts with concurrent transactions and for throttling, and those are
+    /// backend faults (503, retry) — treating them as a lost race would refuse a valid token.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Written, Error> {
+        match self.ddb.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) => match e.as_service_error().map(cancellation) {
+                Some(Cancellation::ConditionFailed) => Ok(Written::LostRace),
+                Some(Cancellation::Transient) => {
+                    Err(Error::Unavailable(anyhow::Error::new(e).context("DynamoDB TransactWriteItems")))
+                }
+                _ => Err(backend("TransactWriteItems")(e)),
+            },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    ConditionFailed,
+    Transient,
+    Other,
+}
+
+/// Why DynamoDB cancelled a transaction, from its per-item cancellation reasons.
+fn cancellation(err: &TransactWriteItemsError) -> Cancellation {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = err else { return Cancellation::Other };
+    let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+    if codes.contains(&"ConditionalCheckFailed") {
+        Cancellation::ConditionFailed
+    } else if codes.iter().any(|c| {
+        matches!(
+            *c,
+            "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    }) {
+        Cancellation::Transient
+    } else {
+        Cancellation::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes.iter().map(|c| CancellationReason::builder().code(*c).build()).collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build(),
+        )
+    }
+
+    #[test]
+    fn only_a_failed_condition_is_a_lost_race() {
+        assert_eq!(
+            cancellation(&cancelled(&["None", "ConditionalCheckFailed", "None"])),
+            Cancellation::ConditionFailed
+        );
+        assert_eq!(cancellation(&cancelled(&["TransactionConflict", "None"])), Cancellation::Transient);
+        assert_eq!(cancellation(&cancelled(&["None", "ThrottlingError"])), Cancellation::Transient);
+        assert_eq!(cancellation(&cancelled(&["ValidationError"])), Cancellation::Other);
+    }
+}
