@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::json;
 use wxauth::config::DataKeyBounds;
 use wxauth::domain::client::ClientKind;
+use wxauth::domain::session_keys::NewSessionKey;
 use wxauth::domain::signing_key::Custody;
+use wxauth::domain::user::Openid;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::wechat::secrets::{app_secret_context, session_key_context};
@@ -168,7 +170,7 @@ async fn a_data_key_is_replaced_once_past_its_message_or_age_bound() {
     let proxy = FaultProxy::start().await;
     let bounds = DataKeyBounds { max_age: Duration::from_secs(2), max_messages: 2 };
     let data_key = proxy.app_with_config(&env, |c| c.data_key_bounds = bounds).await.data_key;
-    let context = session_key_context("wxbounds", "openid-bounds");
+    let context = session_key_context(Openid { appid: "wxbounds", openid: "openid-bounds" });
     let mut sealed = Vec::new();
     for i in 0..3 {
         sealed.push(data_key.encrypt(format!("secret {i}").as_bytes(), &context).await.expect("sealed"));
@@ -187,7 +189,7 @@ async fn a_data_key_is_replaced_once_past_its_message_or_age_bound() {
     for (i, ciphertext) in sealed.iter().enumerate() {
         let plain = reader.decrypt(ciphertext, &context).await.expect("opens");
         assert_eq!(plain, format!("secret {i}").as_bytes());
-        let other = session_key_context("wxbounds", "another-openid");
+        let other = session_key_context(Openid { appid: "wxbounds", openid: "another-openid" });
         assert!(reader.decrypt(ciphertext, &other).await.is_err(), "another user's context");
     }
     let mut tampered = sealed[0].clone();
@@ -241,10 +243,19 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
     // A session key stored before: replaced by a plain KMS ciphertext, then used.
     let openid = login.str("openid").to_string();
     let session_key = mock_session_key("olga");
-    let context = session_key_context(&appid, &openid).map(|(k, v)| (k, v.to_string())).to_vec();
+    let context =
+        session_key_context(Openid { appid: &appid, openid: &openid }).map(|(k, v)| (k, v.to_string())).to_vec();
     let ciphertext = legacy(session_key.clone(), context).await;
     let now = wxauth::clock::unix_now();
-    env.app.store.put_session_key(&appid, &openid, ciphertext, now, now + 300, now + 3600).await.expect("stored");
+    env.app
+        .store
+        .put_session_key(
+            Openid { appid: &appid, openid: &openid },
+            &NewSessionKey { ciphertext, previous_until: now + 300, expires_at: now + 3600 },
+            now,
+        )
+        .await
+        .expect("stored");
     let body = encrypted_profile(&session_key, &appid, "Olga");
     let decrypted = env.protected("POST", "/wechat/decrypt", login.str("access_token"), Some(body)).await;
     assert_eq!(decrypted.status, 200, "the old session key opens: {}", decrypted.json);

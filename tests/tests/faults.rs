@@ -500,7 +500,8 @@ async fn a_session_key_write_whose_answer_was_lost_keeps_the_real_previous_key()
     let in_flight = encrypted_profile(&mock_session_key("pia"), &mp.appid, "Pia");
     let proxy = FaultProxy::start().await;
     // DynamoDB stored the new key, and its answer was lost: the SDK sends the update again.
-    let session_keys = wxauth::store::session_keys::key(&mp.appid, "openid-pia").pk;
+    let session_keys =
+        wxauth::store::session_keys::key(wxauth::domain::user::Openid { appid: &mp.appid, openid: "openid-pia" }).pk;
     proxy.first_containing(1, target::UPDATE_ITEM, &session_keys, Fault::dynamodb_internal_error().after_forwarding());
     let app = proxy.server(&env).await;
     let second = app.wechat_login(&mp, "ok-pia~2").await;

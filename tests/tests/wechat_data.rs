@@ -2,6 +2,8 @@
 //! signatures, phone numbers through the server access token, and session-key health.
 
 use serde_json::{Value, json};
+use wxauth::domain::access_claims::AccessTokenId;
+use wxauth::domain::user::Openid;
 use wxauth::store::session_keys;
 use wxauth_tests::{PROFILE_IV, Reply, TestEnv, encrypted_profile, mock_session_key};
 
@@ -48,7 +50,7 @@ async fn the_previous_key_is_refused_once_its_grace_is_over() {
 async fn an_expired_session_key_is_invalid_session_key() {
     let env = TestEnv::new().await;
     let (mp, login) = env.logged_in("ok-dan").await;
-    env.expire_item(&session_keys::key(&mp.appid, "openid-dan")).await;
+    env.expire_item(&session_keys::key(Openid { appid: &mp.appid, openid: "openid-dan" })).await;
     let reply = decrypt(&env, &login, encrypted_profile(&mock_session_key("dan"), &mp.appid, "Dan")).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"));
 }
@@ -59,7 +61,7 @@ async fn an_expired_key_is_not_kept_as_the_previous_one_by_the_next_login() {
     let (mp, _) = env.logged_in("ok-dora").await;
     let stale = encrypted_profile(&mock_session_key("dora"), &mp.appid, "Dora");
     // Expired, but still there: TTL deletes late.
-    env.expire_item(&session_keys::key(&mp.appid, "openid-dora")).await;
+    env.expire_item(&session_keys::key(Openid { appid: &mp.appid, openid: "openid-dora" })).await;
     let second = env.login(&mp, "ok-dora~2").await;
     let reply = decrypt(&env, &second, stale).await;
     assert_eq!((reply.status, reply.error()), (400, "invalid_session_key"), "{}", reply.json);
@@ -204,7 +206,10 @@ async fn userinfo_answers_for_the_token_and_stops_once_it_is_revoked() {
     let now = wxauth::clock::unix_now();
     env.app
         .store
-        .revoke_access_token(claims["jti"].as_str().expect("jti"), claims["exp"].as_i64().expect("exp"), now)
+        .revoke_access_token(
+            AccessTokenId { jti: claims["jti"].as_str().expect("jti"), exp: claims["exp"].as_i64().expect("exp") },
+            now,
+        )
         .await
         .expect("revoke");
     let revoked = env.protected("GET", "/userinfo", login.str("access_token"), None).await;

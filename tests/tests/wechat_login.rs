@@ -1,6 +1,7 @@
 //! The WeChat grant end to end: mock WeChat, moto's DynamoDB and KMS, the token handler.
 
 use base64::Engine as _;
+use wxauth::domain::user::Openid;
 use wxauth::store::session_keys;
 use wxauth::wechat::secrets::session_key_context;
 use wxauth_tests::{ISSUER, TestEnv, mock_session_key};
@@ -143,7 +144,10 @@ async fn the_session_key_is_stored_encrypted_and_the_previous_one_is_kept() {
     env.login(&mp, "ok-kate").await;
     env.login(&mp, "ok-kate~2").await;
 
-    let item = env.raw_item(&session_keys::key(&mp.appid, "openid-kate")).await.expect("session key item");
+    let item = env
+        .raw_item(&session_keys::key(Openid { appid: &mp.appid, openid: "openid-kate" }))
+        .await
+        .expect("session key item");
     let first = mock_session_key("kate");
     let second = mock_session_key("kate~2");
     let raw = format!("{item:?}");
@@ -160,18 +164,18 @@ async fn the_session_key_is_stored_encrypted_and_the_previous_one_is_kept() {
     let keys = env
         .app
         .store
-        .session_keys(&mp.appid, "openid-kate", wxauth::clock::unix_now())
+        .session_keys(Openid { appid: &mp.appid, openid: "openid-kate" }, wxauth::clock::unix_now())
         .await
         .expect("read")
         .expect("keys");
-    let context = session_key_context(&mp.appid, "openid-kate");
+    let context = session_key_context(Openid { appid: &mp.appid, openid: "openid-kate" });
     let current = env.app.data_key.decrypt(&keys.current, &context).await.expect("decrypt current");
     let previous =
         env.app.data_key.decrypt(&keys.previous.expect("previous kept"), &context).await.expect("decrypt previous");
     assert_eq!(String::from_utf8(current).expect("utf8"), second);
     assert_eq!(String::from_utf8(previous).expect("utf8"), first);
 
-    let other_user = session_key_context(&mp.appid, "openid-somebody-else");
+    let other_user = session_key_context(Openid { appid: &mp.appid, openid: "openid-somebody-else" });
     assert!(
         env.app.data_key.decrypt(&keys.current, &other_user).await.is_err(),
         "bound to its user by the encryption context"
@@ -183,10 +187,15 @@ async fn an_expired_session_key_is_not_returned_although_the_item_exists() {
     let env = TestEnv::new().await;
     let mp = env.miniprogram().await;
     env.login(&mp, "ok-liam").await;
-    let key = session_keys::key(&mp.appid, "openid-liam");
+    let key = session_keys::key(Openid { appid: &mp.appid, openid: "openid-liam" });
     env.expire_item(&key).await;
     assert!(env.raw_item(&key).await.is_some());
     assert!(
-        env.app.store.session_keys(&mp.appid, "openid-liam", wxauth::clock::unix_now()).await.expect("read").is_none()
+        env.app
+            .store
+            .session_keys(Openid { appid: &mp.appid, openid: "openid-liam" }, wxauth::clock::unix_now())
+            .await
+            .expect("read")
+            .is_none()
     );
 }

@@ -14,3 +14,18 @@ pub struct AccessClaims {
     pub client_id: String,
     pub scope: String,
 }
+
+impl AccessClaims {
+    /// What names this token on the deny list.
+    pub fn id(&self) -> AccessTokenId<'_> {
+        AccessTokenId { jti: &self.jti, exp: self.exp }
+    }
+}
+
+/// One access token as a revocation names it: its `jti`, and its `exp` (how long the deny-list
+/// entry must last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessTokenId<'a> {
+    pub jti: &'a str,
+    pub exp: i64,
+}

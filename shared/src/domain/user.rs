@@ -10,6 +10,21 @@ pub struct WechatIdentity {
     pub unionid: Option<String>,
 }
 
+impl WechatIdentity {
+    /// The (appid, openid) pair this identity's openid is scoped by.
+    pub fn openid(&self) -> Openid<'_> {
+        Openid { appid: &self.appid, openid: &self.openid }
+    }
+}
+
+/// An openid with the WeChat app it belongs to: WeChat scopes every openid by its app, so the
+/// two always travel together (and are never mixed up as two strings side by side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Openid<'a> {
+    pub appid: &'a str,
+    pub openid: &'a str,
+}
+
 /// A user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -66,7 +66,7 @@ async fn revoke_access_token(app: &App, client: &Client, token: &str, now: i64) 
     if claims.client_id != client.id {
         return Err(foreign());
     }
-    app.store.revoke_access_token(&claims.jti, claims.exp, now).await?;
+    app.store.revoke_access_token(claims.id(), now).await?;
     Ok(true)
 }
 

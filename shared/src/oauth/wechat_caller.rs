@@ -4,7 +4,7 @@ use crate::App;
 use crate::domain::access_claims::AccessClaims;
 use crate::domain::client::WechatApp;
 use crate::domain::session_keys::StoredSessionKeys;
-use crate::domain::user::User;
+use crate::domain::user::{Openid, User};
 use crate::error::{Error, OAuthError};
 use crate::oauth::bearer;
 use crate::wechat::api::SessionKey;
@@ -37,14 +37,19 @@ pub async fn authenticate(app: &App, token: Option<&str>, now: i64) -> Result<We
 }
 
 impl WechatCaller {
+    /// The caller's openid in the client's mini program.
+    pub fn openid(&self) -> Openid<'_> {
+        Openid { appid: &self.app.appid, openid: &self.openid }
+    }
+
     /// The caller's stored session keys (ciphertexts), unless none is stored or they expired.
     pub async fn stored_session_keys(&self, app: &App, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
-        app.store.session_keys(&self.app.appid, &self.openid, now).await
+        app.store.session_keys(self.openid(), now).await
     }
 
     /// One stored session key, decrypted (a KMS call: decrypt only what is needed).
     pub async fn decrypt_session_key(&self, app: &App, ciphertext: &[u8]) -> Result<SessionKey, Error> {
-        let plain = app.data_key.decrypt(ciphertext, &session_key_context(&self.app.appid, &self.openid)).await?;
+        let plain = app.data_key.decrypt(ciphertext, &session_key_context(self.openid())).await?;
         String::from_utf8(plain).map(SessionKey).map_err(|e| Error::Internal(e.into()))
     }
 }

@@ -7,6 +7,7 @@
 
 use super::backend::{Store, backend};
 use super::item::{Item, Key, n};
+use crate::domain::access_claims::AccessTokenId;
 use crate::error::Error;
 
 /// The key of the deny-list entry of access token `jti`.
@@ -15,12 +16,12 @@ pub fn key(jti: &str) -> Key {
 }
 
 impl Store {
-    /// Puts `jti` on the deny list until `exp`. Idempotent.
-    pub async fn revoke_access_token(&self, jti: &str, exp: i64, now: i64) -> Result<(), Error> {
+    /// Puts the token on the deny list until its `exp`. Idempotent.
+    pub async fn revoke_access_token(&self, token: AccessTokenId<'_>, now: i64) -> Result<(), Error> {
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(jti, exp, now).into_attributes()))
+            .set_item(Some(to_item(token, now).into_attributes()))
             .send()
             .await
             .map_err(backend("PutItem"))?;
@@ -33,10 +34,11 @@ impl Store {
     }
 }
 
-/// The entry of a token expiring at `exp`, revoked at `now`. Verification tolerates clock skew
-/// past `exp`: the entry stays until that is over too.
-fn to_item(jti: &str, exp: i64, now: i64) -> Item {
-    Item::keyed(key(jti)).set("revoked_at", n(now)).set("expires_at", n(exp + crate::clock::LEEWAY_SECONDS))
+/// The entry of `token`, revoked at `now`. Verification tolerates clock skew past the token's
+/// `exp`: the entry stays until that is over too.
+fn to_item(token: AccessTokenId, now: i64) -> Item {
+    let expires_at = token.exp + crate::clock::LEEWAY_SECONDS;
+    Item::keyed(key(token.jti)).set("revoked_at", n(now)).set("expires_at", n(expires_at))
 }
 
 #[cfg(test)]
@@ -46,7 +48,7 @@ mod tests {
 
     #[test]
     fn an_entry_lives_past_the_tokens_exp_by_the_leeway() {
-        let item = to_item("j1", 1_000, 400);
+        let item = to_item(AccessTokenId { jti: "j1", exp: 1_000 }, 400);
         let a = item.attributes();
         assert_eq!((&a["pk"], &a["sk"]), (&s("JTI#j1"), &s("JTI")));
         assert_eq!(item.opt_number("revoked_at"), Some(400));

@@ -8,32 +8,26 @@
 
 use super::backend::{Store, conditional};
 use super::item::{Item, Key, b, n};
-use crate::domain::session_keys::StoredSessionKeys;
+use crate::domain::session_keys::{NewSessionKey, StoredSessionKeys};
+use crate::domain::user::Openid;
 use crate::error::Error;
 
-/// The key of the session keys of user `openid` in mini program `appid`.
-pub fn key(appid: &str, openid: &str) -> Key {
-    Key::new(format!("WXSK#{appid}#{openid}"), "WXSK")
+/// The key of the session keys of one openid in its mini program.
+pub fn key(id: Openid) -> Key {
+    Key::new(format!("WXSK#{}#{}", id.appid, id.openid), "WXSK")
 }
 
 impl Store {
-    /// Stores `ciphertext` as the current key; the replaced key stays usable until
-    /// `previous_until`, the whole item until `expires_at`. A replaced key that had expired
-    /// (an item TTL has not deleted yet) is dropped, not kept as `previous`.
-    pub async fn put_session_key(
-        &self,
-        appid: &str,
-        openid: &str,
-        ciphertext: Vec<u8>,
-        now: i64,
-        previous_until: i64,
-        expires_at: i64,
-    ) -> Result<(), Error> {
-        let raw_ciphertext = ciphertext.clone();
-        let ciphertext = b(&ciphertext);
+    /// Stores `new` as the current key; the replaced key stays usable until
+    /// `new.previous_until`, the whole item until `new.expires_at`. A replaced key that had
+    /// expired (an item TTL has not deleted yet) is dropped, not kept as `previous`.
+    pub async fn put_session_key(&self, id: Openid<'_>, new: &NewSessionKey, now: i64) -> Result<(), Error> {
+        let NewSessionKey { ciphertext: raw_ciphertext, previous_until, expires_at } = new;
+        let (previous_until, expires_at) = (*previous_until, *expires_at);
+        let ciphertext = b(raw_ciphertext);
         // What both writes below share: the item, and the new key with its times.
         let update = || {
-            let item = self.update_item(key(appid, openid));
+            let item = self.update_item(key(id));
             item.expression_attribute_names("#current", "current")
                 .expression_attribute_values(":key", ciphertext.clone())
                 .expression_attribute_values(":now", n(now))
@@ -67,29 +61,23 @@ impl Store {
             if conditional(replace_expired, "UpdateItem")?.is_some() {
                 return Ok(());
             }
-            if self.current_session_key_is(appid, openid, &raw_ciphertext, now).await? {
+            if self.current_session_key_is(id, raw_ciphertext, now).await? {
                 return Ok(()); // our own write, applied before a lost answer
             }
         }
         Err(Error::Unavailable(anyhow::anyhow!("storing a session key kept losing races")))
     }
 
-    /// Whether the current key stored for `appid`/`openid` is `ciphertext`. Two sealings are
-    /// never equal (a random nonce each, or KMS's own randomness), so this tells our own write from anyone else's.
-    async fn current_session_key_is(
-        &self,
-        appid: &str,
-        openid: &str,
-        ciphertext: &[u8],
-        now: i64,
-    ) -> Result<bool, Error> {
-        let item = self.get(key(appid, openid), now).await?;
+    /// Whether the current key stored for `id` is `ciphertext`. Two sealings are never equal (a
+    /// random nonce each, or KMS's own randomness), so this tells our own write from anyone else's.
+    async fn current_session_key_is(&self, id: Openid<'_>, ciphertext: &[u8], now: i64) -> Result<bool, Error> {
+        let item = self.get(key(id), now).await?;
         Ok(item.and_then(|item| item.opt_bytes("current")).is_some_and(|current| current == ciphertext))
     }
 
     /// The keys usable at `now`, if any.
-    pub async fn session_keys(&self, appid: &str, openid: &str, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
-        let item = self.get(key(appid, openid), now).await?;
+    pub async fn session_keys(&self, id: Openid<'_>, now: i64) -> Result<Option<StoredSessionKeys>, Error> {
+        let item = self.get(key(id), now).await?;
         Ok(item.and_then(|item| from_item(&item, now)))
     }
 }
@@ -112,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_keys_read_back_as_the_update_writes_them() {
-        let item = Item::keyed(key("wx1", "o1"))
+        let item = Item::keyed(key(Openid { appid: "wx1", openid: "o1" }))
             .set("current", b(&[2]))
             .set("current_at", n(100))
             .set("previous", b(&[1]))
@@ -122,6 +110,6 @@ mod tests {
         let keys = StoredSessionKeys { current: vec![2], current_at: 100, previous: Some(vec![1]) };
         assert_eq!(from_item(&item, 120), Some(keys.clone()));
         assert_eq!(from_item(&item, 130), Some(StoredSessionKeys { previous: None, ..keys }), "previous ran out");
-        assert_eq!(from_item(&Item::keyed(key("wx1", "o1")), 120), None, "no current key");
+        assert_eq!(from_item(&Item::keyed(key(Openid { appid: "wx1", openid: "o1" })), 120), None, "no current key");
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::backend::{Store, Written, backend};
 use super::item::{Item, ItemContext as _, Key, n, s, string_map};
-use crate::domain::user::{Phone, User, WechatIdentity};
+use crate::domain::user::{Openid, Phone, User, WechatIdentity};
 use crate::error::Error;
 use crate::password::PasswordHash;
 use crate::secret::random_id;
@@ -22,9 +22,9 @@ pub fn key(id: &str) -> Key {
     Key::new(format!("USER#{id}"), "USER")
 }
 
-/// The key of the mapping from an openid (in mini program `appid`) to its user.
-pub fn openid_key(appid: &str, openid: &str) -> Key {
-    Key::new(format!("OPENID#{appid}#{openid}"), MAPPING_SK)
+/// The key of the mapping from an openid (in its mini program) to its user.
+pub fn openid_key(id: Openid) -> Key {
+    Key::new(format!("OPENID#{}#{}", id.appid, id.openid), MAPPING_SK)
 }
 
 /// The key of the mapping from a unionid to its user.
@@ -129,7 +129,7 @@ impl Store {
         // A lost race is settled by reading again; three rounds cover every interleaving of a
         // concurrent openid creation and a concurrent unionid creation.
         for _ in 0..3 {
-            if let Some(mapping) = self.mapping_of(openid_key(&identity.appid, &identity.openid)).await? {
+            if let Some(mapping) = self.mapping_of(openid_key(identity.openid())).await? {
                 if let (Some(unionid), None) = (&identity.unionid, mapping.unionid) {
                     self.record_unionid(&mapping.user_id, identity, unionid, now).await?;
                 }
@@ -173,7 +173,7 @@ impl Store {
     ) -> Result<(), Error> {
         // Only an existing mapping: an update would otherwise create one without its user_id.
         let mark_mapping = self
-            .transact_update(openid_key(&identity.appid, &identity.openid))
+            .transact_update(openid_key(identity.openid()))
             .update_expression("SET unionid = :u")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":u", s(unionid));
@@ -248,7 +248,7 @@ impl Store {
     /// The openid's mapping, recording the unionid WeChat gave with it.
     fn openid_mapping(&self, identity: &WechatIdentity, user_id: &str, now: i64) -> PutBuilder {
         let mapping = new_mapping(user_id, identity.unionid.clone(), now);
-        self.put_new(mapping_to_item(openid_key(&identity.appid, &identity.openid), &mapping))
+        self.put_new(mapping_to_item(openid_key(identity.openid()), &mapping))
     }
 
     async fn transact_race(&self, items: Vec<TransactWriteItem>) -> Result<(), Race> {
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn mappings_round_trip_and_old_ones_without_created_at_read() {
         let mapping = new_mapping("u1", Some("un1".into()), 7);
-        let item = mapping_to_item(openid_key("wx1", "o1"), &mapping);
+        let item = mapping_to_item(openid_key(Openid { appid: "wx1", openid: "o1" }), &mapping);
         assert_eq!(item.attributes()["pk"], s("OPENID#wx1#o1"));
         assert_eq!(item.attributes()["sk"], s("MAP"));
         assert_eq!(mapping_from_item(&item).expect("reads"), mapping);

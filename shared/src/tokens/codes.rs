@@ -10,6 +10,7 @@
 
 use super::access::AccessToken;
 use crate::App;
+use crate::domain::access_claims::AccessTokenId;
 use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
 use crate::error::Error;
 use crate::scope::Scope;
@@ -97,7 +98,7 @@ pub async fn revoke_what_it_issued(app: &App, code: &AuthorizationCode, now: i64
         app.store.revoke_family(family_id, now).await?;
     }
     if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp) {
-        app.store.revoke_access_token(jti, exp, now).await?;
+        app.store.revoke_access_token(AccessTokenId { jti, exp }, now).await?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! per container and kept in memory, since every login needs one) and the encryption contexts of
 //! both kinds.
 
+use crate::domain::user::Openid;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -52,6 +53,6 @@ pub fn app_secret_context(appid: &str) -> [(&'static str, &str); 2] {
 }
 
 /// The KMS encryption context binding a session key to its user in one mini program.
-pub fn session_key_context<'a>(appid: &'a str, openid: &'a str) -> [(&'static str, &'a str); 3] {
-    [("purpose", "wechat-session-key"), ("appid", appid), ("openid", openid)]
+pub fn session_key_context(id: Openid<'_>) -> [(&'static str, &str); 3] {
+    [("purpose", "wechat-session-key"), ("appid", id.appid), ("openid", id.openid)]
 }

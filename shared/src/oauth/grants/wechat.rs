@@ -9,6 +9,7 @@
 use super::{TokenResponse, user_tokens};
 use crate::App;
 use crate::domain::client::Client;
+use crate::domain::session_keys::NewSessionKey;
 use crate::domain::user::WechatIdentity;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
@@ -41,11 +42,14 @@ pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Res
     let user_id = app.store.wechat_user(&identity, now).await?;
 
     let store_session_key = async {
-        let context = session_key_context(&identity.appid, &identity.openid);
+        let context = session_key_context(identity.openid());
         let ciphertext = app.data_key.encrypt(session.session_key.0.as_bytes(), &context).await?;
-        let previous_until = now + app.config.previous_session_key_ttl.as_secs() as i64;
-        let expires_at = now + app.config.session_key_ttl.as_secs() as i64;
-        app.store.put_session_key(&identity.appid, &identity.openid, ciphertext, now, previous_until, expires_at).await
+        let new = NewSessionKey {
+            ciphertext,
+            previous_until: now + app.config.previous_session_key_ttl.as_secs() as i64,
+            expires_at: now + app.config.session_key_ttl.as_secs() as i64,
+        };
+        app.store.put_session_key(identity.openid(), &new, now).await
     };
     // The refresh-token family is created only once the tokens are signed: a KMS failure
     // must not leave a family behind that nobody received.
