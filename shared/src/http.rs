@@ -46,11 +46,18 @@ pub fn method_not_allowed(allowed: &'static str) -> OAuthError {
     OAuthError::invalid_request(format!("use {allowed}")).with_status(405).with_allow(allowed)
 }
 
+/// Refuses a method that `allowed` (the `Allow` header's value, e.g. `"GET, HEAD"`) does not list.
+pub fn allow(req: &Request, allowed: &'static str) -> Result<(), OAuthError> {
+    if allowed.split(", ").any(|method| method == req.method().as_str()) {
+        Ok(())
+    } else {
+        Err(method_not_allowed(allowed))
+    }
+}
+
 /// The form body of a POST, refusing any other method or content type.
 pub fn form(req: &Request) -> Result<Params, OAuthError> {
-    if req.method() != http::Method::POST {
-        return Err(method_not_allowed("POST"));
-    }
+    allow(req, "POST")?;
     if !has_media_type(req.headers(), FORM) {
         return Err(OAuthError::invalid_request(format!("the body must be {FORM}")));
     }
@@ -59,9 +66,7 @@ pub fn form(req: &Request) -> Result<Params, OAuthError> {
 
 /// The JSON body of a POST, as `T`.
 pub fn json<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, OAuthError> {
-    if req.method() != http::Method::POST {
-        return Err(method_not_allowed("POST"));
-    }
+    allow(req, "POST")?;
     if !has_media_type(req.headers(), JSON) {
         return Err(OAuthError::invalid_request(format!("the body must be {JSON}")));
     }
@@ -230,6 +235,16 @@ mod tests {
         assert_eq!(form(&request("GET", Some(FORM), "a=b")).expect_err("get").status, 405);
         let ok = form(&request("POST", Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"), "a=b"));
         assert_eq!(ok.expect("form").get("a"), Some("b"));
+    }
+
+    #[test]
+    fn allow_accepts_only_the_listed_methods_and_names_them() {
+        assert!(allow(&request("HEAD", None, ""), "GET, HEAD").is_ok());
+        assert!(allow(&request("POST", None, ""), "GET, POST").is_ok());
+        let refused = allow(&request("DELETE", None, ""), "GET, HEAD").expect_err("delete");
+        assert_eq!((refused.status, refused.allow), (405, Some("GET, HEAD")));
+        // Not a prefix match: `GET` does not let `GE` through.
+        assert!(allow(&request("GE", None, ""), "GET").is_err());
     }
 
     #[test]

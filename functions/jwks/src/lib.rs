@@ -11,9 +11,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn jwks(app: &App, req: &Request) -> Result<Response, Error> {
-    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        return Err(http::method_not_allowed("GET").into());
-    }
+    http::allow(req, "GET, HEAD")?;
     let keys = app.keys.published(wxauth::clock::unix_now()).await?;
     let set = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
     Ok(http::cacheable_json(&set, app.config.key_cache_ttl.as_secs()))

@@ -117,9 +117,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 fn metadata(app: &App, req: &Request) -> Result<Response, Error> {
-    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        return Err(http::method_not_allowed("GET").into());
-    }
+    http::allow(req, "GET, HEAD")?;
     Ok(http::cacheable_json(&Metadata::new(&app.config.issuer), MAX_AGE_SECONDS))
 }
 

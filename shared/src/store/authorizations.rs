@@ -35,12 +35,8 @@ pub fn code_key(hash: &str) -> Key {
 
 impl Store {
     pub async fn put_pending_authorization(&self, p: &PendingAuthorization) -> Result<(), Error> {
-        // No `attribute_not_exists` condition: the key is the hash of 256 random bits, so it
-        // never meets another request, and without a condition the SDK's retry of a put whose
-        // answer was lost succeeds instead of failing on its own first write.
-        let put = self.ddb.put_item().table_name(&self.table).set_item(Some(request_to_item(p).into_attributes()));
-        put.send().await.map_err(backend("PutItem"))?;
-        Ok(())
+        // The key is the hash of 256 random bits: it never meets another request's.
+        self.put_unconditional(request_to_item(p)).await
     }
 
     /// The request stored under `id_hash`, unless absent, expired or consumed.
@@ -78,9 +74,7 @@ impl Store {
 
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
         // Unconditional, as the pending request above: a random key, and a retry must pass.
-        let put = self.ddb.put_item().table_name(&self.table).set_item(Some(code_to_item(code).into_attributes()));
-        put.send().await.map_err(backend("PutItem"))?;
-        Ok(())
+        self.put_unconditional(code_to_item(code)).await
     }
 
     /// The code stored under `hash`, used or not, unless absent or expired.

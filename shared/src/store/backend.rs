@@ -41,6 +41,26 @@ impl Store {
         Ok(self.get_raw(key).await?.filter(|item| !item.is_expired(now)))
     }
 
+    /// Writes `item` over whatever its key holds. Only for keys that never meet another writer's
+    /// (hashes of random values, caches, idempotent entries): without a condition, the SDK's
+    /// retry of a put whose answer was lost succeeds instead of failing on its own first write.
+    pub(crate) async fn put_unconditional(&self, item: Item) -> Result<(), Error> {
+        let put = self.ddb.put_item().table_name(&self.table).set_item(Some(item.into_attributes()));
+        put.send().await.map_err(backend("PutItem"))?;
+        Ok(())
+    }
+
+    /// Writes `item` unless its key holds an item already; `false` when it did.
+    pub(crate) async fn put_if_absent(&self, item: Item) -> Result<bool, Error> {
+        let put = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.into_attributes()))
+            .condition_expression("attribute_not_exists(pk)");
+        Ok(conditional(put.send().await, "PutItem")?.is_some())
+    }
+
     /// An `UpdateItem` of the item under `key`.
     pub(crate) fn update_item(&self, key: Key) -> UpdateItemFluentBuilder {
         self.ddb.update_item().table_name(&self.table).set_key(Some(key.attributes()))

@@ -31,15 +31,9 @@ pub enum CreateClientError {
 impl Store {
     /// Registers `client`; refuses to overwrite an existing id.
     pub async fn create_client(&self, client: &Client) -> Result<(), CreateClientError> {
-        let put = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(client).into_attributes()))
-            .condition_expression("attribute_not_exists(pk)");
-        match conditional(put.send().await, "PutItem")? {
-            Some(_) => Ok(()),
-            None => Err(CreateClientError::Exists),
+        match self.put_if_absent(to_item(client)).await? {
+            true => Ok(()),
+            false => Err(CreateClientError::Exists),
         }
     }
 

@@ -18,14 +18,7 @@ pub fn key(jti: &str) -> Key {
 impl Store {
     /// Puts the token on the deny list until its `exp`. Idempotent.
     pub async fn revoke_access_token(&self, token: AccessTokenId<'_>, now: i64) -> Result<(), Error> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(token, now).into_attributes()))
-            .send()
-            .await
-            .map_err(backend("PutItem"))?;
-        Ok(())
+        self.put_unconditional(to_item(token, now)).await
     }
 
     /// Whether `jti` is on the deny list: an entry exists (reading nothing but its presence).

@@ -19,14 +19,7 @@ impl Store {
     }
 
     pub async fn put_server_token(&self, appid: &str, ciphertext: Vec<u8>, expires_at: i64) -> Result<(), Error> {
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(appid, &ciphertext, expires_at).into_attributes()))
-            .send()
-            .await
-            .map_err(backend("PutItem"))?;
-        Ok(())
+        self.put_unconditional(to_item(appid, &ciphertext, expires_at)).await
     }
 }
 

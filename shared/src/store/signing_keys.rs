@@ -47,14 +47,7 @@ impl Store {
 
     /// Registers a key; `false` if that kid was registered already.
     pub async fn register_signing_key(&self, key: &SigningKey) -> Result<bool, Error> {
-        let item = to_item(key).map_err(Error::Internal)?;
-        let put = self
-            .ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item.into_attributes()))
-            .condition_expression("attribute_not_exists(pk)");
-        Ok(conditional(put.send().await, "PutItem")?.is_some())
+        self.put_if_absent(to_item(key).map_err(Error::Internal)?).await
     }
 
     /// Ends a key's publication at `expires_at` (it no longer signs once a newer key is active).
