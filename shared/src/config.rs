@@ -39,6 +39,12 @@ pub struct Config {
     pub kms_data_key_id: String,
     /// `AUTHORIZATION_CODE_TTL` seconds (default 60): RFC 6749 §4.1.2 recommends at most 10 minutes.
     pub authorization_code_ttl: Duration,
+    /// A browser session ends after this long unused (`SESSION_IDLE_TTL`, default a day).
+    pub session_idle_ttl: Duration,
+    /// ... and this long after its sign-in, used or not (`SESSION_MAX_TTL`, default 14 days).
+    pub session_max_ttl: Duration,
+    /// How long a user's consent to a client's scopes is remembered (`CONSENT_TTL`, 180 days).
+    pub consent_ttl: Duration,
     /// `CLIENT_CACHE_TTL` seconds (default 60): how long a container trusts a client it read
     /// (`crate::store::client_cache`): a deleted client or a new secret takes effect within it.
     pub client_cache_ttl: Duration,
@@ -152,6 +158,9 @@ impl Config {
             previous_session_key_ttl: vars.seconds("PREVIOUS_SESSION_KEY_TTL", 300)?,
             kms_data_key_id: vars.required("KMS_DATA_KEY_ID")?,
             authorization_code_ttl: vars.seconds("AUTHORIZATION_CODE_TTL", 60)?,
+            session_idle_ttl: vars.seconds("SESSION_IDLE_TTL", 86_400)?,
+            session_max_ttl: vars.seconds("SESSION_MAX_TTL", 14 * 86_400)?,
+            consent_ttl: vars.seconds("CONSENT_TTL", 180 * 86_400)?,
             key_cache_ttl: vars.seconds("KEY_CACHE_TTL", 300)?,
             client_cache_ttl: vars.seconds("CLIENT_CACHE_TTL", 60)?,
             data_key_bounds: DataKeyBounds {

@@ -15,7 +15,8 @@
 //! 4. [`App`]: the effects composed, once per cold start.
 //! 5. [`tokens`]: access, ID and refresh tokens, authorization codes.
 //! 6. [`oauth`]: each endpoint's rules (grants, client authentication, the authorization
-//!    request, revocation, introspection, userinfo, the WeChat data routes).
+//!    request and the browser session, revocation, introspection, userinfo, the WeChat data
+//!    routes).
 //! 7. The glue: [`http`] (parsing and responses), [`pages`] (the HTML pages, in zh-CN and en),
 //!    [`lambda`], [`deadline`], [`logging`].
 //!

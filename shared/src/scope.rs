@@ -34,6 +34,16 @@ impl Scope {
         Scope(self.0.intersection(&other.0).cloned().collect())
     }
 
+    /// The tokens in either.
+    pub fn union(&self, other: &Scope) -> Scope {
+        Scope(self.0.union(&other.0).cloned().collect())
+    }
+
+    /// The tokens one by one, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
     pub fn contains(&self, token: &str) -> bool {
         self.0.contains(token)
     }

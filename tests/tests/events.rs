@@ -48,6 +48,8 @@ async fn the_refresh_event_rotates_its_sample_token() {
         subject: "event-user".into(),
         scope: Scope::parse("openid").expect("scope"),
         auth_time: None, // as tokens stored before auth_time was recorded
+        sid: None,
+        method: None,
         issued_at: now,
         expires_at: now + 600,
         used_at: None,
@@ -58,6 +60,7 @@ async fn the_refresh_event_rotates_its_sample_token() {
         id: "event-family".into(),
         client_id: mp.client_id.clone(),
         subject: "event-user".into(),
+        session_sid: None,
         revoked: false,
         created_at: now,
         expires_at: now + 600,

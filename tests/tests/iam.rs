@@ -22,7 +22,7 @@ use wxauth_tests::iam::{
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, REDIRECT_URI, Server, TestEnv, WECHAT_GRANT, approval, approve, bearer_request, code_for,
     code_request, encrypted_profile, exchange, form_request, location_params, mock_session_key, open_sign_in,
-    submit_sign_in,
+    read_sign_in_page, sign_in_form_request, sign_in_page_request, submit_sign_in,
 };
 
 /// Every function the tests below drive; a function added to template.yaml must be added here,
@@ -185,7 +185,7 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
     let app = proxy.server(&env).await;
     let web = env.web_client(&[], "openid").await;
     let implicit = env.web_client(&["implicit"], "openid").await;
-    env.password_user("ava", "ava's password").await;
+    let ava = env.password_user("ava", "ava's password").await;
     let right = approval("ava", "ava's password");
 
     // The code flow: the page, a wrong password (the page again), the right one (a code), and
@@ -193,8 +193,35 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
     let page = open_sign_in(&app, &code_query(&web)).await.expect("the page");
     let wrong = approve(&app, &page, "ava", "nope").await;
     assert_eq!(wrong.status(), 200);
-    assert!(location_params(&submit_sign_in(&app, &page, &right, true).await).contains_key("code"));
+    let signed_in = submit_sign_in(&app, &page, &right, true).await;
+    assert!(location_params(&signed_in).contains_key("code"));
     assert_eq!(submit_sign_in(&app, &page, &right, true).await.status(), 400, "a sign-in request answers once");
+
+    // The browser session: a second request answered without a page; then, its consent expired
+    // (TTL not yet run), the consent page, whose approval puts the consent afresh.
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-wxauth_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let with_session = |mut req: lambda_http::Request, csrf: Option<&str>| {
+        let cookie = csrf.map_or(session.clone(), |csrf| format!("{csrf}; {session}"));
+        req.headers_mut().insert("cookie", cookie.parse().expect("cookie"));
+        req
+    };
+    let silent = app.dispatch(with_session(sign_in_page_request(&code_query(&web)), None)).await;
+    assert!(location_params(&silent).contains_key("code"), "answered through the session");
+    env.expire_item(&wxauth::store::consents::key(&ava, &web)).await;
+    let consent = app.dispatch(with_session(sign_in_page_request(&code_query(&web)), None)).await;
+    let page = read_sign_in_page(consent).expect("the consent page");
+    let approved = app
+        .dispatch(with_session(sign_in_form_request(&page, &[("decision", "approve")], false), Some(&page.cookie)))
+        .await;
+    assert!(location_params(&approved).contains_key("code"), "consent given again");
 
     // Denied.
     let page = open_sign_in(&app, &code_query(&web)).await.expect("the page");

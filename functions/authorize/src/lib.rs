@@ -1,17 +1,20 @@
 //! `GET|POST /oauth/authorize` (RFC 6749 §4.1.1, §4.2.1): the sign-in and consent page.
 //!
-//! `GET` checks the request and stores it as a pending sign-in
-//! ([`wxauth::oauth::authorization::start`]), and shows the page; a CSRF token goes both into
-//! the form and into a `SameSite=Strict` cookie. `POST` finds the request again in the browser
-//! that started it ([`resume`](wxauth::oauth::authorization::resume)), signs the user in (same
-//! answer and same work for a wrong password, an unknown user and a locked username), and
-//! redirects back with a code or token, or `access_denied`. The page speaks the request's
+//! `GET` checks the request ([`wxauth::oauth::authorization::start`]): answered at once through
+//! the browser session when that may, else stored as a pending sign-in and shown as the page
+//! (a sign-in, or consent only for the session's user); a CSRF token goes both into the form and
+//! into a `SameSite=Strict` cookie. `POST` finds the request again in the browser that started
+//! it ([`resume`](wxauth::oauth::authorization::resume)), signs the user in (same answer and same
+//! work for a wrong password, an unknown user and a locked username) and starts a new browser
+//! session, and redirects back with a code or token, or `access_denied`. The page speaks the request's
 //! `ui_locales`, else the browser's `Accept-Language` (zh-CN or en); the form carries it.
 
 use wxauth::App;
 use wxauth::clock::unix_now;
+use wxauth::domain::browser_session::{BrowserSession, SignInMethod};
 use wxauth::http::{self, Request, Response};
-use wxauth::oauth::authorization::{self, PENDING_TTL_SECONDS, Refusal, Unredirectable};
+use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Unredirectable};
+use wxauth::oauth::browser_session;
 use wxauth::oauth::sign_in::sign_in;
 use wxauth::pages::{self, ErrorPage, Locale, Problem, SignInForm, SignInPage};
 use wxauth::params::Params;
@@ -56,7 +59,16 @@ async fn show(
     let params = Params::parse(query.as_bytes())
         .map_err(|e| (Refusal::Shown(Unredirectable::Malformed(e.description.into_owned())), browser_locale))?;
     let locale = Locale::negotiate(params.get("ui_locales"), accept_language);
-    let started = authorization::start(app, &params).await.map_err(|r| (r, locale))?;
+    let now = unix_now();
+    let session = current_session(app, req, now).await.map_err(|e| (e.into(), locale))?;
+    let started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
+        Next::Answered(location) => return Ok(redirect(&location)),
+        Next::Page(started) => started,
+    };
+    let signed_in_as = match (&started.pending.session_sid, &session) {
+        (Some(_), Some(session)) => Some(display_name(app, session).await.map_err(|e| (e.into(), locale))?),
+        _ => None,
+    };
     let page = SignInForm {
         client_name: &started.client.name,
         client_id: &started.client.id,
@@ -65,6 +77,7 @@ async fn show(
         request_id: &started.request_id,
         csrf_token: &started.csrf_token,
         username: started.login_hint.as_deref(),
+        signed_in_as: signed_in_as.as_deref(),
         wrong_password: false,
     };
     let mut res = pages::html_response(200, &SignInPage::new(locale, &page));
@@ -73,9 +86,7 @@ async fn show(
         "{CSRF_COOKIE}={}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}",
         started.csrf_token
     );
-    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
-        res.headers_mut().append(http::header::SET_COOKIE, value);
-    }
+    set_cookie(&mut res, &cookie);
     Ok(res)
 }
 
@@ -90,6 +101,19 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
     let now = unix_now();
     let cookie = http::cookie(req.headers(), CSRF_COOKIE);
     let resumed = authorization::resume(app, request_id, csrf_token, cookie, now).await.map_err(|r| (r, locale))?;
+    let backend = |e: wxauth::error::Error| (Refusal::from(e), locale);
+    // The consent page counts only in the browser session it was shown for.
+    let consenting = match &resumed.pending.session_sid {
+        None => None,
+        Some(sid) => match current_session(app, req, now).await.map_err(backend)? {
+            Some(session) if session.sid == *sid => Some(session),
+            _ => return Err((Refusal::Shown(Unredirectable::SessionEnded), locale)),
+        },
+    };
+    let signed_in_as = match &consenting {
+        Some(session) => Some(display_name(app, session).await.map_err(backend)?),
+        None => None,
+    };
     let username = form.get("username").unwrap_or_default();
     let page = |locale: Locale, wrong_password: bool| {
         let form = SignInForm {
@@ -100,6 +124,7 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
             request_id,
             csrf_token,
             username: Some(username),
+            signed_in_as: signed_in_as.as_deref(),
             wrong_password,
         };
         pages::html_response(200, &SignInPage::new(locale, &form))
@@ -107,16 +132,43 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
     if let Some(other) = form.get("switch_locale").and_then(Locale::from_tag) {
         return Ok(page(other, false));
     }
-    let location = if form.get("decision") == Some("approve") {
-        let password = form.get("password").unwrap_or_default();
-        match sign_in(app, username, password, now).await.map_err(|e| (e.into(), locale))? {
-            Some(user_id) => authorization::approve(app, &resumed, user_id, now).await,
-            None => return Ok(page(locale, true)),
-        }
-    } else {
-        authorization::deny(app, &resumed, now).await
+    if form.get("decision") != Some("approve") {
+        let location = authorization::deny(app, &resumed, now).await.map_err(|r| (r, locale))?;
+        return Ok(redirect(&location));
+    }
+    if let Some(session) = consenting {
+        let location = authorization::approve(app, &resumed, &session, now).await.map_err(|r| (r, locale))?;
+        return Ok(redirect(&location));
+    }
+    let password = form.get("password").unwrap_or_default();
+    let Some(user_id) = sign_in(app, username, password, now).await.map_err(backend)? else {
+        return Ok(page(locale, true));
     };
-    location.map(|location| redirect(&location)).map_err(|r| (r, locale))
+    // A new session, with a new cookie value, on every sign-in: whatever cookie the browser
+    // brought (set by someone else, say) is never the one that signs anybody in.
+    let (value, session) = browser_session::start(app, &user_id, SignInMethod::Password, now).await.map_err(backend)?;
+    let location = authorization::approve(app, &resumed, &session, now).await.map_err(|r| (r, locale))?;
+    let mut res = redirect(&location);
+    set_cookie(&mut res, &browser_session::set_cookie(app, &value));
+    Ok(res)
+}
+
+/// The browser's live session, if its cookie names one.
+async fn current_session(app: &App, req: &Request, now: i64) -> Result<Option<BrowserSession>, wxauth::error::Error> {
+    let cookie = http::cookie(req.headers(), browser_session::cookie_name(&app.config.issuer));
+    browser_session::current(app, cookie, now).await
+}
+
+/// How the consent page names the signed-in user: their username, else their id.
+async fn display_name(app: &App, session: &BrowserSession) -> Result<String, wxauth::error::Error> {
+    let user = app.store.user(&session.user_id).await?;
+    Ok(user.and_then(|u| u.username).unwrap_or_else(|| session.user_id.clone()))
+}
+
+fn set_cookie(res: &mut Response, value: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(value) {
+        res.headers_mut().append(http::header::SET_COOKIE, value);
+    }
 }
 
 fn error_page(status: u16, locale: Locale, problem: Problem) -> Response {

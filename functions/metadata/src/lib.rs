@@ -12,6 +12,7 @@ use wxauth::keys::algorithm::Algorithm;
 use wxauth::oauth::client_auth;
 use wxauth::pages::Locale;
 use wxauth::tokens::id::OPENID;
+use wxauth::tokens::refresh::OFFLINE_ACCESS;
 
 /// The routes this function serves.
 pub const OAUTH_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -67,6 +68,8 @@ pub const CLAIMS: &[&str] = &[
     "nonce",
     "azp",
     "at_hash",
+    "sid",
+    "amr",
     "openid",
     "unionid",
     "preferred_username",
@@ -87,7 +90,7 @@ impl Metadata {
             userinfo_endpoint: format!("{issuer}/userinfo"),
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
-            scopes_supported: vec![OPENID, "profile", "phone"],
+            scopes_supported: vec![OPENID, "profile", "phone", OFFLINE_ACCESS],
             response_types_supported: vec!["code", "token"],
             response_modes_supported: vec!["query", "fragment"],
             grant_types_supported: grant_types,

@@ -1,5 +1,6 @@
 //! The authorization endpoint's state: a pending sign-in request and the code it leads to.
 
+use super::browser_session::SignInMethod;
 use crate::scope::Scope;
 
 /// A validated authorization request waiting for the user's sign-in and decision.
@@ -22,6 +23,9 @@ pub struct PendingAuthorization {
     pub code_challenge: Option<String>,
     /// OpenID Connect `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
+    /// Set when the page asks only for consent, for the user of this browser session (`sid`):
+    /// the answer counts only from a browser still in that session.
+    pub session_sid: Option<String>,
     pub expires_at: i64,
 }
 
@@ -40,6 +44,9 @@ pub struct AuthorizationCode {
     pub auth_time: Option<i64>,
     /// The authorization request's `nonce`, for the ID token.
     pub nonce: Option<String>,
+    /// The browser session the code was issued in, and how its user signed in.
+    pub sid: Option<String>,
+    pub method: Option<SignInMethod>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     /// What its redemption issued: revoked if the code is replayed.

@@ -4,7 +4,9 @@
 
 pub mod access_claims;
 pub mod authorization;
+pub mod browser_session;
 pub mod client;
+pub mod consent;
 pub mod jwk;
 pub mod lockout;
 pub mod refresh_token;

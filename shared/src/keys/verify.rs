@@ -1,4 +1,4 @@
-//! Verifying our own access tokens locally, against the cached key registry: no KMS call.
+//! Verifying our own access tokens (and ID tokens presented back as hints) locally, against the cached key registry: no KMS call.
 //!
 //! The algorithm comes from the registry, never from the token: a token whose header names
 //! another algorithm than its key is registered for is refused before any signature check
@@ -9,6 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Header, Validation};
+use serde::de::DeserializeOwned;
 
 use super::algorithm::Algorithm;
 use super::jwks::Jwk;
@@ -61,6 +62,30 @@ pub async fn verify_access_token(
     verify_signed_by(&key.jwk, &header, token, issuer, audience)
 }
 
+/// The claims of `token` when it is an ID token we issued (OpenID Connect's `id_token_hint`):
+/// our signature by a published key and our issuer, expired or not (Core §3.1.2.1: "the ID
+/// Token MAY have expired"). Any audience: the caller compares it.
+pub async fn verify_id_token_hint<C: DeserializeOwned>(
+    keys: &KeyRing,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<Result<C, Rejected>, Error> {
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Ok(Err(Rejected::Malformed));
+    };
+    if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("JWT")) {
+        return Ok(Err(Rejected::WrongType));
+    }
+    let Some(kid) = &header.kid else {
+        return Ok(Err(Rejected::UnknownKey));
+    };
+    let Some(key) = keys.find(kid, now).await? else {
+        return Ok(Err(Rejected::UnknownKey));
+    };
+    check_signed_by(&key.jwk, &header, token, issuer, None, Lifetime::Ignored)
+}
+
 /// Checks `token` (whose parsed header is `header`) against the registered `jwk`: its
 /// algorithm, its signature, and the issuer, audience and lifetime claims.
 pub fn verify_signed_by(
@@ -70,6 +95,24 @@ pub fn verify_signed_by(
     issuer: &str,
     audience: Option<&str>,
 ) -> Result<Result<AccessClaims, Rejected>, Error> {
+    check_signed_by(jwk, header, token, issuer, audience, Lifetime::Checked)
+}
+
+/// Whether a token's `exp` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifetime {
+    Checked,
+    Ignored,
+}
+
+fn check_signed_by<C: DeserializeOwned>(
+    jwk: &Jwk,
+    header: &Header,
+    token: &str,
+    issuer: &str,
+    audience: Option<&str>,
+    lifetime: Lifetime,
+) -> Result<Result<C, Rejected>, Error> {
     if header.alg != jwk.alg.jsonwebtoken() || !jwk.is_consistent() {
         return Ok(Err(Rejected::WrongAlgorithm));
     }
@@ -81,11 +124,12 @@ pub fn verify_signed_by(
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
     validation.leeway = LEEWAY_SECONDS as u64;
+    validation.validate_exp = lifetime == Lifetime::Checked;
     match audience {
         Some(aud) => validation.set_audience(&[aud]),
         None => validation.validate_aud = false,
     }
-    Ok(jsonwebtoken::decode::<AccessClaims>(token, &decoding_key, &validation)
+    Ok(jsonwebtoken::decode::<C>(token, &decoding_key, &validation)
         .map(|data| data.claims)
         .map_err(|_| Rejected::Invalid))
 }

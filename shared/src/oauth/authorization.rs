@@ -8,19 +8,23 @@
 //! automatically redirect the user-agent to the invalid redirection URI": those are
 //! [`Refusal::Shown`]. Every other error goes back to the client by redirect.
 //!
-//! OpenID Connect: `nonce` is stored with the request and the code and echoed in the ID token;
-//! `prompt=none` answers `login_required` (no browser session is kept, so a user can never be
-//! signed in silently), `login` and `consent` are what every request gets anyway; `max_age` is
-//! met by the fresh sign-in of every request (the ID token always carries `auth_time`);
-//! `login_hint` pre-fills the username; `request`, `request_uri` and `registration` are refused
-//! with their own error codes (§6, §3.1.2.6).
+//! OpenID Connect Core §3.1.2.1 with a browser session ([`super::browser_session`]), decided
+//! in this order: the session counts unless `prompt=login`, `max_age` has passed since its
+//! sign-in (`max_age=0` always has), or an `id_token_hint` names another user; then a remembered
+//! consent must cover the scopes unless `prompt=consent`. Both hold: the request is answered
+//! at once, without a page. Else the page asks for a sign-in or for consent only, and
+//! `prompt=none` answers `login_required` or `consent_required` instead. `nonce` is stored with
+//! the request and the code and echoed in the ID token; `login_hint` pre-fills the username;
+//! `request`, `request_uri` and `registration` are refused with their own error codes (§6,
+//! §3.1.2.6).
 
 use crate::App;
-use crate::clock::unix_now;
 use crate::domain::authorization::PendingAuthorization;
+use crate::domain::browser_session::BrowserSession;
 use crate::domain::client::Client;
 use crate::error::Error;
 use crate::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
+use crate::oauth::browser_session;
 use crate::oauth::client_auth::plausible_client_id;
 use crate::oauth::grants::count_issued;
 use crate::oauth::pkce::CodeChallenge;
@@ -28,7 +32,7 @@ use crate::params::Params;
 use crate::scope::Scope;
 use crate::secret::{constant_time_eq, hash, random_token};
 use crate::store::Written;
-use crate::tokens::{access, codes};
+use crate::tokens::{access, codes, id};
 
 /// How long the sign-in page may stay open.
 pub const PENDING_TTL_SECONDS: i64 = 600;
@@ -57,6 +61,8 @@ pub enum Unredirectable {
     NoLongerRegistered,
     /// Another submission of the same page won.
     AlreadyAnswered,
+    /// The consent page's browser session ended (or another user signed in) before the answer.
+    SessionEnded,
 }
 
 /// How a request ends when it does not succeed.
@@ -87,22 +93,23 @@ pub struct Started {
     pub login_hint: Option<String>,
 }
 
+/// How a checked request goes on.
+pub enum Next {
+    /// The page: a sign-in, or (with `pending.session_sid`) consent for the session's user.
+    Page(Box<Started>),
+    /// Answered without a page, through the browser session: where to send the browser.
+    Answered(String),
+}
+
 /// A pending request found again from its form, in the browser that started it.
 pub struct Resumed {
     pub client: Client,
     pub pending: PendingAuthorization,
 }
 
-impl Resumed {
-    fn answer(&self, params: &[(&str, &str)], issuer: &str) -> String {
-        redirect_url(
-            &self.pending.redirect_uri,
-            self.pending.response_type == "token",
-            params,
-            self.pending.state.as_deref(),
-            issuer,
-        )
-    }
+/// `pending`'s redirect URI with the response `params`, in the query or (implicit) fragment.
+fn answer(pending: &PendingAuthorization, params: &[(&str, &str)], issuer: &str) -> String {
+    redirect_url(&pending.redirect_uri, pending.response_type == "token", params, pending.state.as_deref(), issuer)
 }
 
 /// The client and redirect URI of a request: the two things that must be right before we may
@@ -124,8 +131,9 @@ async fn client_and_redirect(app: &App, params: &Params) -> Result<(Client, Stri
     Ok((client, redirect_uri, params.get("redirect_uri").is_some()))
 }
 
-/// Checks an authorization request's query and stores it as a pending sign-in.
-pub async fn start(app: &App, params: &Params) -> Result<Started, Refusal> {
+/// Checks an authorization request's query; answers it through the browser's `session` when
+/// that may, else stores it as a pending sign-in.
+pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>, now: i64) -> Result<Next, Refusal> {
     let (client, redirect_uri, redirect_uri_given) = client_and_redirect(app, params).await?;
     let state = params.get("state").map(str::to_string);
     let response_type = params.get("response_type").unwrap_or_default();
@@ -151,14 +159,18 @@ pub async fn start(app: &App, params: &Params) -> Result<Started, Refusal> {
         }
     }
     let prompt = Prompt::parse(params.get("prompt")).map_err(|why| back("invalid_request", why))?;
-    if prompt == Prompt::None {
-        // §3.1.2.6: "The Authorization Server requires End-User authentication": with no
-        // browser session, always.
-        return Err(back("login_required", "the user must sign in (no sign-in session is kept)"));
-    }
-    if params.get("max_age").is_some_and(|age| age.parse::<u64>().is_err()) {
-        return Err(back("invalid_request", "max_age must be a number of seconds"));
-    }
+    let max_age = match params.get("max_age").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(age)) => Some(i64::from(age)),
+        Some(Err(_)) => return Err(back("invalid_request", "max_age must be a number of seconds")),
+    };
+    let hint = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => match id::verify_hint(app, hint, now).await? {
+            Some(claims) => Some(claims),
+            None => return Err(back("invalid_request", "id_token_hint is not an ID token of this issuer")),
+        },
+    };
     let nonce = params.get("nonce").map(str::to_string);
     if nonce.as_ref().is_some_and(|n| n.is_empty() || n.len() > MAX_NONCE_LEN) {
         return Err(back("invalid_request", "nonce must be 1 to 512 characters"));
@@ -181,22 +193,51 @@ pub async fn start(app: &App, params: &Params) -> Result<Started, Refusal> {
         _ => return Err(back("unsupported_response_type", "this response type is not available to this client")),
     };
     let scope = Scope::grant(params.get("scope"), &client.scope).map_err(|e| back(e.error, &e.description))?;
-    let (request_id, csrf_token) = (random_token(), random_token());
-    let pending = PendingAuthorization {
-        id_hash: hash(&request_id),
-        csrf_hash: hash(&csrf_token),
+    let mut pending = PendingAuthorization {
+        id_hash: String::new(), // the form's identifiers, once the page is sure
+        csrf_hash: String::new(),
         client_id: client.id.clone(),
-        redirect_uri,
+        redirect_uri: redirect_uri.clone(),
         redirect_uri_given,
         response_type: response_type.to_string(),
         scope,
-        state,
+        state: state.clone(),
         code_challenge,
         nonce,
-        expires_at: unix_now() + PENDING_TTL_SECONDS,
+        session_sid: None,
+        expires_at: now + PENDING_TTL_SECONDS,
     };
+    // §3.1.2.1: the session counts only for a sign-in recent enough, of the hinted user.
+    let signed_in = session.filter(|s| {
+        !prompt.login
+            && max_age.is_none_or(|age| age > 0 && now - s.auth_time <= age)
+            && hint.as_ref().is_none_or(|h| h.sub == s.user_id)
+    });
+    match signed_in {
+        None if prompt.none => return Err(back("login_required", "the user must sign in")),
+        None => {}
+        Some(session) => {
+            let consented = !prompt.consent
+                && app
+                    .store
+                    .consent(&session.user_id, &client.id, now)
+                    .await?
+                    .is_some_and(|c| c.covers(&pending.scope));
+            if consented {
+                let location = issue(app, &client, &pending, session, now).await?;
+                return Ok(Next::Answered(location));
+            }
+            if prompt.none {
+                return Err(back("consent_required", "the user must allow this application first"));
+            }
+            pending.session_sid = Some(session.sid.clone());
+        }
+    }
+    let (request_id, csrf_token) = (random_token(), random_token());
+    pending.id_hash = hash(&request_id);
+    pending.csrf_hash = hash(&csrf_token);
     app.store.put_pending_authorization(&pending).await?;
-    Ok(Started { client, pending, request_id, csrf_token, login_hint })
+    Ok(Next::Page(Box::new(Started { client, pending, request_id, csrf_token, login_hint })))
 }
 
 /// Finds the pending request of a submitted form. The form's `csrf_token` must equal the
@@ -227,7 +268,11 @@ pub async fn resume(
     let grant = if resumed.pending.code_challenge.is_some() { AUTHORIZATION_CODE } else { IMPLICIT };
     if !resumed.client.allows_grant(grant) {
         consume(app, &resumed.pending, now).await?;
-        return Err(Refusal::Redirect(resumed.answer(&[("error", "unauthorized_client")], &app.config.issuer)));
+        return Err(Refusal::Redirect(answer(
+            &resumed.pending,
+            &[("error", "unauthorized_client")],
+            &app.config.issuer,
+        )));
     }
     Ok(resumed)
 }
@@ -235,31 +280,51 @@ pub async fn resume(
 /// The user said no: the request is used up, and the client learns `access_denied`.
 pub async fn deny(app: &App, resumed: &Resumed, now: i64) -> Result<String, Refusal> {
     consume(app, &resumed.pending, now).await?;
-    Ok(resumed.answer(
+    Ok(answer(
+        &resumed.pending,
         &[("error", "access_denied"), ("error_description", "the user denied the request")],
         &app.config.issuer,
     ))
 }
 
-/// The user signed in as `user_id` and allowed the request: the request is used up, and the
-/// client gets a code (or, implicit, an access token in the fragment) for the scope it may still
-/// have.
-pub async fn approve(app: &App, resumed: &Resumed, user_id: String, now: i64) -> Result<String, Refusal> {
+/// The user of `session` allowed the request (signing in on the page, or on the consent page
+/// for that session): the request is used up, the consent remembered, and the client gets a code
+/// (or, implicit, an access token in the fragment) for the scope it may still have.
+pub async fn approve(app: &App, resumed: &Resumed, session: &BrowserSession, now: i64) -> Result<String, Refusal> {
     let Resumed { client, pending } = resumed;
+    if pending.session_sid.as_ref().is_some_and(|sid| *sid != session.sid) {
+        return Err(Refusal::Shown(Unredirectable::SessionEnded));
+    }
     consume(app, pending, now).await?;
+    let scope = pending.scope.intersection(&client.scope);
+    let consent_until = now + app.config.consent_ttl.as_secs() as i64;
+    app.store.remember_consent(&session.user_id, &client.id, &scope, consent_until, now).await?;
+    Ok(issue(app, client, pending, session, now).await?)
+}
+
+/// The answer to an allowed request, issued to the user of `session`; the session records the
+/// client (whom its logout tells).
+async fn issue(
+    app: &App,
+    client: &Client,
+    pending: &PendingAuthorization,
+    session: &BrowserSession,
+    now: i64,
+) -> Result<String, Error> {
     let scope = pending.scope.intersection(&client.scope);
     let issuer = &app.config.issuer;
     let location = match pending.code_challenge.clone() {
         Some(code_challenge) => {
-            let code = codes::issue(app, pending, code_challenge, user_id, scope, now).await?;
-            resumed.answer(&[("code", &code)], issuer)
+            let code = codes::issue(app, pending, code_challenge, session, scope, now).await?;
+            answer(pending, &[("code", &code)], issuer)
         }
         None => {
-            let token = access::issue(app, &user_id, client, &scope, now).await?;
+            let token = access::issue(app, &session.user_id, client, &scope, now).await?;
             count_issued(IMPLICIT, client);
             let expires_in = app.config.access_token_ttl.as_secs().to_string();
             let scope = scope.to_string();
-            resumed.answer(
+            answer(
+                pending,
                 &[
                     ("access_token", &token.jwt),
                     ("token_type", "Bearer"),
@@ -270,6 +335,7 @@ pub async fn approve(app: &App, resumed: &Resumed, user_id: String, now: i64) ->
             )
         }
     };
+    browser_session::used_for(app, session, &client.id, now).await?;
     Ok(location)
 }
 
@@ -281,13 +347,16 @@ async fn consume(app: &App, pending: &PendingAuthorization, now: i64) -> Result<
     }
 }
 
-/// The OpenID Connect `prompt` parameter (Core §3.1.2.1), as far as it changes anything here.
-#[derive(Debug, PartialEq, Eq)]
-enum Prompt {
-    /// `none`: no interaction allowed.
-    None,
-    /// Absent, or any of `login`, `consent`, `select_account`: every request shows the page.
-    Interactive,
+/// The OpenID Connect `prompt` parameter (Core §3.1.2.1). `select_account` asks for nothing
+/// here: a browser session holds one user, and the page offers a sign-in as another.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Prompt {
+    /// No page may be shown.
+    none: bool,
+    /// Sign in again, whatever the session.
+    login: bool,
+    /// Ask for consent again, whatever was remembered.
+    consent: bool,
 }
 
 impl Prompt {
@@ -296,12 +365,16 @@ impl Prompt {
         if values.iter().any(|v| !["none", "login", "consent", "select_account"].contains(v)) {
             return Err("prompt may be none, login, consent or select_account");
         }
-        match values.as_slice() {
-            ["none"] => Ok(Prompt::None),
-            // "If this parameter contains none with any other value, an error is returned."
-            v if v.contains(&"none") => Err("prompt=none cannot be combined with other values"),
-            _ => Ok(Prompt::Interactive),
+        let prompt = Prompt {
+            none: values.contains(&"none"),
+            login: values.contains(&"login"),
+            consent: values.contains(&"consent"),
+        };
+        // "If this parameter contains none with any other value, an error is returned."
+        if prompt.none && values.len() > 1 {
+            return Err("prompt=none cannot be combined with other values");
         }
+        Ok(prompt)
     }
 }
 
@@ -354,9 +427,11 @@ mod tests {
 
     #[test]
     fn prompt_values_are_checked_and_none_stands_alone() {
-        assert_eq!(Prompt::parse(None), Ok(Prompt::Interactive));
-        assert_eq!(Prompt::parse(Some("login consent")), Ok(Prompt::Interactive));
-        assert_eq!(Prompt::parse(Some("none")), Ok(Prompt::None));
+        assert_eq!(Prompt::parse(None), Ok(Prompt::default()));
+        let both = Prompt { login: true, consent: true, ..Prompt::default() };
+        assert_eq!(Prompt::parse(Some("login  consent")), Ok(both));
+        assert_eq!(Prompt::parse(Some("select_account")), Ok(Prompt::default()));
+        assert_eq!(Prompt::parse(Some("none")), Ok(Prompt { none: true, ..Prompt::default() }));
         assert!(Prompt::parse(Some("none login")).is_err());
         assert!(Prompt::parse(Some("silent")).is_err());
     }

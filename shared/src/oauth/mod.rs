@@ -4,6 +4,7 @@
 
 pub mod authorization;
 pub mod bearer;
+pub mod browser_session;
 pub mod client_auth;
 pub mod grants;
 pub mod introspection;

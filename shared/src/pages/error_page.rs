@@ -96,6 +96,10 @@ fn words(problem: &Problem) -> (Words, Words) {
             ("Already answered", "This sign-in was already completed. Return to the application."),
             ("已经完成", "这次登录已经完成。请返回应用。"),
         ),
+        Problem::Request(SessionEnded) => (
+            ("Signed out", "You were signed out while this page was open. Start again from the application."),
+            ("已退出登录", "在此页面打开期间你已退出登录。请回到应用重新开始。"),
+        ),
         Problem::MethodNotAllowed => {
             (("Method not allowed", "Use GET or POST."), ("不支持的请求方法", "请使用 GET 或 POST。"))
         }
@@ -130,6 +134,7 @@ mod tests {
             Unredirectable::OtherBrowser.into(),
             Unredirectable::NoLongerRegistered.into(),
             Unredirectable::AlreadyAnswered.into(),
+            Unredirectable::SessionEnded.into(),
             Problem::MethodNotAllowed,
             Problem::TooLarge,
             Problem::Unavailable,

@@ -1,6 +1,7 @@
 //! The sign-in and consent page of `/oauth/authorize`: who asks, what for (each scope in
-//! words), and a POST form with username and password, the hidden `request_id`, `csrf_token`
-//! and `locale`, and two submit buttons named `decision` (`approve`, `deny`). Enter in a field
+//! words), and a POST form with username and password (or, for a user signed in already, their
+//! name), the hidden `request_id`, `csrf_token` and `locale`, and two submit buttons named
+//! `decision` (`approve`, `deny`). Enter in a field
 //! submits `approve`, the first button; `deny` skips the `required` checks. Below them, buttons
 //! named `switch_locale` show the same page in another language.
 
@@ -46,6 +47,8 @@ pub struct SignInPage<'a> {
     csrf_token: &'a str,
     /// Prefilled (and the password focused) after a failed attempt or from `login_hint`.
     username: Option<&'a str>,
+    /// On the consent page: the signed-in user's name; no username or password is asked.
+    signed_in_as: Option<&'a str>,
     /// Shown above the form.
     error: Option<&'static str>,
 }
@@ -59,6 +62,8 @@ pub struct SignInForm<'a> {
     pub request_id: &'a str,
     pub csrf_token: &'a str,
     pub username: Option<&'a str>,
+    /// The consent page, for a user signed in already (their name).
+    pub signed_in_as: Option<&'a str>,
     /// After a wrong username or password.
     pub wrong_password: bool,
 }
@@ -76,6 +81,7 @@ impl<'a> SignInPage<'a> {
             request_id: form.request_id,
             csrf_token: form.csrf_token,
             username: form.username.filter(|u| !u.is_empty()),
+            signed_in_as: form.signed_in_as,
             error: form.wrong_password.then_some(text.wrong_password),
         }
     }
@@ -104,6 +110,7 @@ mod tests {
             request_id: "req-1",
             csrf_token: "csrf-1",
             username: None,
+            signed_in_as: None,
             wrong_password: false,
         };
         change(&mut form);
@@ -132,6 +139,17 @@ mod tests {
         assert!(html.contains(&format!("required value=\"{escaped}\"")));
         assert!(!html.contains("<b>") && html.contains("<li data-scope=\"&#60;b&#62;\">&#60;b&#62;</li>"));
         assert!(html.contains("<li data-scope=\"x&#39;y&#38;\">x&#39;y&#38;</li>"), "{html}");
+    }
+
+    #[test]
+    fn the_consent_page_names_the_user_escaped_and_asks_for_no_password() {
+        for locale in Locale::ALL {
+            let html = render(locale, |f| f.signed_in_as = Some(XSS));
+            assert!(!html.contains("name=\"password\"") && !html.contains("name=\"username\""), "{html}");
+            assert!(html.contains("<strong>&#60;script&#62;alert(1)&#60;/script&#62;</strong></p>"), "{html}");
+            assert!(html.contains(Text::of(locale).signed_in_as) && html.contains(Text::of(locale).allow));
+            assert!(html.find("value=\"approve\"") < html.find("value=\"deny\""), "allow first");
+        }
     }
 
     #[test]

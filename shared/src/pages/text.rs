@@ -15,6 +15,10 @@ pub struct Text {
     pub username: &'static str,
     pub password: &'static str,
     pub approve: &'static str,
+    /// The consent page's button, for a user signed in already.
+    pub allow: &'static str,
+    /// Before the signed-in user's name on the consent page.
+    pub signed_in_as: &'static str,
     pub deny: &'static str,
     pub wrong_password: &'static str,
 }
@@ -28,6 +32,8 @@ const EN: Text = Text {
     username: "Username",
     password: "Password",
     approve: "Sign in and allow",
+    allow: "Allow",
+    signed_in_as: "Signed in as",
     deny: "Deny",
     wrong_password: "Wrong username or password.",
 };
@@ -41,6 +47,8 @@ const ZH_CN: Text = Text {
     username: "用户名",
     password: "密码",
     approve: "登录并授权",
+    allow: "授权",
+    signed_in_as: "当前登录账号：",
     deny: "拒绝",
     wrong_password: "用户名或密码错误。",
 };

@@ -13,9 +13,10 @@
 //!   authorization code").
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
-use super::backend::{Store, Written, backend, conditional};
+use super::backend::{Store, Written, conditional};
 use super::item::{Item, ItemContext as _, Key, boolean, n, s};
 use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
+use crate::domain::browser_session::SignInMethod;
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
@@ -118,6 +119,7 @@ fn request_to_item(p: &PendingAuthorization) -> Item {
         .set_opt("state", p.state.as_ref().map(s))
         .set_opt("code_challenge", p.code_challenge.as_ref().map(s))
         .set_opt("nonce", p.nonce.as_ref().map(s))
+        .set_opt("session_sid", p.session_sid.as_ref().map(s))
 }
 
 /// Requests stored before `redirect_uri_given` existed named their `redirect_uri`.
@@ -133,6 +135,7 @@ fn request_from_item(item: &Item) -> anyhow::Result<PendingAuthorization> {
         state: item.opt_string("state"),
         code_challenge: item.opt_string("code_challenge"),
         nonce: item.opt_string("nonce"),
+        session_sid: item.opt_string("session_sid"),
         expires_at: item.number("expires_at")?,
     })
 }
@@ -150,6 +153,8 @@ fn code_to_item(code: &AuthorizationCode) -> Item {
         .set("expires_at", n(code.expires_at))
         .set_opt("auth_time", code.auth_time.map(n))
         .set_opt("nonce", code.nonce.as_ref().map(s))
+        .set_opt("sid", code.sid.as_ref().map(s))
+        .set_opt("amr", code.method.map(|m| s(m.amr())))
         .set_opt("used_at", code.used_at.map(n))
         .set_opt("family_id", code.family_id.as_ref().map(s))
         .set_opt("access_jti", code.access_jti.as_ref().map(s))
@@ -168,6 +173,8 @@ fn code_from_item(item: &Item) -> anyhow::Result<AuthorizationCode> {
         subject: item.string("subject")?,
         auth_time: item.opt_number("auth_time"),
         nonce: item.opt_string("nonce"),
+        sid: item.opt_string("sid"),
+        method: item.opt_string("amr").and_then(|amr| SignInMethod::from_amr(&amr)),
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
         family_id: item.opt_string("family_id"),
@@ -199,6 +206,7 @@ mod tests {
             state: Some("st".into()),
             code_challenge: Some("ch".into()),
             nonce: None,
+            session_sid: None,
             expires_at: 600,
         };
         let item = request_to_item(&request);
@@ -221,6 +229,8 @@ mod tests {
         let mut old = item.into_attributes();
         old.remove("redirect_uri_given");
         assert!(request_from_item(&Item(old)).expect("an older item reads").redirect_uri_given);
+        let consent_page = PendingAuthorization { session_sid: Some("sid1".into()), ..request };
+        assert_eq!(request_from_item(&request_to_item(&consent_page)).expect("reads"), consent_page);
     }
 
     #[test]
@@ -235,6 +245,8 @@ mod tests {
             subject: "u1".into(),
             auth_time: Some(1),
             nonce: Some("n".into()),
+            sid: None,
+            method: None,
             expires_at: 60,
             used_at: None,
             family_id: None,
@@ -266,5 +278,10 @@ mod tests {
             ..code
         };
         assert_eq!(code_from_item(&code_to_item(&redeemed)).expect("reads"), redeemed);
+        let in_session =
+            AuthorizationCode { sid: Some("sid1".into()), method: Some(SignInMethod::Password), ..redeemed };
+        let item = code_to_item(&in_session);
+        assert_eq!(item.attributes()["amr"], s("pwd"));
+        assert_eq!(code_from_item(&item).expect("reads"), in_session);
     }
 }

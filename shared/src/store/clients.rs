@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::backend::{Store, backend, conditional};
+use super::backend::{Store, backend};
 use super::item::{Item, ItemContext as _, Key, b, n, s, string_list};
 use crate::domain::client::{Client, ClientKind, WechatApp};
 use crate::error::Error;

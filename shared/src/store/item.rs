@@ -59,6 +59,13 @@ pub(crate) fn string_list(values: &[String]) -> AttributeValue {
     AttributeValue::L(values.iter().map(s).collect())
 }
 
+/// A string set (`SS`), the kind `ADD` unites; `None` for no strings (DynamoDB stores no empty
+/// set).
+pub(crate) fn string_set<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<AttributeValue> {
+    let values: Vec<String> = values.into_iter().map(str::to_string).collect();
+    (!values.is_empty()).then_some(AttributeValue::Ss(values))
+}
+
 /// A map of strings (`M` of `S`).
 pub(crate) fn string_map(values: &HashMap<String, String>) -> AttributeValue {
     AttributeValue::M(values.iter().map(|(k, v)| (k.clone(), s(v))).collect())
@@ -136,6 +143,13 @@ impl Item {
             .and_then(|v| v.as_l().ok())
             .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
             .unwrap_or_default()
+    }
+
+    /// A string set's members, sorted; none when absent.
+    pub(crate) fn string_set(&self, name: &str) -> Vec<String> {
+        let mut values = self.0.get(name).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        values.sort();
+        values
     }
 
     pub(crate) fn string_map(&self, name: &str) -> HashMap<String, String> {

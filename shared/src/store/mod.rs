@@ -3,7 +3,8 @@
 //! # Schema
 //! Keys `pk` and `sk` (strings); TTL on `expires_at` (epoch seconds). DynamoDB deletes expired
 //! items late (up to days), so **every read checks `expires_at` itself**. One GSI, `gsi1`
-//! (`gsi1pk`/`gsi1sk`), lists a user's token families for "revoke everything of this user".
+//! (`gsi1pk`/`gsi1sk`, keys only), lists a user's token families and browser sessions for
+//! "revoke everything of this user".
 //!
 //! Each item kind is mapped in exactly one module, its owner: the key builder (`key`, or
 //! `<kind>_key` where a module owns several kinds), `to_item` and `from_item`, and the
@@ -24,14 +25,17 @@
 //! | password failures | `PWFAIL#<username>` | `PWFAIL` | [`password_failures`] | until the window and the lock are over |
 //! | pending sign-in request | `AUTHZ#<sha256(id)>` | `AUTHZ` | [`authorizations`] | 10 minutes, consumed once |
 //! | authorization code | `CODE#<sha256(code)>` | `CODE` | [`authorizations`] | 60 seconds, redeemed once; records what it issued |
+//! | browser session | `SESSION#<sha256(cookie)>` | `SESSION` | [`browser_sessions`] | user, `sid`, `auth_time`, method, clients; idle and absolute limits; `gsi1pk = USER#<sub>` |
+//! | consent | `CONSENT#<user_id>#<client_id>` | `CONSENT` | [`consents`] | the scopes allowed (a string set, united by `ADD`), `CONSENT_TTL` after the last approval |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
 //!
 //! What wins a race is written with a condition or in a transaction, so two concurrent requests
 //! can never both win it: creating a client, a user and its mappings, a token family, a signing
 //! key (`attribute_not_exists(pk)`); rotation, redemption, consumption, revocation of a family,
-//! the password-failure lease and the session keys (conditions on the item's state). Written
+//! the password-failure lease, the session keys, a browser session's use and a consent's
+//! scopes (conditions on the item's state). Written
 //! without a condition, where a retry must succeed and no race can be lost: the pending sign-in
-//! request and the authorization code (keys are hashes of 256 random bits), the deny-list entry
+//! request, the authorization code and the browser session (keys are hashes of 256 random bits), the deny-list entry
 //! of a revoked access token, the WeChat server access token (the newest wins), and the deletes
 //! of a client, of a password-failure counter and (in its transaction) of a deleted user's item.
 //!
@@ -41,11 +45,12 @@
 
 pub mod authorizations;
 pub mod backend;
+pub mod browser_sessions;
 pub mod client_cache;
 pub mod clients;
+pub mod consents;
 pub mod item;
 pub mod password_failures;
-
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod server_tokens;

@@ -21,6 +21,7 @@ use super::backend::{Store, Written, backend, conditional};
 use super::item::{Item, ItemContext as _, Key, boolean, n, s};
 use super::users;
 use crate::aws::is_transaction_conflict;
+use crate::domain::browser_session::SignInMethod;
 use crate::domain::refresh_token::{Family, RefreshToken};
 use crate::error::Error;
 use crate::scope::Scope;
@@ -206,6 +207,8 @@ fn token_to_item(token: &RefreshToken) -> Item {
         .set("issued_at", n(token.issued_at))
         .set("expires_at", n(token.expires_at))
         .set_opt("auth_time", token.auth_time.map(n))
+        .set_opt("sid", token.sid.as_ref().map(s))
+        .set_opt("amr", token.method.map(|m| s(m.amr())))
         .set_opt("used_at", token.used_at.map(n))
         .set_opt("replaced_by", token.replaced_by.as_ref().map(s))
         .set_opt("superseded", token.superseded.then_some(boolean(true)))
@@ -220,6 +223,8 @@ fn token_from_item(item: &Item) -> anyhow::Result<RefreshToken> {
         subject: item.string("subject")?,
         scope: Scope::parse(&item.string("scope")?).map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
         auth_time: item.opt_number("auth_time"),
+        sid: item.opt_string("sid"),
+        method: item.opt_string("amr").and_then(|amr| SignInMethod::from_amr(&amr)),
         issued_at: item.number("issued_at")?,
         expires_at: item.number("expires_at")?,
         used_at: item.opt_number("used_at"),
@@ -234,6 +239,7 @@ fn family_to_item(family: &Family) -> Item {
         .set("family_id", s(&family.id))
         .set("client_id", s(&family.client_id))
         .set("subject", s(&family.subject))
+        .set_opt("session_sid", family.session_sid.as_ref().map(s))
         .set("revoked", boolean(family.revoked))
         .set("created_at", n(family.created_at))
         .set("expires_at", n(family.expires_at))
@@ -246,6 +252,7 @@ fn family_from_item(item: &Item) -> anyhow::Result<Family> {
         id: item.string("family_id")?,
         client_id: item.string("client_id")?,
         subject: item.string("subject")?,
+        session_sid: item.opt_string("session_sid"),
         revoked: item.opt_bool("revoked").unwrap_or(false),
         created_at: item.number("created_at")?,
         expires_at: item.number("expires_at")?,
@@ -266,6 +273,8 @@ mod tests {
             subject: "u1".into(),
             scope: Scope::parse("openid").expect("scope"),
             auth_time: Some(5),
+            sid: None,
+            method: None,
             issued_at: 10,
             expires_at: 20,
             used_at: None,
@@ -290,6 +299,8 @@ mod tests {
         assert_eq!(names, expected);
         let rotated = RefreshToken { used_at: Some(15), replaced_by: Some("h2".into()), superseded: true, ..token };
         assert_eq!(from(&token_to_item(&rotated)), rotated);
+        let in_session = RefreshToken { sid: Some("sid1".into()), method: Some(SignInMethod::Password), ..rotated };
+        assert_eq!(from(&token_to_item(&in_session)), in_session);
     }
 
     fn from(item: &Item) -> RefreshToken {
@@ -309,6 +320,7 @@ mod tests {
             id: "f1".into(),
             client_id: "c1".into(),
             subject: "u1".into(),
+            session_sid: Some("sid1".into()),
             revoked: false,
             created_at: 3,
             expires_at: 9,

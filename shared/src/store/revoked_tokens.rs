@@ -5,7 +5,7 @@
 //! the list holds only tokens that could still be presented; a read past `expires_at` counts as
 //! absent, which is safe because the token itself has expired by then.
 
-use super::backend::{Store, backend};
+use super::backend::Store;
 use super::item::{Item, Key, n};
 use crate::domain::access_claims::AccessTokenId;
 use crate::error::Error;

@@ -2,7 +2,7 @@
 //! sealed by the data key (a `WXE1` envelope under KMS, [`crate::keys::data_key`]), shared by
 //! every container until 5 minutes before they expire.
 
-use super::backend::{Store, backend};
+use super::backend::Store;
 use super::item::{Item, Key, b, n};
 use crate::error::Error;
 

@@ -7,7 +7,7 @@
 //! key in its JWKS before a token signed by it exists. A retired key gets an `expires_at` after
 //! the last token it signed has expired; until then it stays published.
 
-use super::backend::{Store, backend, conditional};
+use super::backend::{Store, backend};
 use super::item::{Item, ItemContext as _, Key, b, n, s};
 use crate::domain::jwk::Jwk;
 use crate::domain::signing_key::{Custody, SigningKey};

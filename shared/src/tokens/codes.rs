@@ -12,19 +12,20 @@ use super::access::AccessToken;
 use crate::App;
 use crate::domain::access_claims::AccessTokenId;
 use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
+use crate::domain::browser_session::BrowserSession;
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::{hash, random_token};
 use crate::store::Written;
 
-/// Issues a code for the request `pending`, approved by `subject`, who signed in at `now`, for
-/// `scope`; returns the code itself, which is stored nowhere. The code carries the request's
-/// `nonce` and the sign-in time to the ID token.
+/// Issues a code for the request `pending`, approved by the user of `session`, for `scope`;
+/// returns the code itself, which is stored nowhere. The code carries the request's `nonce` and
+/// the session's sign-in (`auth_time`, `sid`, method) to the ID token.
 pub async fn issue(
     app: &App,
     pending: &PendingAuthorization,
     code_challenge: String,
-    subject: String,
+    session: &BrowserSession,
     scope: Scope,
     now: i64,
 ) -> Result<String, Error> {
@@ -37,9 +38,11 @@ pub async fn issue(
             redirect_uri_given: pending.redirect_uri_given,
             scope,
             code_challenge,
-            subject,
-            auth_time: Some(now),
+            subject: session.user_id.clone(),
+            auth_time: Some(session.auth_time),
             nonce: pending.nonce.clone(),
+            sid: Some(session.sid.clone()),
+            method: Some(session.method),
             expires_at: now + app.config.authorization_code_ttl.as_secs() as i64,
             used_at: None,
             family_id: None,

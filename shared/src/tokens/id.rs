@@ -4,7 +4,8 @@
 //!
 //! The claims are the ones the spec requires and the ones it asks for when an access token is
 //! issued beside: `auth_time` (the original sign-in, also on refresh), `nonce` (echoed from the
-//! authorization request; never on refresh), `azp` and `at_hash`. Profile claims are not in the
+//! authorization request; never on refresh), `azp` and `at_hash`; `sid` and `amr` when the user
+//! signed in through a browser session (also on refresh). Profile claims are not in the
 //! ID token: with an access token issued, §5.4 has them come from the UserInfo endpoint, which
 //! shows them by scope, and a login costs no extra read.
 
@@ -15,8 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::access::AccessToken;
 use crate::App;
+use crate::domain::browser_session::SignInMethod;
 use crate::domain::client::Client;
 use crate::error::Error;
+use crate::keys::verify::verify_id_token_hint;
 use crate::scope::Scope;
 
 /// The scope that asks for an ID token.
@@ -35,8 +38,29 @@ pub struct IdClaims {
     pub auth_time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The browser session the sign-in belongs to (Back-Channel Logout 1.0 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// How the user signed in (RFC 8176 names where one fits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     pub azp: String,
     pub at_hash: String,
+}
+
+/// What an `id_token_hint` tells: whom it was issued to and about, and in which session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HintClaims {
+    pub sub: String,
+    pub aud: String,
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// The claims of `hint` when it is an ID token we issued, expired or not; `None` for anything
+/// else (the caller answers all of those the same way).
+pub async fn verify_hint(app: &App, hint: &str, now: i64) -> Result<Option<HintClaims>, Error> {
+    Ok(verify_id_token_hint(&app.keys, hint, &app.config.issuer, now).await?.ok())
 }
 
 /// When and for which request the user authenticated, carried by the grant (a code, a refresh
@@ -45,12 +69,15 @@ pub struct IdClaims {
 pub struct Authentication {
     pub auth_time: Option<i64>,
     pub nonce: Option<String>,
+    /// The browser session's `sid`, when the sign-in started or used one.
+    pub sid: Option<String>,
+    pub method: Option<SignInMethod>,
 }
 
 impl Authentication {
-    /// A sign-in happening now (the WeChat and password grants).
-    pub fn now(now: i64) -> Self {
-        Self { auth_time: Some(now), nonce: None }
+    /// A sign-in happening now, outside any browser session (the WeChat and password grants).
+    pub fn now(now: i64, method: Option<SignInMethod>) -> Self {
+        Self { auth_time: Some(now), nonce: None, sid: None, method }
     }
 }
 
@@ -74,6 +101,8 @@ pub async fn issue(
         iat: now,
         auth_time: authentication.auth_time,
         nonce: authentication.nonce.clone(),
+        sid: authentication.sid.clone(),
+        amr: authentication.method.map(|method| vec![method.amr().to_string()]),
         azp: client.id.clone(),
         at_hash: at_hash(&access.jwt),
     };

@@ -23,6 +23,10 @@ use crate::metrics::{self, Metric};
 use crate::scope::Scope;
 use crate::secret::{hash, random_id, random_token};
 use crate::store::Written;
+use crate::tokens::id::Authentication;
+
+/// The scope that lets a grant outlive the browser session it was made in.
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// A refresh token handed to a client, and its stored record.
 #[derive(Clone)]
@@ -37,13 +41,19 @@ impl std::fmt::Debug for IssuedRefreshToken {
     }
 }
 
+/// The sign-in a family carries from token to token, for every ID token issued from `token`
+/// (no `nonce`: never on refresh).
+pub fn authentication(token: &RefreshToken) -> Authentication {
+    Authentication { auth_time: token.auth_time, nonce: None, sid: token.sid.clone(), method: token.method }
+}
+
 fn new_token(
     app: &App,
     family_id: &str,
     client_id: &str,
     subject: &str,
     scope: &Scope,
-    auth_time: Option<i64>,
+    sign_in: &Authentication,
     now: i64,
 ) -> IssuedRefreshToken {
     let token = random_token();
@@ -53,7 +63,9 @@ fn new_token(
         client_id: client_id.to_string(),
         subject: subject.to_string(),
         scope: scope.clone(),
-        auth_time,
+        auth_time: sign_in.auth_time,
+        sid: sign_in.sid.clone(),
+        method: sign_in.method,
         issued_at: now,
         expires_at: now + app.config.refresh_token_ttl.as_secs() as i64,
         used_at: None,
@@ -63,17 +75,17 @@ fn new_token(
     IssuedRefreshToken { token, record }
 }
 
-/// Starts a new family (one per grant) with its first token, for a user who signed in at
-/// `auth_time`. `None` when the client may not refresh.
+/// Starts a new family (one per grant) with its first token, for a user who signed in as
+/// `sign_in` says. `None` when the client may not refresh.
 pub async fn issue(
     app: &App,
     client: &Client,
     subject: &str,
     scope: &Scope,
-    auth_time: Option<i64>,
+    sign_in: &Authentication,
     now: i64,
 ) -> Result<Option<IssuedRefreshToken>, Error> {
-    issue_in_family(app, client, subject, scope, auth_time, &random_id(), now).await
+    issue_in_family(app, client, subject, scope, sign_in, &random_id(), now).await
 }
 
 /// [`issue`] with a family id chosen beforehand (an authorization code records it first).
@@ -82,18 +94,21 @@ pub async fn issue_in_family(
     client: &Client,
     subject: &str,
     scope: &Scope,
-    auth_time: Option<i64>,
+    sign_in: &Authentication,
     family_id: &str,
     now: i64,
 ) -> Result<Option<IssuedRefreshToken>, Error> {
     if !client.allows_grant(crate::grant_type::REFRESH_TOKEN) {
         return Ok(None);
     }
-    let issued = new_token(app, family_id, &client.id, subject, scope, auth_time, now);
+    let issued = new_token(app, family_id, &client.id, subject, scope, sign_in, now);
+    // OpenID Connect Core §11: a grant with `offline_access` outlives the browser session.
+    let session_sid = sign_in.sid.clone().filter(|_| !scope.contains(OFFLINE_ACCESS));
     let family = Family {
         id: issued.record.family_id.clone(),
         client_id: client.id.clone(),
         subject: subject.to_string(),
+        session_sid,
         revoked: false,
         created_at: now,
         expires_at: issued.record.expires_at,
@@ -125,7 +140,7 @@ pub async fn prepare(app: &App, client: &Client, presented: &str, now: i64) -> R
         return Err(invalid());
     }
     let scope = old.scope.intersection(&client.scope);
-    let next = new_token(app, &old.family_id, &old.client_id, &old.subject, &scope, old.auth_time, now);
+    let next = new_token(app, &old.family_id, &old.client_id, &old.subject, &scope, &authentication(&old), now);
     let replacing = match (old.used_at, &old.replaced_by) {
         (None, _) => None,
         (Some(used_at), Some(successor)) if !old.superseded && within_grace(app, used_at, now) => {

@@ -59,11 +59,16 @@ pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Res
     // Everything is issued before the code is marked used, so the record a replay finds names
     // tokens that exist and can be revoked; if KMS or DynamoDB fail before that, the code is
     // still unspent and the client may retry. Tokens of a losing redemption are revoked.
-    let authentication = Authentication { auth_time: stored.auth_time, nonce: stored.nonce.clone() };
+    let authentication = Authentication {
+        auth_time: stored.auth_time,
+        nonce: stored.nonce.clone(),
+        sid: stored.sid.clone(),
+        method: stored.method,
+    };
     let (access, id_token) = user_tokens(app, client, &stored.subject, &scope, &authentication, now).await?;
     let family_id = random_id();
     let refresh =
-        refresh::issue_in_family(app, client, &stored.subject, &scope, stored.auth_time, &family_id, now).await?;
+        refresh::issue_in_family(app, client, &stored.subject, &scope, &authentication, &family_id, now).await?;
     if codes::redeem(app, &stored, &access, &family_id, now).await? == Written::LostRace {
         return Err(invalid("the authorization code was already used; the tokens it issued are revoked"));
     }

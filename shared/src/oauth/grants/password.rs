@@ -7,6 +7,7 @@
 
 use super::{TokenResponse, user_tokens};
 use crate::App;
+use crate::domain::browser_session::SignInMethod;
 use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::oauth::sign_in::sign_in;
@@ -25,7 +26,8 @@ pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Res
     let Some(user_id) = sign_in(app, username, password, now).await? else {
         return Err(OAuthError::invalid_grant("wrong username or password").into());
     };
-    let (access, id_token) = user_tokens(app, client, &user_id, &scope, &Authentication::now(now), now).await?;
-    let refresh = refresh::issue(app, client, &user_id, &scope, Some(now), now).await?;
+    let authentication = Authentication::now(now, Some(SignInMethod::Password));
+    let (access, id_token) = user_tokens(app, client, &user_id, &scope, &authentication, now).await?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, &authentication, now).await?;
     Ok(TokenResponse { id_token, ..TokenResponse::new(app, access, refresh.map(|r| r.token), &scope) })
 }

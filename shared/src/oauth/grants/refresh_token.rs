@@ -8,7 +8,6 @@ use crate::domain::client::Client;
 use crate::error::{Error, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::tokens::id::Authentication;
 use crate::tokens::refresh;
 
 pub const GRANT_TYPE: &str = crate::grant_type::REFRESH_TOKEN;
@@ -26,7 +25,7 @@ pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Res
     }
     // Only this access token is narrowed; the new refresh token keeps the grant.
     let scope = requested.unwrap_or_else(|| granted.clone());
-    let authentication = Authentication { auth_time: rotation.next.record.auth_time, nonce: None };
+    let authentication = refresh::authentication(&rotation.next.record);
     let subject = rotation.next.record.subject.clone();
     let (access, id_token) = user_tokens(app, client, &subject, &scope, &authentication, now).await?;
     let next = refresh::commit(app, rotation, now).await?;

@@ -53,10 +53,10 @@ pub async fn grant(app: &App, client: &Client, params: &Params, now: i64) -> Res
     };
     // The refresh-token family is created only once the tokens are signed: a KMS failure
     // must not leave a family behind that nobody received.
-    let authentication = Authentication::now(now);
+    let authentication = Authentication::now(now, None);
     let signed = user_tokens(app, client, &user_id, &scope, &authentication, now);
     let ((access, id_token), ()) = tokio::try_join!(signed, store_session_key)?;
-    let refresh = refresh::issue(app, client, &user_id, &scope, Some(now), now).await?;
+    let refresh = refresh::issue(app, client, &user_id, &scope, &authentication, now).await?;
     Ok(TokenResponse {
         id_token,
         openid: Some(session.openid),
