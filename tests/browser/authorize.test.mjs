@@ -67,6 +67,30 @@ async function callbackValue(page, name) {
   return (await cell.count()) === 0 ? null : cell.textContent({ timeout: WAIT_MS });
 }
 
+/** Redeems `code` as the public client would (the redirect URI and the verifier); the tokens. */
+async function redeem(code, verifier) {
+  const res = await fetch(`${BASE}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    }),
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  const body = await res.text();
+  assert.equal(res.status, 200, body);
+  return JSON.parse(body);
+}
+
+/** The claims of a JWT, unverified (signatures are the Rust and jwt-verify suites' business). */
+function claimsOf(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+}
+
 /** Clicks a submit button (`decision` by default) and waits for the page it leads to. */
 async function submit(page, value, name = 'decision') {
   const posted = page.waitForResponse(
@@ -212,21 +236,7 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.equal(landed.searchParams.get('iss'), BASE);
 
     // Redeemed as the public client would: the code, the redirect URI and the verifier.
-    const res = await fetch(`${BASE}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        client_id: CLIENT_ID,
-        code,
-        redirect_uri: REDIRECT_URI,
-        code_verifier: verifier,
-      }),
-      signal: AbortSignal.timeout(WAIT_MS),
-    });
-    const body = await res.text();
-    assert.equal(res.status, 200, body);
-    const tokens = JSON.parse(body);
+    const tokens = await redeem(code, verifier);
     assert.equal(tokens.token_type, 'Bearer');
     assert.equal(typeof tokens.access_token, 'string');
     const parts = tokens.access_token.split('.');
@@ -237,6 +247,56 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.equal(claims.client_id, CLIENT_ID);
     assert.equal(typeof tokens.refresh_token, 'string');
     assert.ok(tokens.refresh_token.length > 0, 'a refresh token');
+  });
+
+  test('signs in once: prompt=none answers silently with the same sub, auth_time and sid; max_age=1 asks again 2 s later', { timeout: TEST_MS }, async () => {
+    const page = await newPage({ viewport: DESKTOP });
+    const first = authorizeRequest();
+    await page.goto(first.url);
+    await page.locator('#username').fill('demo');
+    await page.locator('#password').fill('demo-password');
+    assert.equal((await submit(page, 'approve')).status(), 302);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    const signedIn = claimsOf((await redeem(await callbackValue(page, 'code'), first.verifier)).id_token);
+    assert.ok(signedIn.sid, 'the ID token names the session');
+    assert.deepEqual(signedIn.amr, ['pwd']);
+
+    // The cookie: HttpOnly, SameSite=Lax, the whole site; a session cookie (no expiry).
+    const cookie = (await context.cookies(BASE)).find((c) => c.name === 'wxauth_session');
+    assert.ok(cookie, 'a session cookie');
+    assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.path, cookie.expires], [true, 'Lax', '/', -1]);
+    assert.equal(cookie.value.length, 43, '256 random bits, base64url');
+
+    // prompt=none: no page, straight back to the client, the same sign-in.
+    const silent = authorizeRequest({ prompt: 'none' });
+    await page.goto(silent.url);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    assert.equal(await callbackValue(page, 'state'), silent.state);
+    const again = claimsOf((await redeem(await callbackValue(page, 'code'), silent.verifier)).id_token);
+    for (const claim of ['sub', 'auth_time', 'sid']) assert.equal(again[claim], signedIn[claim], claim);
+
+    // max_age=1, two seconds after the sign-in: the password again (under prompt=none, login_required).
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const aged = authorizeRequest({ max_age: '1' });
+    assert.equal((await page.goto(aged.url)).status(), 200);
+    assert.ok(await page.locator('#password').isVisible(), 'the sign-in page asks for the password');
+    const agedSilent = authorizeRequest({ max_age: '1', prompt: 'none' });
+    await page.goto(agedSilent.url);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    assert.equal(await callbackValue(page, 'error'), 'login_required');
+
+    // Signing in again starts a new session: a new cookie value, a later auth_time, a new sid.
+    await page.goto(aged.url);
+    await page.locator('#username').fill('demo');
+    await page.locator('#password').fill('demo-password');
+    await submit(page, 'approve');
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    const renewed = claimsOf((await redeem(await callbackValue(page, 'code'), aged.verifier)).id_token);
+    assert.equal(renewed.sub, signedIn.sub);
+    assert.ok(renewed.auth_time > signedIn.auth_time, 'a later sign-in');
+    assert.notEqual(renewed.sid, signedIn.sid);
+    const renewedCookie = (await context.cookies(BASE)).find((c) => c.name === 'wxauth_session');
+    assert.notEqual(renewedCookie.value, cookie.value, 'no session value survives a sign-in');
   });
 
   test('Deny sends access_denied and the state back to the client', { timeout: TEST_MS }, async () => {

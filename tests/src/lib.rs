@@ -37,7 +37,7 @@ use wxauth_provision::{self as provision, KeyCustody, NewClient};
 pub use server::Server;
 pub use sign_in::{
     PKCE_CHALLENGE, PKCE_VERIFIER, REDIRECT_URI, SignInPage, approval, approve, code_for, code_request, exchange,
-    form_action, hidden_field, location_params, open_sign_in, read_sign_in_page, sign_in_form_request,
+    form_action, hidden_field, location_params, open_sign_in, read_sign_in_page, session_cookie, sign_in_form_request,
     sign_in_page_request, submit_sign_in,
 };
 

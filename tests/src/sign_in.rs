@@ -152,6 +152,17 @@ fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
+/// The browser-session cookie a response sets, as a `Cookie` header carries it (`name=value`).
+pub fn session_cookie(res: &wxauth::http::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-wxauth_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
 /// The query (or fragment) parameters of a redirect's `Location`.
 pub fn location_params(res: &wxauth::http::Response) -> HashMap<String, String> {
     assert_eq!(res.status(), 302, "expected a redirect: {}", String::from_utf8_lossy(res.body().as_ref()));

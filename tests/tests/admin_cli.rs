@@ -7,7 +7,10 @@ use std::process::{Command, Output, Stdio};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use wxauth::secret::random_id;
-use wxauth_tests::{MiniProgram, PATIENCE, Reply, TestEnv};
+use wxauth_tests::{
+    MiniProgram, PATIENCE, Reply, TestEnv, approve, code_request, location_params, open_sign_in, session_cookie,
+    sign_in_page_request,
+};
 
 /// What one run of the tool did.
 struct Run {
@@ -779,7 +782,7 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
     assert_eq!(tablet.claims()["sub"], sub.as_str(), "one user, two devices");
 
     let out = admin(&env, &Cli::revoke_all(&sub).json(), &[]).json();
-    assert_eq!(out, serde_json::json!({"user_id": sub, "revoked_families": 2}));
+    assert_eq!(out, serde_json::json!({"user_id": sub, "revoked_families": 2, "ended_sessions": 0}));
     for login in [&phone, &tablet] {
         let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;
         assert_eq!((reply.status, reply.error()), (400, "invalid_grant"), "{}", reply.json);
@@ -788,7 +791,29 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
     assert_eq!(other.status, 200, "another user's family is untouched: {}", other.json);
 
     let text = admin(&env, &Cli::revoke_all("no-such-user"), &[]).ok().stdout();
-    assert!(text.contains("revoked 0 token families of no-such-user"), "{text}");
+    assert!(text.contains("revoked 0 token families and ended 0 browser sessions of no-such-user"), "{text}");
+}
+
+#[tokio::test]
+async fn revoke_all_ends_the_users_browser_sessions() {
+    let env = TestEnv::new().await;
+    let user_id = env.password_user("revoked-rae", "correct horse").await;
+    let client_id = env.web_client(&[], "openid").await;
+    let query = code_request(&client_id, "openid", "r");
+    let page = open_sign_in(&env, &query).await.expect("the page");
+    let signed_in = approve(&env, &page, "revoked-rae", "correct horse").await;
+    let session = session_cookie(&signed_in).expect("a session cookie");
+    let silently = || {
+        let mut req = sign_in_page_request(&[query.as_slice(), &[("prompt", "none")]].concat());
+        req.headers_mut().insert("cookie", session.parse().expect("cookie"));
+        req
+    };
+    assert!(location_params(&env.dispatch(silently()).await).contains_key("code"), "signed in");
+
+    let out = admin(&env, &Cli::revoke_all(&user_id).json(), &[]).json();
+    assert_eq!(out["ended_sessions"], 1, "{out}");
+    let after = location_params(&env.dispatch(silently()).await);
+    assert_eq!(after.get("error").map(String::as_str), Some("login_required"), "the session is over");
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use wxauth_tests::iam::{
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, REDIRECT_URI, Server, TestEnv, WECHAT_GRANT, approval, approve, bearer_request, code_for,
     code_request, encrypted_profile, exchange, form_request, location_params, mock_session_key, open_sign_in,
-    read_sign_in_page, sign_in_form_request, sign_in_page_request, submit_sign_in,
+    read_sign_in_page, session_cookie, sign_in_form_request, sign_in_page_request, submit_sign_in,
 };
 
 /// Every function the tests below drive; a function added to template.yaml must be added here,
@@ -199,15 +199,7 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
 
     // The browser session: a second request answered without a page; then, its consent expired
     // (TTL not yet run), the consent page, whose approval puts the consent afresh.
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-wxauth_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let session = session_cookie(&signed_in).expect("a session cookie");
     let with_session = |mut req: lambda_http::Request, csrf: Option<&str>| {
         let cookie = csrf.map_or(session.clone(), |csrf| format!("{csrf}; {session}"));
         req.headers_mut().insert("cookie", cookie.parse().expect("cookie"));

@@ -7,7 +7,7 @@ use serde_json::Value;
 use wxauth::secret::hash;
 use wxauth::store::{browser_sessions, consents};
 use wxauth_tests::sign_in::{
-    PKCE_VERIFIER, SignInPage, approval, code_request, exchange, location_params, read_sign_in_page,
+    PKCE_VERIFIER, SignInPage, approval, code_request, exchange, location_params, read_sign_in_page, session_cookie,
     sign_in_form_request, sign_in_page_request,
 };
 use wxauth_tests::{Reply, TestEnv};
@@ -64,12 +64,7 @@ impl Browser {
 
 /// The value of the session cookie a response sets, if it sets one.
 fn set_session_cookie(res: &wxauth::http::Response) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
-        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+    session_cookie(res).and_then(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_string))
 }
 
 fn id_claims(tokens: &Reply) -> Value {

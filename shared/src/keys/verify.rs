@@ -42,15 +42,26 @@ pub async fn verify_access_token(
     audience: Option<&str>,
     now: i64,
 ) -> Result<Result<AccessClaims, Rejected>, Error> {
+    // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt".
+    let typ = |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let (header, jwk) = match registered_key(keys, token, typ, now).await? {
+        Ok(found) => found,
+        Err(rejected) => return Ok(Err(rejected)),
+    };
+    verify_signed_by(&jwk, &header, token, issuer, audience)
+}
+
+/// The header of `token` and the published key it names, when its `typ` is one `typ_ok` takes.
+async fn registered_key(
+    keys: &KeyRing,
+    token: &str,
+    typ_ok: impl Fn(&str) -> bool,
+    now: i64,
+) -> Result<Result<(Header, Jwk), Rejected>, Error> {
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return Ok(Err(Rejected::Malformed));
     };
-    // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt".
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
-    if !typ_ok {
+    if !header.typ.as_deref().is_some_and(typ_ok) {
         return Ok(Err(Rejected::WrongType));
     }
     let Some(kid) = &header.kid else {
@@ -59,7 +70,7 @@ pub async fn verify_access_token(
     let Some(key) = keys.find(kid, now).await? else {
         return Ok(Err(Rejected::UnknownKey));
     };
-    verify_signed_by(&key.jwk, &header, token, issuer, audience)
+    Ok(Ok((header, key.jwk)))
 }
 
 /// The claims of `token` when it is an ID token we issued (OpenID Connect's `id_token_hint`):
@@ -71,19 +82,11 @@ pub async fn verify_id_token_hint<C: DeserializeOwned>(
     issuer: &str,
     now: i64,
 ) -> Result<Result<C, Rejected>, Error> {
-    let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return Ok(Err(Rejected::Malformed));
+    let (header, jwk) = match registered_key(keys, token, |t| t.eq_ignore_ascii_case("JWT"), now).await? {
+        Ok(found) => found,
+        Err(rejected) => return Ok(Err(rejected)),
     };
-    if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("JWT")) {
-        return Ok(Err(Rejected::WrongType));
-    }
-    let Some(kid) = &header.kid else {
-        return Ok(Err(Rejected::UnknownKey));
-    };
-    let Some(key) = keys.find(kid, now).await? else {
-        return Ok(Err(Rejected::UnknownKey));
-    };
-    check_signed_by(&key.jwk, &header, token, issuer, None, Lifetime::Ignored)
+    check_signed_by(&jwk, &header, token, issuer, None, Lifetime::Ignored)
 }
 
 /// Checks `token` (whose parsed header is `header`) against the registered `jwk`: its
@@ -192,6 +195,25 @@ mod tests {
     fn check(jwk: &Jwk, token: &str) -> Result<AccessClaims, Rejected> {
         let header = jsonwebtoken::decode_header(token).expect("header");
         verify_signed_by(jwk, &header, token, ISSUER, Some(ISSUER)).expect("no backend error")
+    }
+
+    #[test]
+    fn an_expired_hint_still_verifies_but_an_expired_access_token_does_not() {
+        let now = crate::clock::unix_now();
+        let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(rsa_key().kid.clone());
+        let expired = json!({"iss": ISSUER, "sub": "u1", "aud": "c1", "exp": now - 3_600, "iat": now - 4_000});
+        let token = encode(&header, &expired, &EncodingKey::from_rsa_der(&der(RSA_PRIVATE_PKCS1_B64))).expect("sign");
+        let hint: Result<serde_json::Value, Rejected> =
+            check_signed_by(&rsa_key(), &header, &token, ISSUER, None, Lifetime::Ignored).expect("no backend error");
+        assert_eq!(hint.expect("an expired hint")["sub"], "u1");
+        let access: Result<serde_json::Value, Rejected> =
+            check_signed_by(&rsa_key(), &header, &token, ISSUER, None, Lifetime::Checked).expect("no backend error");
+        assert_eq!(access, Err(Rejected::Invalid));
+        let other_issuer: Result<serde_json::Value, Rejected> =
+            check_signed_by(&rsa_key(), &header, &token, "https://other.example", None, Lifetime::Ignored)
+                .expect("no backend error");
+        assert_eq!(other_issuer, Err(Rejected::Invalid), "the issuer is still checked");
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn used_for(app: &App, session: &BrowserSession, client_id: &str, now:
     if known && idle_until - session.idle_until < IDLE_STEP_SECONDS {
         return Ok(true);
     }
-    app.store.use_browser_session(session, Some(client_id), idle_until, now).await
+    app.store.use_browser_session(session, client_id, idle_until, now).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::item::{Item, Key};
 use crate::error::Error;
@@ -59,6 +59,35 @@ impl Store {
             .set_item(Some(item.into_attributes()))
             .condition_expression("attribute_not_exists(pk)");
         Ok(conditional(put.send().await, "PutItem")?.is_some())
+    }
+
+    /// The `pk`s of the items indexed under `gsi1pk` (a user's families, sessions) whose
+    /// `gsi1sk` starts with `prefix`, page by page. The index is eventually consistent: an item
+    /// written a moment ago may be missing.
+    pub(crate) async fn indexed_under(&self, gsi1pk: String, prefix: &str) -> Result<Vec<String>, Error> {
+        let mut pages = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(gsi1pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(entry) = pages.next().await {
+            keys.push(Item(entry.map_err(backend("Query"))?).string("pk").map_err(Error::Internal)?);
+        }
+        Ok(keys)
+    }
+
+    /// Deletes the item under `key`, whatever it holds. Idempotent.
+    pub(crate) async fn delete(&self, key: Key) -> Result<(), Error> {
+        let delete = self.ddb.delete_item().table_name(&self.table).set_key(Some(key.attributes()));
+        delete.send().await.map_err(backend("DeleteItem"))?;
+        Ok(())
     }
 
     /// An `UpdateItem` of the item under `key`.

@@ -7,11 +7,10 @@
 //!   or past either limit, finds nothing.
 //! - Using the session moves the idle limit and records the client, in one conditional update
 //!   that never revives a session ended meanwhile.
-//! - Ending a session deletes it and answers what it was (whom a logout must tell).
 
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::backend::{Store, backend, conditional};
+use super::backend::{Store, conditional};
 use super::item::{Item, ItemContext as _, Key, n, s, string_set};
 use super::users;
 use crate::domain::browser_session::{BrowserSession, SignInMethod};
@@ -41,70 +40,31 @@ impl Store {
     pub async fn use_browser_session(
         &self,
         session: &BrowserSession,
-        client_id: Option<&str>,
+        client_id: &str,
         idle_until: i64,
         now: i64,
     ) -> Result<bool, Error> {
-        let expires_at = idle_until.min(session.absolute_until);
-        let mut update = self
+        let update = self
             .update_item(key(&session.id_hash))
+            .update_expression("SET idle_until = :idle, expires_at = :exp ADD clients :client")
             .condition_expression("attribute_exists(pk) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":idle", n(idle_until))
-            .expression_attribute_values(":exp", n(expires_at));
-        update = match client_id.and_then(|id| string_set([id])) {
-            Some(client) => update
-                .update_expression("SET idle_until = :idle, expires_at = :exp ADD clients :client")
-                .expression_attribute_values(":client", client),
-            None => update.update_expression("SET idle_until = :idle, expires_at = :exp"),
-        };
+            .expression_attribute_values(":exp", n(idle_until.min(session.absolute_until)))
+            .expression_attribute_values(":client", AttributeValue::Ss(vec![client_id.to_string()]));
         Ok(conditional(update.send().await, "UpdateItem")?.is_some())
     }
 
-    /// Deletes the session; what it was, if it was there (expired or not: a logout tells its
-    /// clients either way).
-    pub async fn end_browser_session(&self, id_hash: &str) -> Result<Option<BrowserSession>, Error> {
-        let out = self
-            .ddb
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id_hash).attributes()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(backend("DeleteItem"))?;
-        match out.attributes {
-            Some(attributes) if !attributes.is_empty() => {
-                from_item(&Item(attributes)).reading("browser session").map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// The live sessions of `user_id`, oldest first. The index is eventually consistent: a
-    /// session started a moment ago may be missing.
-    pub async fn user_browser_sessions(&self, user_id: &str, now: i64) -> Result<Vec<BrowserSession>, Error> {
-        let mut pages = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :user AND begins_with(gsi1sk, :prefix)")
-            .expression_attribute_values(":user", s(users::key(user_id).pk))
-            .expression_attribute_values(":prefix", s(PREFIX))
-            .into_paginator()
-            .items()
-            .send();
-        let mut sessions = Vec::new();
-        while let Some(entry) = pages.next().await {
-            let pk = Item(entry.map_err(backend("Query"))?).string("pk").reading("session index entry")?;
-            if let Some(id_hash) = pk.strip_prefix(PREFIX)
-                && let Some(session) = self.browser_session(id_hash, now).await?
-            {
-                sessions.push(session);
+    /// Ends every session of `user_id` (revoke-all: a stolen laptop, someone who left); how
+    /// many there were. The index may miss a session started a moment ago.
+    pub async fn end_user_browser_sessions(&self, user_id: &str) -> Result<usize, Error> {
+        let sessions = self.indexed_under(users::key(user_id).pk, PREFIX).await?;
+        for pk in &sessions {
+            if let Some(id_hash) = pk.strip_prefix(PREFIX) {
+                self.delete(key(id_hash)).await?;
             }
         }
-        Ok(sessions)
+        Ok(sessions.len())
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::backend::{Store, Written, backend, conditional};
+use super::backend::{Store, Written, conditional};
 use super::item::{Item, ItemContext as _, Key, boolean, n, s};
 use super::users;
 use crate::aws::is_transaction_conflict;
@@ -166,19 +166,8 @@ impl Store {
     /// The `gsi1` index lists them; it is eventually consistent, so a family created in the last
     /// moment may be missed. Returns how many families were revoked.
     pub async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<usize, Error> {
-        let mut pages = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", s(users::key(user_id).pk))
-            .into_paginator()
-            .items()
-            .send();
         let mut revoked = 0;
-        while let Some(item) = pages.next().await {
-            let pk = Item(item.map_err(backend("Query"))?).string("pk").reading("token family index entry")?;
+        for pk in self.indexed_under(users::key(user_id).pk, FAMILY_PREFIX).await? {
             if let Some(family_id) = pk.strip_prefix(FAMILY_PREFIX) {
                 self.revoke_family(family_id, now).await?;
                 revoked += 1;

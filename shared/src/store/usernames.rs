@@ -118,6 +118,7 @@ impl Store {
             ];
             if self.transact(items).await? == Written::Yes {
                 self.revoke_user_families(&user_id, now).await?;
+                self.end_user_browser_sessions(&user_id).await?;
                 return Ok(true);
             }
         }

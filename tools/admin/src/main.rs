@@ -85,8 +85,8 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
-    /// Revokes every refresh-token family of a user (WeChat or password), e.g. for a lost
-    /// phone; its access tokens run out within ACCESS_TOKEN_TTL.
+    /// Revokes every refresh-token family of a user (WeChat or password) and ends their browser
+    /// sessions, e.g. for a lost phone; its access tokens run out within ACCESS_TOKEN_TTL.
     RevokeAll {
         /// The user id (the `sub` of its tokens).
         #[arg(long)]
@@ -360,8 +360,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(UserCommand::RevokeAll { user_id }) => {
             let revoked = store.revoke_user_families(&user_id, now).await?;
-            print(cli.json, &json!({"user_id": user_id, "revoked_families": revoked}), || {
-                format!("revoked {revoked} token families of {user_id}")
+            let ended = store.end_user_browser_sessions(&user_id).await?;
+            let out = json!({"user_id": user_id, "revoked_families": revoked, "ended_sessions": ended});
+            print(cli.json, &out, || {
+                format!("revoked {revoked} token families and ended {ended} browser sessions of {user_id}")
             });
         }
         Command::User(UserCommand::Delete { username }) => {
