@@ -125,6 +125,23 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     strip_scheme(value, "Bearer").map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// `302 Found` to `location`, not to be cached.
+pub fn found(location: &str) -> Response {
+    let mut res = no_store(Response::new(Body::Empty));
+    *res.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, value);
+    }
+    res
+}
+
+/// Adds a `Set-Cookie` header (beside any others).
+pub fn add_cookie(res: &mut Response, set_cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(set_cookie) {
+        res.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
 /// The value of cookie `name` among the request's `Cookie` headers (RFC 6265 §5.4), if sent.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

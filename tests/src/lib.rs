@@ -41,6 +41,9 @@ pub use sign_in::{
     sign_in_page_request, submit_sign_in,
 };
 
+/// Where the tests' web clients send the browser after logout.
+pub const POST_LOGOUT_REDIRECT_URI: &str = "https://app.example/signed-out";
+
 pub const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
 pub const ISSUER: &str = "https://auth.wxauth.test";
 
@@ -163,6 +166,7 @@ impl TestEnv {
             kind: ClientKind::MiniProgram,
             grant_types: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             scope: Scope::parse("openid profile phone").expect("scope"),
             audience: None,
             wechat: Some((appid.to_string(), secret)),
@@ -180,6 +184,7 @@ impl TestEnv {
             kind: ClientKind::Public,
             grant_types: vec![],
             redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
+            post_logout_redirect_uris: vec![],
             scope: Scope::parse("openid profile").expect("scope"),
             audience: None,
             wechat: None,
@@ -211,6 +216,7 @@ impl TestEnv {
                 kind,
                 grant_types: grants.iter().map(|g| g.to_string()).collect(),
                 redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+                post_logout_redirect_uris: vec![],
                 scope: Scope::parse(scope).expect("scope"),
                 audience: audience.map(str::to_string),
                 wechat: None,
@@ -223,6 +229,25 @@ impl TestEnv {
     /// `grants` (beside the kind's) and `scope`; returns its id.
     pub async fn web_client(&self, grants: &[&str], scope: &str) -> String {
         self.client(ClientKind::Public, grants, &[REDIRECT_URI], scope, None).await.0
+    }
+
+    /// [`web_client`](Self::web_client) with the authorization code and refresh grants, scope
+    /// `openid`, and [`POST_LOGOUT_REDIRECT_URI`] registered for logout.
+    pub async fn web_client_with_logout(&self) -> String {
+        let id = format!("public-{}", random_id());
+        self.create_client(NewClient {
+            id: id.clone(),
+            name: "Test web app".into(),
+            kind: ClientKind::Public,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            redirect_uris: vec![REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![POST_LOGOUT_REDIRECT_URI.into()],
+            scope: Scope::parse("openid").expect("scope"),
+            audience: None,
+            wechat: None,
+        })
+        .await;
+        id
     }
 
     /// A new mini program and a user logged in through it with `code`.

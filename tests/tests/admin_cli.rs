@@ -795,7 +795,7 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
 }
 
 #[tokio::test]
-async fn revoke_all_ends_the_users_browser_sessions() {
+async fn a_users_browser_sessions_are_listed_and_ended_by_revoke_all_and_session_end() {
     let env = TestEnv::new().await;
     let user_id = env.password_user("revoked-rae", "correct horse").await;
     let client_id = env.web_client(&[], "openid").await;
@@ -810,10 +810,24 @@ async fn revoke_all_ends_the_users_browser_sessions() {
     };
     assert!(location_params(&env.dispatch(silently()).await).contains_key("code"), "signed in");
 
+    let listed = admin(&env, &Cli::new(&["session", "list", "--user", &user_id]).json(), &[]).json();
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (&listed[0]["amr"], &listed[0]["clients"]),
+        (&serde_json::json!("pwd"), &serde_json::json!([client_id]))
+    );
+    let text = admin(&env, &Cli::new(&["session", "list", "--user", &user_id]), &[]).ok().stdout();
+    assert!(text.contains("(pwd) signed in at") && !text.contains(session.split('=').nth(1).expect("value")), "{text}");
+
     let out = admin(&env, &Cli::revoke_all(&user_id).json(), &[]).json();
     assert_eq!(out["ended_sessions"], 1, "{out}");
     let after = location_params(&env.dispatch(silently()).await);
     assert_eq!(after.get("error").map(String::as_str), Some("login_required"), "the session is over");
+    let none = admin(&env, &Cli::new(&["session", "end", "--user", &user_id]).json(), &[]).json();
+    assert_eq!(none["ended_sessions"], 0, "{none}");
+    let empty = admin(&env, &Cli::new(&["session", "list", "--user", &user_id]), &[]).ok().stdout();
+    assert!(empty.contains("no browser session of"), "{empty}");
 }
 
 #[tokio::test]

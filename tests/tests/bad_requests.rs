@@ -56,6 +56,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
         kind: wxauth::domain::client::ClientKind::Public,
         grant_types: vec![],
         redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
         scope: wxauth::scope::Scope::default(),
         audience: None,
         wechat: None,

@@ -227,6 +227,7 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
         secret_hash: None,
         grant_types: provision::default_grants(ClientKind::MiniProgram),
         redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
         scope: wxauth::scope::Scope::parse("openid profile").expect("scope"),
         audience: None,
         wechat: Some(wxauth::domain::client::WechatApp {
@@ -287,6 +288,7 @@ async fn a_cached_client_is_honoured_until_its_time_is_up_and_not_after() {
             kind: ClientKind::Confidential,
             grant_types: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             scope: wxauth::scope::Scope::parse("reports:read").expect("scope"),
             audience: None,
             wechat: None,

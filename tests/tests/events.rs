@@ -110,6 +110,8 @@ async fn the_web_flow_events_reach_their_handlers() {
     env.create_demo_web().await;
     let page = authorize::handle(&env.app, event("authorize-get.json")).await;
     assert_eq!(page.status(), 200, "the sign-in page for demo-web");
+    let signed_out = end_session::handle(&env.app, event("end-session.json")).await;
+    assert_eq!(signed_out.status(), 200, "no session: the signed-out page");
     // The samples carry made-up codes, secrets and tokens: each is refused the RFC way.
     let code = reply(token::handle(&env.app, event("token-authorization-code.json")).await);
     assert_eq!((code.status, code.error()), (400, "invalid_grant"));

@@ -30,6 +30,7 @@ use wxauth_tests::{
 const DRIVEN: &[&str] = &[
     "token",
     "authorize",
+    "end-session",
     "revoke",
     "introspect",
     "jwks",
@@ -230,6 +231,34 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
     assert_eq!(unknown.status(), 400);
 
     assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "authorize", &proxy, &[&env]);
+}
+
+#[tokio::test]
+async fn the_end_session_functions_policy_allows_exactly_what_logout_does() {
+    let env = TestEnv::new().await;
+    let web = env.web_client(&["authorization_code", "refresh_token"], "openid").await;
+    env.password_user("eli", "eli's password").await;
+    // Signed in (directly): a session, and a token family bound to it.
+    let query = code_query(&web);
+    let page = open_sign_in(&env, &query).await.expect("the page");
+    let signed_in = approve(&env, &page, "eli", "eli's password").await;
+    let session = session_cookie(&signed_in).expect("a session cookie");
+    let code = location_params(&signed_in).get("code").expect("a code").clone();
+    let tokens = exchange(&env, &web, &code, PKCE_VERIFIER).await;
+    let hint = tokens.str("id_token").to_string();
+
+    // Through the proxy: a logout with a hint for the session's user (the session and its
+    // families end), then one without any session (the signed-out page).
+    let proxy = FaultProxy::start().await;
+    let app = proxy.server(&env).await;
+    let uri = format!("/oauth/end_session?{}", serde_urlencoded::to_string([("id_token_hint", &hint)]).expect("query"));
+    let mut logout = wxauth_tests::raw_request("GET", &uri, None, lambda_http::Body::Empty);
+    logout.headers_mut().insert("cookie", session.parse().expect("cookie"));
+    assert_eq!(app.dispatch(logout).await.status(), 200, "signed out");
+    let refreshed = env.refresh(&web, tokens.str("refresh_token")).await;
+    assert_eq!(refreshed.error(), "invalid_grant", "the session's family ended with it");
+
+    assert_policy_matches("end-session", &proxy, &[&env]);
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! nobody here wrote, against wxauth as an OpenID Provider: discovery from
 //! `/.well-known/openid-configuration`, authorization code + PKCE + nonce through the real
 //! sign-in page, the ID token verified (signature against the discovered JWKS, `iss`, `aud`,
-//! `nonce`, `at_hash`), userinfo, and a refresh that brings a new ID token.
+//! `nonce`, `at_hash`), userinfo, a refresh that brings a new ID token, and a second sign-in with
+//! `prompt=none` through the browser session (the same `sub`, `auth_time` and `sid`).
 //!
 //! Twice: over HTTP against the local server that `scripts/test` starts (`WXAUTH_LOCAL_URL`,
 //! RS256, the demo client `demo-web` and user `demo`), and in-process against a deployment of its
@@ -15,14 +16,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use openidconnect::core::{
-    CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
+    CoreAuthPrompt, CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
 };
 use openidconnect::http::{HeaderValue, Request, Response, header};
 use openidconnect::url::Url;
 use openidconnect::{
     AccessTokenHash, AsyncHttpClient, AuthenticationFlow, AuthorizationCode, ClientId, CsrfToken,
     EmptyAdditionalClaims, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _, UserInfoClaims,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _, UserInfoClaims,
 };
 use wxauth::domain::client::ClientKind;
 use wxauth::keys::algorithm::Algorithm;
@@ -99,8 +100,8 @@ async fn discover(transport: &Transport<'_>, issuer: &str, rp: &RelyingParty) ->
 }
 
 /// Plays the browser on `url`: the sign-in page, then the form posted with its CSRF cookie.
-/// Returns the redirect's query.
-async fn sign_in(transport: &Transport<'_>, url: &Url, rp: &RelyingParty) -> Vec<(String, String)> {
+/// Returns the redirect's query and the browser-session cookie it set (`name=value`).
+async fn sign_in(transport: &Transport<'_>, url: &Url, rp: &RelyingParty) -> (Vec<(String, String)>, String) {
     let get = Request::get(url.as_str()).body(Vec::new()).expect("request");
     let page = transport.send(get).await.expect("the sign-in page");
     let html = String::from_utf8_lossy(page.body()).to_string();
@@ -128,27 +129,66 @@ async fn sign_in(transport: &Transport<'_>, url: &Url, rp: &RelyingParty) -> Vec
         .expect("request");
     let res = transport.send(post).await.expect("the sign-in form");
     assert_eq!(res.status(), 302, "POST {action}: {}", String::from_utf8_lossy(res.body()));
+    let session = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("wxauth_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a browser-session cookie")
+        .to_string();
+    (redirect_query(&res, rp), session)
+}
+
+/// The query of a redirect back to the relying party.
+fn redirect_query(res: &Response<Vec<u8>>, rp: &RelyingParty) -> Vec<(String, String)> {
     let location = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).expect("Location");
     let location = Url::parse(location).expect("Location is a URL");
     assert!(location.as_str().starts_with(&rp.redirect_uri), "back to the registered redirect URI: {location}");
     location.query_pairs().into_owned().collect()
 }
 
-/// Code + PKCE + nonce, the ID token verified as the library verifies it, userinfo, and a
-/// refresh with a new ID token. Returns the algorithm the ID tokens were signed with.
-async fn sign_in_with_openid_connect(transport: &Transport<'_>, issuer: &str, rp: &RelyingParty) -> String {
-    let client = discover(transport, issuer, rp).await;
+/// Plays the browser that signed in already on `url` (`prompt=none`): no page, a redirect.
+async fn sign_in_silently(
+    transport: &Transport<'_>,
+    url: &Url,
+    session: &str,
+    rp: &RelyingParty,
+) -> Vec<(String, String)> {
+    let get = Request::get(url.as_str())
+        .header(header::COOKIE, HeaderValue::from_str(session).expect("cookie"))
+        .body(Vec::new())
+        .expect("request");
+    let res = transport.send(get).await.expect("the authorization request");
+    assert_eq!(res.status(), 302, "GET {url}: {}", String::from_utf8_lossy(res.body()));
+    redirect_query(&res, rp)
+}
+
+/// Code + PKCE + nonce with scope `profile`, as the library builds it.
+fn authorization_request(client: &Client, prompt: Option<CoreAuthPrompt>) -> (Url, CsrfToken, Nonce, PkceCodeVerifier) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = client
+    let mut request = client
         .authorize_url(
             AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
             CsrfToken::new_random,
             Nonce::new_random,
         )
         .add_scope(Scope::new("profile".to_string()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let back = sign_in(transport, &url, rp).await;
+        .set_pkce_challenge(challenge);
+    if let Some(prompt) = prompt {
+        request = request.add_prompt(prompt);
+    }
+    let (url, state, nonce) = request.url();
+    (url, state, nonce, verifier)
+}
+
+/// Code + PKCE + nonce, the ID token verified as the library verifies it, userinfo, and a
+/// refresh with a new ID token. Returns the algorithm the ID tokens were signed with.
+async fn sign_in_with_openid_connect(transport: &Transport<'_>, issuer: &str, rp: &RelyingParty) -> String {
+    let client = discover(transport, issuer, rp).await;
+    let (url, state, nonce, verifier) = authorization_request(&client, None);
+    let (back, session) = sign_in(transport, &url, rp).await;
     let param = |name: &str| back.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(param("state").as_deref(), Some(state.secret().as_str()));
     assert_eq!(param("iss").as_deref(), Some(issuer), "RFC 9207");
@@ -196,6 +236,32 @@ async fn sign_in_with_openid_connect(transport: &Transport<'_>, issuer: &str, rp
     let new_claims = new_id.claims(&id_verifier, no_nonce).expect("the refreshed ID token verifies");
     assert_eq!(new_claims.subject(), claims.subject());
     assert_eq!(new_claims.auth_time(), claims.auth_time(), "the original sign-in");
+
+    // The same browser again with prompt=none: no page; the library verifies the new ID token
+    // (its own nonce too), and it tells the same sign-in: sub, auth_time and the session's sid.
+    let (url, state, nonce, verifier) = authorization_request(&client, Some(CoreAuthPrompt::None));
+    let back = sign_in_silently(transport, &url, &session, rp).await;
+    let param = |name: &str| back.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(param("state").as_deref(), Some(state.secret().as_str()));
+    let silent = client
+        .exchange_code(AuthorizationCode::new(param("code").expect("a code, silently")))
+        .expect("the token endpoint")
+        .set_pkce_verifier(verifier)
+        .request_async(transport)
+        .await
+        .expect("the code redeems");
+    let silent_id = silent.id_token().expect("an ID token");
+    let silent_claims = silent_id.claims(&id_verifier, &nonce).expect("the silent sign-in's ID token verifies");
+    assert_eq!(silent_claims.subject(), claims.subject());
+    assert_eq!(silent_claims.auth_time(), claims.auth_time(), "the session's sign-in, not a new one");
+    // `sid` is no claim the library knows: read it from the tokens it verified.
+    let sid = |token: serde_json::Value| {
+        let jwt = token.as_str().expect("a compact JWT").to_string();
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&jwt).expect("jwt").claims["sid"].clone()
+    };
+    let (first_sid, silent_sid) = (sid(serde_json::json!(id_token)), sid(serde_json::json!(silent_id)));
+    assert!(first_sid.is_string(), "the ID token names its session");
+    assert_eq!(silent_sid, first_sid, "one session, one sid");
     serde_json::to_value(&alg).expect("alg").as_str().expect("alg").to_string()
 }
 

@@ -56,6 +56,7 @@ async fn every_sample_event_runs_through_its_function_binary() {
     // refused the RFC way; the login and refresh samples are real.
     let expected: &[(&str, u16, &str)] = &[
         ("authorize-get.json", 200, ""),
+        ("end-session.json", 200, ""),
         ("introspect.json", 401, "invalid_client"),
         ("jwks.json", 200, ""),
         ("metadata.json", 200, ""),

@@ -1,7 +1,8 @@
 //! The browser session and remembered consent at `/oauth/authorize` (OpenID Connect Core
 //! §3.1.2.1): a second request answered without a page, `prompt`, `max_age`, `id_token_hint`,
 //! consent per client, and what must never happen (a fixed cookie, a session read past its
-//! expiry, a consent page answered from another session).
+//! expiry, a consent page answered from another session); and its end at `/oauth/end_session`
+//! (RP-Initiated Logout 1.0).
 
 use serde_json::Value;
 use wxauth::secret::hash;
@@ -10,7 +11,7 @@ use wxauth_tests::sign_in::{
     PKCE_VERIFIER, SignInPage, approval, code_request, exchange, location_params, read_sign_in_page, session_cookie,
     sign_in_form_request, sign_in_page_request,
 };
-use wxauth_tests::{Reply, TestEnv};
+use wxauth_tests::{POST_LOGOUT_REDIRECT_URI, Reply, TestEnv, form_request, hidden_field, raw_request};
 
 const SESSION_COOKIE: &str = "__Host-wxauth_session";
 const SCOPE: &str = "openid profile";
@@ -245,4 +246,166 @@ async fn two_tabs_signing_in_at_once_each_get_a_session_and_a_code() {
     let silent = with(query.clone(), &[("prompt", "none")]);
     one.silent_code(&env, &silent).await;
     two.silent_code(&env, &silent).await;
+}
+
+// ---- RP-Initiated Logout (/oauth/end_session) ----------------------------------------------------
+
+/// `GET /oauth/end_session?<query>` from `browser`.
+async fn end_session(env: &TestEnv, browser: &Browser, query: &[(&str, &str)]) -> wxauth::http::Response {
+    let uri = format!("/oauth/end_session?{}", serde_urlencoded::to_string(query).expect("query"));
+    let mut req = raw_request("GET", &uri, None, lambda_http::Body::Empty);
+    if let Some(session) = &browser.session {
+        req.headers_mut().insert("cookie", format!("{SESSION_COOKIE}={session}").parse().expect("cookie"));
+    }
+    env.dispatch(req).await
+}
+
+fn html(res: &wxauth::http::Response) -> String {
+    String::from_utf8_lossy(res.body().as_ref()).into_owned()
+}
+
+fn clears_the_session_cookie(res: &wxauth::http::Response) -> bool {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(&format!("{SESSION_COOKIE}=;")) && v.contains("Max-Age=0"))
+}
+
+/// A user signed in to a client that registered [`POST_LOGOUT_REDIRECT_URI`]: the browser, the
+/// client and the tokens.
+async fn signed_in_for_logout(env: &TestEnv, username: &str) -> (Browser, String, Reply) {
+    env.password_user(username, "correct horse").await;
+    let client_id = env.web_client_with_logout().await;
+    let mut browser = Browser::default();
+    let code = browser.sign_in(env, &code_request(&client_id, "openid", "l"), username, "correct horse").await;
+    let tokens = id_token_of(env, &client_id, &code).await;
+    (browser, client_id, tokens)
+}
+
+#[tokio::test]
+async fn logout_with_a_hint_ends_the_session_and_its_families_and_redirects_with_state() {
+    let env = TestEnv::new().await;
+    let (browser, client_id, tokens) = signed_in_for_logout(&env, "out-ada").await;
+    let query = [
+        ("id_token_hint", tokens.str("id_token")),
+        ("post_logout_redirect_uri", POST_LOGOUT_REDIRECT_URI),
+        ("state", "bye now"),
+    ];
+    let res = end_session(&env, &browser, &query).await;
+    assert_eq!(res.status(), 302, "{}", html(&res));
+    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location");
+    assert_eq!(location, format!("{POST_LOGOUT_REDIRECT_URI}?state=bye+now"));
+    assert!(clears_the_session_cookie(&res), "the cookie is cleared");
+
+    let silent = with(code_request(&client_id, "openid", "l"), &[("prompt", "none")]);
+    let params = location_params(&browser.authorize(&env, &silent).await);
+    assert_eq!(params.get("error").map(String::as_str), Some("login_required"), "the old cookie counts no more");
+    let refreshed = env.refresh(&client_id, tokens.str("refresh_token")).await;
+    assert_eq!((refreshed.status, refreshed.error()), (400, "invalid_grant"), "the session's family ended");
+}
+
+#[tokio::test]
+async fn a_grant_with_offline_access_outlives_the_session() {
+    let env = TestEnv::new().await;
+    env.password_user("out-bo", "correct horse").await;
+    let client_id = env.web_client(&["authorization_code", "refresh_token"], "openid offline_access").await;
+    let mut browser = Browser::default();
+    let code =
+        browser.sign_in(&env, &code_request(&client_id, "openid offline_access", "o"), "out-bo", "correct horse").await;
+    let tokens = id_token_of(&env, &client_id, &code).await;
+    let res = end_session(&env, &browser, &[("id_token_hint", tokens.str("id_token"))]).await;
+    assert_eq!(res.status(), 200, "the signed-out page");
+    assert!(clears_the_session_cookie(&res));
+    let refreshed = env.refresh(&client_id, tokens.str("refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "offline_access: {}", refreshed.json);
+}
+
+#[tokio::test]
+async fn logout_without_a_hint_asks_first_and_its_confirmation_needs_this_browsers_csrf_cookie() {
+    let env = TestEnv::new().await;
+    let (browser, client_id, _) = signed_in_for_logout(&env, "out-cy").await;
+    let query =
+        [("client_id", client_id.as_str()), ("post_logout_redirect_uri", POST_LOGOUT_REDIRECT_URI), ("state", "s")];
+    let page = end_session(&env, &browser, &query).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("location").is_none() && !clears_the_session_cookie(&page), "only a question");
+    let body = html(&page);
+    assert!(body.contains("name=\"confirm\"") && body.contains("Test web app"), "{body}");
+    let csrf_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("wxauth_logout_csrf="))
+        .and_then(|v| v.split(';').next())
+        .expect("a CSRF cookie")
+        .to_string();
+    let fields = [
+        ("csrf_token", hidden_field(&body, "csrf_token")),
+        ("client_id", hidden_field(&body, "client_id")),
+        ("post_logout_redirect_uri", hidden_field(&body, "post_logout_redirect_uri")),
+        ("state", hidden_field(&body, "state")),
+        ("confirm", "yes".to_string()),
+    ];
+    let session = format!("{SESSION_COOKIE}={}", browser.session.as_deref().expect("session"));
+    let post = |cookies: String| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut req = form_request("/oauth/end_session", &fields);
+        req.headers_mut().insert("cookie", cookies.parse().expect("cookie"));
+        req
+    };
+    // Posted from elsewhere (no CSRF cookie): asked again, still signed in.
+    let forged = env.dispatch(post(session.clone())).await;
+    assert_eq!(forged.status(), 200);
+    assert!(!clears_the_session_cookie(&forged) && html(&forged).contains("name=\"confirm\""));
+    let silent = with(code_request(&client_id, "openid", "c"), &[("prompt", "none")]);
+    browser.silent_code(&env, &silent).await;
+
+    let confirmed = env.dispatch(post(format!("{csrf_cookie}; {session}"))).await;
+    assert_eq!(confirmed.status(), 302, "{}", html(&confirmed));
+    assert!(clears_the_session_cookie(&confirmed));
+    let location = confirmed.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location");
+    assert_eq!(location, format!("{POST_LOGOUT_REDIRECT_URI}?state=s"));
+    let params = location_params(&browser.authorize(&env, &silent).await);
+    assert_eq!(params.get("error").map(String::as_str), Some("login_required"));
+}
+
+#[tokio::test]
+async fn a_bad_logout_request_never_redirects() {
+    let env = TestEnv::new().await;
+    let (browser, client_id, tokens) = signed_in_for_logout(&env, "out-dee").await;
+    let other_client = env.web_client_with_logout().await;
+    let hint = tokens.str("id_token");
+    let added_query = format!("{POST_LOGOUT_REDIRECT_URI}?x=1");
+    let cases: [Vec<(&str, &str)>; 5] = [
+        vec![("id_token_hint", hint), ("post_logout_redirect_uri", "https://evil.example/")],
+        vec![("id_token_hint", hint), ("post_logout_redirect_uri", added_query.as_str())],
+        vec![
+            ("id_token_hint", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."),
+            ("post_logout_redirect_uri", POST_LOGOUT_REDIRECT_URI),
+        ],
+        vec![("id_token_hint", hint), ("client_id", other_client.as_str())],
+        vec![("post_logout_redirect_uri", POST_LOGOUT_REDIRECT_URI)],
+    ];
+    for query in cases {
+        let res = end_session(&env, &browser, &query).await;
+        assert_eq!(res.status(), 400, "{query:?}");
+        assert!(res.headers().get("location").is_none() && !clears_the_session_cookie(&res), "{query:?}");
+    }
+    let silent = with(code_request(&client_id, "openid", "d"), &[("prompt", "none")]);
+    browser.silent_code(&env, &silent).await;
+}
+
+#[tokio::test]
+async fn without_a_session_a_registered_redirect_is_still_honoured() {
+    let env = TestEnv::new().await;
+    let client_id = env.web_client_with_logout().await;
+    let query = [("client_id", client_id.as_str()), ("post_logout_redirect_uri", POST_LOGOUT_REDIRECT_URI)];
+    let res = end_session(&env, &Browser::default(), &query).await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some(POST_LOGOUT_REDIRECT_URI));
+    let bare = end_session(&env, &Browser::default(), &[]).await;
+    assert_eq!(bare.status(), 200, "the signed-out page");
+    assert!(html(&bare).contains("You are signed out"), "{}", html(&bare));
 }

@@ -16,7 +16,7 @@ use wxauth::http::{self, Request, Response};
 use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Unredirectable};
 use wxauth::oauth::browser_session;
 use wxauth::oauth::sign_in::sign_in;
-use wxauth::pages::{self, ErrorPage, Locale, Problem, SignInForm, SignInPage};
+use wxauth::pages::{self, Locale, Problem, SignInForm, SignInPage};
 use wxauth::params::Params;
 
 const CSRF_COOKIE: &str = "wxauth_csrf";
@@ -30,18 +30,18 @@ pub async fn handle(app: &App, req: Request) -> Response {
         http::Method::POST => decide(app, &req, browser_locale).await,
         // 405 with Allow, as every route answers a wrong method; the page is the error page.
         _ => {
-            let mut res = error_page(405, browser_locale, Problem::MethodNotAllowed);
+            let mut res = pages::error_response(405, browser_locale, Problem::MethodNotAllowed);
             res.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, POST"));
             return res;
         }
     };
     result.unwrap_or_else(|(refusal, locale)| match refusal {
-        Refusal::Shown(why) => error_page(400, locale, why.into()),
-        Refusal::Redirect(location) => redirect(&location),
+        Refusal::Shown(why) => pages::error_response(400, locale, why.into()),
+        Refusal::Redirect(location) => http::found(&location),
         Refusal::Backend(e) => {
             let status = e.to_oauth().status;
             let _ = http::respond(Err(e)); // logs the cause once, like every other handler
-            error_page(status, locale, Problem::Unavailable)
+            pages::error_response(status, locale, Problem::Unavailable)
         }
     })
 }
@@ -62,7 +62,7 @@ async fn show(
     let now = unix_now();
     let session = current_session(app, req, now).await.map_err(|e| (e.into(), locale))?;
     let started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
-        Next::Answered(location) => return Ok(redirect(&location)),
+        Next::Answered(location) => return Ok(http::found(&location)),
         Next::Page(started) => started,
     };
     let signed_in_as = match (&started.pending.session_sid, &session) {
@@ -86,7 +86,7 @@ async fn show(
         "{CSRF_COOKIE}={}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}",
         started.csrf_token
     );
-    set_cookie(&mut res, &cookie);
+    http::add_cookie(&mut res, &cookie);
     Ok(res)
 }
 
@@ -134,11 +134,11 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
     }
     if form.get("decision") != Some("approve") {
         let location = authorization::deny(app, &resumed, now).await.map_err(|r| (r, locale))?;
-        return Ok(redirect(&location));
+        return Ok(http::found(&location));
     }
     if let Some(session) = consenting {
         let location = authorization::approve(app, &resumed, &session, now).await.map_err(|r| (r, locale))?;
-        return Ok(redirect(&location));
+        return Ok(http::found(&location));
     }
     let password = form.get("password").unwrap_or_default();
     let Some(user_id) = sign_in(app, username, password, now).await.map_err(backend)? else {
@@ -148,8 +148,8 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
     // brought (set by someone else, say) is never the one that signs anybody in.
     let (value, session) = browser_session::start(app, &user_id, SignInMethod::Password, now).await.map_err(backend)?;
     let location = authorization::approve(app, &resumed, &session, now).await.map_err(|r| (r, locale))?;
-    let mut res = redirect(&location);
-    set_cookie(&mut res, &browser_session::set_cookie(app, &value));
+    let mut res = http::found(&location);
+    http::add_cookie(&mut res, &browser_session::set_cookie(app, &value));
     Ok(res)
 }
 
@@ -163,23 +163,4 @@ async fn current_session(app: &App, req: &Request, now: i64) -> Result<Option<Br
 async fn display_name(app: &App, session: &BrowserSession) -> Result<String, wxauth::error::Error> {
     let user = app.store.user(&session.user_id).await?;
     Ok(user.and_then(|u| u.username).unwrap_or_else(|| session.user_id.clone()))
-}
-
-fn set_cookie(res: &mut Response, value: &str) {
-    if let Ok(value) = http::HeaderValue::from_str(value) {
-        res.headers_mut().append(http::header::SET_COOKIE, value);
-    }
-}
-
-fn error_page(status: u16, locale: Locale, problem: Problem) -> Response {
-    pages::html_response(status, &ErrorPage::new(locale, &problem))
-}
-
-fn redirect(location: &str) -> Response {
-    let mut res = http::no_store(Response::new(http::Body::Empty));
-    *res.status_mut() = http::StatusCode::FOUND;
-    if let Ok(value) = http::HeaderValue::from_str(location) {
-        res.headers_mut().insert(http::header::LOCATION, value);
-    }
-    res
 }

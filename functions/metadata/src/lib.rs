@@ -30,6 +30,8 @@ pub struct Metadata {
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
+    /// RP-Initiated Logout 1.0.
+    pub end_session_endpoint: String,
     pub scopes_supported: Vec<&'static str>,
     /// `token` (implicit) only for clients registered for it.
     pub response_types_supported: Vec<&'static str>,
@@ -90,6 +92,7 @@ impl Metadata {
             userinfo_endpoint: format!("{issuer}/userinfo"),
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
+            end_session_endpoint: format!("{issuer}/oauth/end_session"),
             scopes_supported: vec![OPENID, "profile", "phone", OFFLINE_ACCESS],
             response_types_supported: vec!["code", "token"],
             response_modes_supported: vec!["query", "fragment"],

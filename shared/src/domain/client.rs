@@ -53,6 +53,8 @@ pub struct Client {
     pub secret_hash: Option<String>,
     pub grant_types: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// Where RP-Initiated Logout may send the browser afterwards (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     /// The most this client may ask for.
     pub scope: Scope,
     /// `aud` of its access tokens; the deployment's audience when `None`.

@@ -137,6 +137,7 @@ mod tests {
             secret_hash: secret.map(hash),
             grant_types: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             scope: Scope::default(),
             audience: None,
             wechat: None,

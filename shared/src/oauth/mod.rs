@@ -8,6 +8,7 @@ pub mod browser_session;
 pub mod client_auth;
 pub mod grants;
 pub mod introspection;
+pub mod logout;
 pub mod pkce;
 pub mod revocation;
 pub mod server_token;

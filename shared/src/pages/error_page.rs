@@ -7,12 +7,15 @@ use askama::Template;
 use super::locale::Locale;
 use super::text::Text;
 use crate::oauth::authorization::Unredirectable;
+use crate::oauth::logout::LogoutProblem;
 
 /// What went wrong, as the page tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// An authorization request that cannot go back to its client.
     Request(Unredirectable),
+    /// A logout request that must not redirect.
+    Logout(LogoutProblem),
     /// A method other than GET or POST.
     MethodNotAllowed,
     /// A request body over the route's limit.
@@ -100,6 +103,26 @@ fn words(problem: &Problem) -> (Words, Words) {
             ("Signed out", "You were signed out while this page was open. Start again from the application."),
             ("已退出登录", "在此页面打开期间你已退出登录。请回到应用重新开始。"),
         ),
+        Problem::Logout(LogoutProblem::BadHint) => (
+            ("Sign-out refused", "The sign-out request came with a token this service did not issue."),
+            ("无法退出登录", "退出请求携带的令牌不是本服务签发的。"),
+        ),
+        Problem::Logout(LogoutProblem::ClientMismatch) => (
+            ("Sign-out refused", "The sign-out request names two different applications."),
+            ("无法退出登录", "退出请求中指明了两个不同的应用。"),
+        ),
+        Problem::Logout(LogoutProblem::UnknownClient) => (
+            ("Unknown application", "The application asking to sign you out is not registered."),
+            ("未知的应用", "请求退出登录的应用没有注册。"),
+        ),
+        Problem::Logout(LogoutProblem::RedirectWithoutClient) => (
+            ("Invalid redirect", "The sign-out request names a return address but no application."),
+            ("无效的跳转地址", "退出请求指明了返回地址，但没有指明应用。"),
+        ),
+        Problem::Logout(LogoutProblem::UnregisteredRedirect) => (
+            ("Invalid redirect", "The return address is not registered for this application."),
+            ("无效的跳转地址", "这个返回地址（post_logout_redirect_uri）没有为该应用注册。"),
+        ),
         Problem::MethodNotAllowed => {
             (("Method not allowed", "Use GET or POST."), ("不支持的请求方法", "请使用 GET 或 POST。"))
         }
@@ -135,6 +158,11 @@ mod tests {
             Unredirectable::NoLongerRegistered.into(),
             Unredirectable::AlreadyAnswered.into(),
             Unredirectable::SessionEnded.into(),
+            Problem::Logout(LogoutProblem::BadHint),
+            Problem::Logout(LogoutProblem::ClientMismatch),
+            Problem::Logout(LogoutProblem::UnknownClient),
+            Problem::Logout(LogoutProblem::RedirectWithoutClient),
+            Problem::Logout(LogoutProblem::UnregisteredRedirect),
             Problem::MethodNotAllowed,
             Problem::TooLarge,
             Problem::Unavailable,

@@ -1,4 +1,5 @@
-//! The HTML pages wxauth serves (the sign-in and consent page, the error page), rendered by
+//! The HTML pages wxauth serves (the sign-in and consent page, the logout confirmation and
+//! "signed out", the error page), rendered by
 //! askama from `shared/templates/`: compiled with the crate, and every value is HTML-escaped
 //! unless a template says `|safe` (only the constant [`STYLE`] does). askama rather than maud:
 //! the pages stay HTML files a designer can read, and one base layout carries the head, the
@@ -9,6 +10,7 @@
 
 mod error_page;
 pub mod locale;
+mod logout;
 mod sign_in;
 pub mod text;
 
@@ -24,6 +26,7 @@ use crate::http::{Body, Response};
 
 pub use error_page::{ErrorPage, Problem};
 pub use locale::Locale;
+pub use logout::{ConfirmLogout, ConfirmLogoutPage, SignedOutPage};
 pub use sign_in::{ScopeLine, SignInForm, SignInPage};
 
 /// The pages' only styling. Its exact bytes are hashed into the CSP: the `<style>` element of
@@ -56,6 +59,11 @@ pub fn page_headers() -> Vec<(&'static str, String)> {
         // The page's words depend on it (the locale falls back to Accept-Language).
         ("vary", "Accept-Language".to_owned()),
     ]
+}
+
+/// The error page of `problem` in `locale`, with `status`.
+pub fn error_response(status: u16, locale: Locale, problem: Problem) -> Response {
+    html_response(status, &ErrorPage::new(locale, &problem))
 }
 
 /// A page response: `status`, [`page_headers`], and the rendered page.

@@ -21,6 +21,14 @@ pub struct Text {
     pub signed_in_as: &'static str,
     pub deny: &'static str,
     pub wrong_password: &'static str,
+    /// The logout confirmation: its title and button, its question, who asked, how to stay.
+    pub sign_out: &'static str,
+    pub sign_out_question: &'static str,
+    pub sign_out_asked_by: &'static str,
+    pub sign_out_stay: &'static str,
+    /// The page after a logout.
+    pub signed_out: &'static str,
+    pub signed_out_message: &'static str,
 }
 
 const EN: Text = Text {
@@ -36,6 +44,12 @@ const EN: Text = Text {
     signed_in_as: "Signed in as",
     deny: "Deny",
     wrong_password: "Wrong username or password.",
+    sign_out: "Sign out",
+    sign_out_question: "Sign out of your account?",
+    sign_out_asked_by: "Asked by",
+    sign_out_stay: "To stay signed in, close this page.",
+    signed_out: "Signed out",
+    signed_out_message: "You are signed out. You can close this page.",
 };
 
 const ZH_CN: Text = Text {
@@ -51,6 +65,12 @@ const ZH_CN: Text = Text {
     signed_in_as: "当前登录账号：",
     deny: "拒绝",
     wrong_password: "用户名或密码错误。",
+    sign_out: "退出登录",
+    sign_out_question: "要退出你的账号吗？",
+    sign_out_asked_by: "发起方：",
+    sign_out_stay: "如需保持登录，请关闭此页面。",
+    signed_out: "已退出登录",
+    signed_out_message: "你已退出登录，可以关闭此页面。",
 };
 
 impl Text {

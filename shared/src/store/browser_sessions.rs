@@ -55,13 +55,32 @@ impl Store {
         Ok(conditional(update.send().await, "UpdateItem")?.is_some())
     }
 
+    /// Deletes the session under `id_hash`. Idempotent.
+    pub async fn end_browser_session(&self, id_hash: &str) -> Result<(), Error> {
+        self.delete(key(id_hash)).await
+    }
+
+    /// The live sessions of `user_id`, oldest first. The index may miss a session started a
+    /// moment ago.
+    pub async fn user_browser_sessions(&self, user_id: &str, now: i64) -> Result<Vec<BrowserSession>, Error> {
+        let mut sessions = Vec::new();
+        for pk in self.indexed_under(users::key(user_id).pk, PREFIX).await? {
+            if let Some(id_hash) = pk.strip_prefix(PREFIX)
+                && let Some(session) = self.browser_session(id_hash, now).await?
+            {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+
     /// Ends every session of `user_id` (revoke-all: a stolen laptop, someone who left); how
     /// many there were. The index may miss a session started a moment ago.
     pub async fn end_user_browser_sessions(&self, user_id: &str) -> Result<usize, Error> {
         let sessions = self.indexed_under(users::key(user_id).pk, PREFIX).await?;
         for pk in &sessions {
             if let Some(id_hash) = pk.strip_prefix(PREFIX) {
-                self.delete(key(id_hash)).await?;
+                self.end_browser_session(id_hash).await?;
             }
         }
         Ok(sessions.len())

@@ -86,6 +86,10 @@ pub(crate) fn to_item(client: &Client) -> Item {
         .set("kind", s(client.kind.as_str()))
         .set("grant_types", string_list(&client.grant_types))
         .set("redirect_uris", string_list(&client.redirect_uris))
+        .set_opt(
+            "post_logout_redirect_uris",
+            (!client.post_logout_redirect_uris.is_empty()).then(|| string_list(&client.post_logout_redirect_uris)),
+        )
         .set("scope", s(client.scope.to_string()))
         .set("created_at", n(client.created_at))
         .set_opt("secret_hash", client.secret_hash.as_ref().map(s))
@@ -104,6 +108,7 @@ pub(crate) fn from_item(item: &Item) -> anyhow::Result<Client> {
         secret_hash: item.opt_string("secret_hash"),
         grant_types: item.string_list("grant_types"),
         redirect_uris: item.string_list("redirect_uris"),
+        post_logout_redirect_uris: item.string_list("post_logout_redirect_uris"),
         scope: Scope::parse(&item.opt_string("scope").unwrap_or_default())
             .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
         audience: item.opt_string("audience"),
@@ -129,6 +134,7 @@ mod tests {
             secret_hash: None,
             grant_types: vec!["urn:wxauth:wechat".into(), "refresh_token".into()],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             scope: Scope::parse("openid profile").expect("scope"),
             audience: Some("https://api.example".into()),
             wechat: Some(WechatApp { appid: "wx123".into(), encrypted_secret: vec![1, 2, 3] }),

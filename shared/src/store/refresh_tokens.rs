@@ -176,6 +176,21 @@ impl Store {
         Ok(revoked)
     }
 
+    /// Revokes the families of `user_id` bound to the browser session `sid` (its logout); how
+    /// many. One index query, then a read of each of the user's families.
+    pub async fn revoke_session_families(&self, user_id: &str, sid: &str, now: i64) -> Result<usize, Error> {
+        let mut revoked = 0;
+        for pk in self.indexed_under(users::key(user_id).pk, FAMILY_PREFIX).await? {
+            let Some(family_id) = pk.strip_prefix(FAMILY_PREFIX) else { continue };
+            let bound = self.family(family_id, now).await?.is_some_and(|f| f.session_sid.as_deref() == Some(sid));
+            if bound {
+                self.revoke_family(family_id, now).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     fn put_token(&self, token: &RefreshToken) -> Result<TransactWriteItem, Error> {
         let put = Put::builder()
             .table_name(&self.table)

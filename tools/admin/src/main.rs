@@ -61,6 +61,25 @@ enum Command {
     /// Password users (the password grant and the sign-in page).
     #[command(subcommand)]
     User(UserCommand),
+    /// Browser sessions (single sign-on at the authorization page).
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// A user's live browser sessions: sid, how and when they signed in, the clients, the limits.
+    List {
+        /// The user id (the `sub` of its tokens).
+        #[arg(long = "user", alias = "user-id")]
+        user_id: String,
+    },
+    /// Ends every browser session of a user: their next authorization request asks them to
+    /// sign in (refresh tokens: `user revoke-all`).
+    End {
+        #[arg(long = "user", alias = "user-id")]
+        user_id: String,
+    },
 }
 
 /// The password of `user create` and `user set-password` comes from the environment variable
@@ -130,7 +149,7 @@ enum KeyCommand {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Registers a client; a confidential client's secret is printed once.
-    Create(CreateClient),
+    Create(Box<CreateClient>),
     List,
     Show {
         id: String,
@@ -160,6 +179,9 @@ struct CreateClient {
     /// A redirect URI, matched exactly (repeatable).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
+    /// Where logout may send the browser afterwards, matched exactly (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
     /// The most it may ask for, space-separated.
     #[arg(long, default_value = "")]
     scope: String,
@@ -226,6 +248,35 @@ async fn main() -> anyhow::Result<()> {
                     signing.custody.as_str(),
                     signing.kms_key_id
                 )
+            });
+        }
+        Command::Session(SessionCommand::List { user_id }) => {
+            let sessions = store.user_browser_sessions(&user_id, now).await?;
+            let out = json!(sessions.iter().map(|s| json!({"sid": s.sid, "amr": s.method.amr(), "auth_time": s.auth_time, "clients": s.clients, "idle_until": s.idle_until, "absolute_until": s.absolute_until})).collect::<Vec<_>>());
+            print(cli.json, &out, || {
+                if sessions.is_empty() {
+                    return format!("no browser session of {user_id}");
+                }
+                sessions
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "sid {} ({}) signed in at {}, clients: {}; ends at {} unless used",
+                            s.sid,
+                            s.method.amr(),
+                            s.auth_time,
+                            if s.clients.is_empty() { "none".to_string() } else { s.clients.join(" ") },
+                            s.expires_at()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Session(SessionCommand::End { user_id }) => {
+            let ended = store.end_user_browser_sessions(&user_id).await?;
+            print(cli.json, &json!({"user_id": user_id, "ended_sessions": ended}), || {
+                format!("ended {ended} browser sessions of {user_id}")
             });
         }
         Command::Key(KeyCommand::List) => {
@@ -301,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
                 kind: c.kind,
                 grant_types: c.grants,
                 redirect_uris: c.redirect_uris,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
                 scope: Scope::parse(&c.scope).map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?,
                 audience: c.audience,
                 wechat,
@@ -418,6 +470,7 @@ fn describe(c: &Client) -> serde_json::Value {
         "kind": c.kind.as_str(),
         "grant_types": c.grant_types,
         "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "scope": c.scope.to_string(),
         "audience": c.audience,
         "wechat_appid": c.wechat.as_ref().map(|w| &w.appid),
@@ -435,6 +488,9 @@ fn text(c: &Client) -> String {
     }
     if !c.redirect_uris.is_empty() {
         line.push_str(&format!("; redirect URIs: {}", c.redirect_uris.join(" ")));
+    }
+    if !c.post_logout_redirect_uris.is_empty() {
+        line.push_str(&format!("; after logout: {}", c.post_logout_redirect_uris.join(" ")));
     }
     line
 }

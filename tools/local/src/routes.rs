@@ -36,6 +36,7 @@ pub enum Serves {
 pub enum Function {
     Token,
     Authorize,
+    EndSession,
     Revoke,
     Introspect,
     Jwks,
@@ -52,6 +53,7 @@ impl Function {
         match self {
             Function::Token => "token",
             Function::Authorize => "authorize",
+            Function::EndSession => "end-session",
             Function::Revoke => "revoke",
             Function::Introspect => "introspect",
             Function::Jwks => "jwks",
@@ -68,6 +70,7 @@ impl Function {
         match self {
             Function::Token => token::handle(app, req).await,
             Function::Authorize => authorize::handle(app, req).await,
+            Function::EndSession => end_session::handle(app, req).await,
             Function::Revoke => revoke::handle(app, req).await,
             Function::Introspect => introspect::handle(app, req).await,
             Function::Jwks => jwks::handle(app, req).await,
@@ -88,6 +91,7 @@ const fn function(path: &'static str, methods: &'static [&'static str], function
 pub const ROUTES: &[Route] = &[
     function("/oauth/token", &["POST"], Function::Token),
     function("/oauth/authorize", &["GET", "POST"], Function::Authorize),
+    function("/oauth/end_session", &["GET", "POST"], Function::EndSession),
     function("/oauth/revoke", &["POST"], Function::Revoke),
     function("/oauth/introspect", &["POST"], Function::Introspect),
     function("/.well-known/jwks.json", &["GET"], Function::Jwks),

@@ -19,6 +19,8 @@ pub struct NewClient {
     /// Empty: the kind's defaults ([`default_grants`]).
     pub grant_types: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// Where logout may send the browser afterwards; the same rules as redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
     pub scope: Scope,
     pub audience: Option<String>,
     /// For mini programs: appid and app secret (plaintext here, encrypted before storing).
@@ -77,7 +79,8 @@ pub async fn create_client(
     if !wxauth::oauth::client_auth::plausible_client_id(&new.id) {
         anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
     }
-    if let Some(bad) = new.redirect_uris.iter().find(|uri| !acceptable_redirect_uri(uri)) {
+    let uris = new.redirect_uris.iter().chain(&new.post_logout_redirect_uris);
+    if let Some(bad) = uris.into_iter().find(|uri| !acceptable_redirect_uri(uri)) {
         anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
     }
     let secret = (new.kind == ClientKind::Confidential).then(random_token);
@@ -95,6 +98,7 @@ pub async fn create_client(
         secret_hash: secret.as_deref().map(hash),
         grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { dedup(new.grant_types) },
         redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
         scope: new.scope,
         audience: new.audience.filter(|a| !a.trim().is_empty()),
         wechat,
