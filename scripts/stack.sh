@@ -117,6 +117,14 @@ trap 'exit 130' INT TERM
 
 admin() { "$WXAUTH_BIN_DIR/wxauth-admin" "$@"; }
 
+# `wxauth-admin init` (arguments passed on) with the back-channel logout queue on moto, which the
+# local server polls as Lambda's event source mapping would; exports BACKCHANNEL_LOGOUT_QUEUE_URL.
+init_stack() {
+  BACKCHANNEL_LOGOUT_QUEUE_URL=$(admin --json init --logout-queue "${WXAUTH_TABLE:-wxauth}-backchannel-logout" "$@" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["backchannel_logout_queue_url"])')
+  export BACKCHANNEL_LOGOUT_QUEUE_URL
+}
+
 # The demo clients and user of API.md's local-stack section. The local server's issuer
 # ($ISSUER) must be set: demo-web's redirect URI hangs off it. Exports DEMO_SERVICE_SECRET (the
 # confidential client's secret, shown once at creation).
@@ -127,7 +135,9 @@ create_demo_clients() {
   WECHAT_APP_SECRET=demo-app-secret admin client create --id demo-miniprogram --name "Demo mini program" \
     --kind miniprogram --wechat-appid wxdemoappid000001 --wechat-secret-from-env --scope "openid profile phone" >/dev/null
   admin client create --id demo-web --name "Demo web app" --kind public \
-    --redirect-uri "$ISSUER/demo/callback" --scope "openid profile" >/dev/null
+    --redirect-uri "$ISSUER/demo/callback" --scope "openid profile" \
+    --post-logout-redirect-uri "$ISSUER/demo/logged-out" \
+    --backchannel-logout-uri "$ISSUER/demo/backchannel-logout" --backchannel-logout-session-required >/dev/null
   DEMO_SERVICE_SECRET=$(admin --json client create --id demo-service --name "Demo service" --kind confidential \
     --scope "reports:read reports:write" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
   export DEMO_SERVICE_SECRET

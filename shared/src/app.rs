@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::keys::data_key::DataKey;
 use crate::keys::registry::KeyRing;
 use crate::keys::signer::Signer;
+use crate::queue::LogoutQueue;
 use crate::store::Store;
 use crate::store::client_cache::ClientCache;
 use crate::wechat::api::WechatClient;
@@ -23,6 +24,14 @@ pub struct App {
     pub wechat: WechatClient,
     pub app_secrets: AppSecrets,
     pub server_tokens: ServerTokens,
+    pub logout_queue: LogoutQueue,
+}
+
+/// The AWS services' clients an [`App`] uses.
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl App {
@@ -34,15 +43,17 @@ impl App {
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        Self::from_clients(config, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_kms::Client::new(sdk))
+        let clients = AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+        };
+        Self::from_clients(config, clients)
     }
 
     /// With clients configured by the caller (tests point them at an outage, for instance).
-    pub fn from_clients(
-        config: Config,
-        dynamodb: aws_sdk_dynamodb::Client,
-        kms: aws_sdk_kms::Client,
-    ) -> anyhow::Result<Self> {
+    pub fn from_clients(config: Config, clients: AwsClients) -> anyhow::Result<Self> {
+        let AwsClients { dynamodb, kms, sqs } = clients;
         let store = Store::new(dynamodb, config.table.clone());
         Ok(Self {
             keys: KeyRing::new(store.clone(), config.key_cache_ttl),
@@ -52,6 +63,7 @@ impl App {
             wechat: WechatClient::new(config.wechat_api_base.clone(), config.wechat_timeout)?,
             app_secrets: AppSecrets::default(),
             server_tokens: ServerTokens::default(),
+            logout_queue: LogoutQueue::new(sqs, config.backchannel_logout_queue_url.clone()),
             store,
             config,
         })

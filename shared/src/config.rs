@@ -54,6 +54,14 @@ pub struct Config {
     /// `KEY_CACHE_TTL` seconds (default 300): how long a container trusts its copy of the
     /// signing-key registry, and the JWKS `max-age`.
     pub key_cache_ttl: Duration,
+    /// `BACKCHANNEL_LOGOUT_QUEUE_URL`: the SQS queue where a session's end is queued for the
+    /// relying parties to tell (Back-Channel Logout 1.0). Unset: nobody is told, and every
+    /// session end logs that as an error (template.yaml always sets it).
+    pub backchannel_logout_queue_url: Option<String>,
+    /// `BACKCHANNEL_RETRY_DELAY` seconds (default 30): after a failed delivery the notice waits
+    /// this long, doubled on every further failure (at most 15 minutes), until the queue's
+    /// receive limit moves it to the dead-letter queue.
+    pub backchannel_retry_delay: Duration,
     /// How long to wait on DynamoDB and KMS.
     pub aws_timeouts: AwsTimeouts,
     /// `DEADLINE_FALLBACK_MS` (default 5000, the shortest function timeout of template.yaml): a
@@ -167,6 +175,8 @@ impl Config {
                 max_age: vars.seconds("DATA_KEY_MAX_AGE", 300)?,
                 max_messages: vars.number("DATA_KEY_MAX_MESSAGES", 10_000)?.max(1),
             },
+            backchannel_logout_queue_url: vars.optional("BACKCHANNEL_LOGOUT_QUEUE_URL"),
+            backchannel_retry_delay: vars.seconds("BACKCHANNEL_RETRY_DELAY", 30)?,
             aws_timeouts: AwsTimeouts::from_vars(&vars)?,
             deadline_fallback: Duration::from_millis(vars.number("DEADLINE_FALLBACK_MS", 5000)?),
         })

@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::{Error, Request, RequestExt as _, run, service_fn};
 
 use crate::App;
@@ -36,6 +38,35 @@ where
 {
     crate::logging::init_logging();
     metrics::enable(name);
+    let app = start(warm).await?;
+    run(service_fn(move |req: Request| async move { Ok::<_, Error>(invoke(app, req, handle).await) })).await
+}
+
+/// Serves `handle` for an SQS event source mapping (with `ReportBatchItemFailures`): like
+/// [`serve`], for a function fed by a queue instead of API Gateway.
+pub async fn serve_queue<F, Fut>(name: &'static str, warm: Warm, handle: F) -> Result<(), Error>
+where
+    F: Fn(&'static App, SqsEvent) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = SqsBatchResponse> + Send,
+{
+    crate::logging::init_logging();
+    metrics::enable(name);
+    let app = start(warm).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        metrics::REQUEST_ID
+            .scope(event.context.request_id.clone(), async {
+                let started = Instant::now();
+                let answer = handle(app, event.payload).await;
+                metrics::record(Metric::Latency, millis(started.elapsed()), &[]);
+                Ok::<_, Error>(answer)
+            })
+            .await
+    }))
+    .await
+}
+
+/// The app, or the start failure reported.
+async fn start(warm: Warm) -> Result<&'static App, Error> {
     let app: &'static App = match App::from_env().await {
         Ok(app) => Box::leak(Box::new(app)),
         Err(e) => {
@@ -45,7 +76,7 @@ where
         }
     };
     warm_up(app, warm).await;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(invoke(app, req, handle).await) })).await
+    Ok(app)
 }
 
 /// Best effort: a failure here is the first request's to meet and answer (503), not init's.

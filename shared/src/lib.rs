@@ -11,7 +11,8 @@
 //!    [`secret`], [`clock`], [`metrics`], [`aws`], [`password`].
 //! 2. [`domain`]: what wxauth deals in, apart from storage and transport.
 //! 3. The effects: [`store`] (DynamoDB, one module per item kind), [`keys`] (signing, JWKs, the
-//!    key registry, the data key) and [`wechat`] (the WeChat server API and its crypto).
+//!    key registry, the data key), [`wechat`] (the WeChat server API and its crypto) and
+//!    [`queue`] (SQS: the back-channel logout queue).
 //! 4. [`App`]: the effects composed, once per cold start.
 //! 5. [`tokens`]: access, ID and refresh tokens, authorization codes.
 //! 6. [`oauth`]: each endpoint's rules (grants, client authentication, the authorization
@@ -45,6 +46,7 @@ pub mod oauth;
 pub mod pages;
 pub mod params;
 pub mod password;
+pub mod queue;
 pub mod scope;
 pub mod secret;
 pub mod store;

@@ -39,6 +39,10 @@ pub enum Metric {
     WechatErrors,
     /// DynamoDB, KMS or WeChat failed us; dimensions `Service` and `Fault`.
     UpstreamFaults,
+    /// A back-channel logout notice handled; dimension `Outcome`: `delivered`, `failed` (to be
+    /// retried, or in the dead-letter queue once the queue's receive limit is reached) or
+    /// `not_wanted` (the client was deleted or no longer registers a back-channel URI).
+    BackchannelLogouts,
     /// An invocation's time in the handler.
     Latency,
 }
@@ -54,6 +58,7 @@ impl Metric {
             Metric::WechatCalls => "WechatCalls",
             Metric::WechatErrors => "WechatErrors",
             Metric::UpstreamFaults => "UpstreamFaults",
+            Metric::BackchannelLogouts => "BackchannelLogouts",
             Metric::Latency => "Latency",
         }
     }

@@ -1,6 +1,7 @@
 // The sign-in and consent page (/oauth/authorize) in a real browser: Debian's headless Chromium
 // driven by playwright-core, against the local server at WXAUTH_LOCAL_URL, with the demo client
-// `demo-web` and the demo user `demo` that scripts/test creates. Run by scripts/test:
+// `demo-web` and the demo user `demo` that scripts/test creates (logout tokens verified by jose).
+// Run by scripts/test:
 //
 //   WXAUTH_LOCAL_URL=http://127.0.0.1:PORT node --test tests/browser/
 //
@@ -13,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.WXAUTH_LOCAL_URL ?? '').replace(/\/+$/, '');
@@ -44,13 +46,13 @@ const PHONE = { width: 420, height: 860 };
 const DESKTOP = { width: 1280, height: 800 };
 
 /** A fresh authorization request (`extra` adds parameters): its URL, state and PKCE verifier. */
-function authorizeRequest(extra = {}) {
+function authorizeRequest(extra = {}, clientId = CLIENT_ID) {
   const verifier = randomBytes(48).toString('base64url'); // 64 characters of [A-Za-z0-9_-]
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const state = randomBytes(16).toString('base64url');
   const query = new URLSearchParams({
     response_type: 'code',
-    client_id: CLIENT_ID,
+    client_id: clientId,
     redirect_uri: REDIRECT_URI,
     scope: 'openid',
     state,
@@ -68,13 +70,13 @@ async function callbackValue(page, name) {
 }
 
 /** Redeems `code` as the public client would (the redirect URI and the verifier); the tokens. */
-async function redeem(code, verifier) {
+async function redeem(code, verifier, clientId = CLIENT_ID) {
   const res = await fetch(`${BASE}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
+      client_id: clientId,
       code,
       redirect_uri: REDIRECT_URI,
       code_verifier: verifier,
@@ -84,6 +86,22 @@ async function redeem(code, verifier) {
   const body = await res.text();
   assert.equal(res.status, 200, body);
   return JSON.parse(body);
+}
+
+/** Runs wxauth-admin of the local stack (scripts/test exports its directory and the stack's settings). */
+function admin(...args) {
+  return execFileSync(`${process.env.WXAUTH_BIN_DIR}/wxauth-admin`, args, { env: process.env }).toString();
+}
+
+/** The logout tokens demo-web's back-channel endpoint received, newest first, once `found` holds. */
+async function backchannelLogouts(found) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await fetch(`${BASE}/demo/backchannel-logout`, { signal: AbortSignal.timeout(WAIT_MS) });
+    const received = await res.json();
+    if (found(received) || Date.now() > deadline) return received;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** The claims of a JWT, unverified (signatures are the Rust and jwt-verify suites' business). */
@@ -297,6 +315,69 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.notEqual(renewed.sid, signedIn.sid);
     const renewedCookie = (await context.cookies(BASE)).find((c) => c.name === 'wxauth_session');
     assert.notEqual(renewedCookie.value, cookie.value, 'no session value survives a sign-in');
+  });
+
+  test('a second client needs no password, only consent; logout redirects with state, ends the session and tells both clients', { timeout: TEST_MS }, async () => {
+    const second = `sso-${randomBytes(6).toString('hex')}`;
+    admin('client', 'create', '--id', second, '--name', 'Second web app', '--kind', 'public', '--redirect-uri',
+      REDIRECT_URI, '--scope', 'openid', '--backchannel-logout-uri', `${BASE}/demo/backchannel-logout`);
+    const page = await newPage({ viewport: DESKTOP });
+    const first = authorizeRequest();
+    await page.goto(first.url);
+    await page.locator('#username').fill('demo');
+    await page.locator('#password').fill('demo-password');
+    await submit(page, 'approve');
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    const tokens = await redeem(await callbackValue(page, 'code'), first.verifier);
+    const signedIn = claimsOf(tokens.id_token);
+
+    // The second client: signed in already, so only its consent; then nothing at all.
+    const other = authorizeRequest({}, second);
+    await page.goto(other.url);
+    assert.equal(await page.locator('#password').count(), 0, 'no password asked');
+    assert.equal(await page.locator('h1 strong').textContent(), 'Second web app');
+    await submit(page, 'approve');
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    const otherClaims = claimsOf((await redeem(await callbackValue(page, 'code'), other.verifier, second)).id_token);
+    assert.equal(otherClaims.sub, signedIn.sub);
+    assert.equal(otherClaims.sid, signedIn.sid, 'one session');
+    const silent = authorizeRequest({ prompt: 'none' }, second);
+    await page.goto(silent.url);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    assert.ok(await callbackValue(page, 'code'), 'no page any more');
+
+    // RP-initiated logout with demo-web's ID token: back to its registered URI with the state.
+    const logout = new URLSearchParams({
+      id_token_hint: tokens.id_token, post_logout_redirect_uri: `${BASE}/demo/logged-out`, state: 'bye-123',
+    });
+    await page.goto(`${BASE}/oauth/end_session?${logout}`);
+    await page.waitForURL((u) => u.pathname === '/demo/logged-out', { timeout: WAIT_MS });
+    assert.equal(await callbackValue(page, 'state'), 'bye-123');
+    assert.equal((await context.cookies(BASE)).find((c) => c.name === 'wxauth_session'), undefined, 'the cookie is gone');
+    const after = authorizeRequest({ prompt: 'none' });
+    await page.goto(after.url);
+    await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
+    assert.equal(await callbackValue(page, 'error'), 'login_required');
+
+    // Both clients were told through the back channel, each with a logout token of its own.
+    const ours = (list) => list.filter((r) => r.claims?.sid === signedIn.sid);
+    const received = ours(await backchannelLogouts((list) => ours(list).length >= 2));
+    assert.deepEqual(received.map((r) => r.claims.aud).sort(), [CLIENT_ID, second].sort());
+    assert.ok(received.every((r) => r.valid), 'the demo relying party verified each');
+    // And jose verifies them as a relying party would, with the keys discovery names.
+    const discovery = await (await fetch(`${BASE}/.well-known/openid-configuration`)).json();
+    assert.equal(discovery.backchannel_logout_supported, true);
+    assert.equal(discovery.backchannel_logout_session_supported, true);
+    const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri));
+    for (const r of received) {
+      const { payload } = await jwtVerify(r.logout_token, jwks, {
+        issuer: BASE, audience: r.claims.aud, typ: 'logout+jwt', requiredClaims: ['iat', 'exp', 'jti', 'sid', 'events'],
+      });
+      assert.deepEqual(payload.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+      assert.equal(payload.sub, signedIn.sub);
+      assert.equal(payload.nonce, undefined, 'never a nonce');
+    }
+    assert.notEqual(received[0].claims.jti, received[1].claims.jti);
   });
 
   test('Deny sends access_denied and the state back to the client', { timeout: TEST_MS }, async () => {

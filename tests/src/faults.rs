@@ -4,7 +4,7 @@
 //! The proxy listens on `127.0.0.1:0` and forwards every request unchanged (method, path,
 //! headers, body) to moto (`AWS_ENDPOINT_URL`), answering with moto's answer, except for
 //! requests whose `X-Amz-Target` (e.g. `DynamoDB_20120810.TransactWriteItems`,
-//! `TrentService.Sign`) matches a scripted rule: those get the rule's [`Fault`]. Faults are
+//! `TrentService.Sign`, `AmazonSQS.SendMessageBatch`) matches a scripted rule: those get the rule's [`Fault`]. Faults are
 //! shaped the way the real services answer (awsJson 1.0 for DynamoDB, awsJson 1.1 for KMS: a
 //! `__type`, a message, `x-amzn-RequestId`). Every request is counted and kept per target, so a
 //! test can tell "retried twice" from "no second write".
@@ -29,6 +29,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 use wxauth::App;
+use wxauth::app::AwsClients;
 use wxauth::config::AwsTimeouts;
 use wxauth::secret::random_id;
 
@@ -43,6 +44,7 @@ pub mod target {
     pub const TRANSACT_WRITE_ITEMS: &str = "DynamoDB_20120810.TransactWriteItems";
     pub const SIGN: &str = "TrentService.Sign";
     pub const DECRYPT: &str = "TrentService.Decrypt";
+    pub const SEND_MESSAGE_BATCH: &str = "AmazonSQS.SendMessageBatch";
 }
 
 /// What the proxy does with a matching request.
@@ -147,6 +149,15 @@ impl Fault {
     /// KMS's answer for a key pending deletion (or pending import).
     pub fn kms_invalid_state(key_arn: &str) -> Self {
         Self::kms(400, "KMSInvalidStateException", &format!("{key_arn} is pending deletion."))
+    }
+
+    /// SQS throttling (awsJson 1.0, as the SDK speaks to SQS): the SDK retries it.
+    pub fn sqs_throttling() -> Self {
+        Self::aws_json(
+            400,
+            DYNAMODB_JSON,
+            json!({"__type": "com.amazonaws.sqs#RequestThrottled", "message": "Request is throttled."}),
+        )
     }
 
     /// An HTML error page, as a load balancer in front of a service answers.
@@ -345,18 +356,18 @@ impl FaultProxy {
     pub async fn app_with_config(&self, env: &TestEnv, adjust: impl FnOnce(&mut wxauth::config::Config)) -> App {
         let mut config = env.app.config.clone();
         adjust(&mut config);
-        let (dynamodb, kms) = self.clients(config.aws_timeouts).await;
-        App::from_clients(config, dynamodb, kms).expect("app")
+        let clients = self.clients(config.aws_timeouts).await;
+        App::from_clients(config, clients).expect("app")
     }
 
     /// [`Self::app`] with other AWS timeouts (production's, to see them cut a stall off).
     pub async fn app_with_timeouts(&self, env: &TestEnv, timeouts: AwsTimeouts) -> App {
-        let (dynamodb, kms) = self.clients(timeouts).await;
-        App::from_clients(env.app.config.clone(), dynamodb, kms).expect("app")
+        let clients = self.clients(timeouts).await;
+        App::from_clients(env.app.config.clone(), clients).expect("app")
     }
 
-    /// DynamoDB and KMS clients that reach moto through this proxy.
-    async fn clients(&self, timeouts: AwsTimeouts) -> (aws_sdk_dynamodb::Client, aws_sdk_kms::Client) {
+    /// DynamoDB, KMS and SQS clients that reach moto through this proxy.
+    async fn clients(&self, timeouts: AwsTimeouts) -> AwsClients {
         use aws_sdk_dynamodb::config::retry::RetryPartition;
         let sdk = wxauth::aws::sdk_config(timeouts).await;
         let partition = format!("fault-proxy-{}", random_id());
@@ -372,7 +383,13 @@ impl FaultProxy {
                 .retry_partition(RetryPartition::new(format!("{partition}-kms")))
                 .build(),
         );
-        (dynamodb, kms)
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .endpoint_url(&self.url)
+                .retry_partition(RetryPartition::new(format!("{partition}-sqs")))
+                .build(),
+        );
+        AwsClients { dynamodb, kms, sqs }
     }
 }
 

@@ -13,6 +13,8 @@
 //!   `StringEquals` condition on `kms:EncryptionContext:<key>` must hold for the request's
 //!   encryption context. Not checked: KMS resources (moto's key ids are not the template's
 //!   ARNs) and `aws:ResourceTag/...` conditions (moto's keys carry no tags).
+//! - SQS: the operation becomes the action, a batch its single form (`SendMessageBatch` needs
+//!   `sqs:SendMessage`). Not checked: the queue (moto's queue URLs are not the template's ARNs).
 //!
 //! - Conditional policies (`!If [Condition, {Statement: ...}, !Ref AWS::NoValue]`) are taken as a
 //!   deployment with given parameters takes them ([`template::Conditions`]), and `!Ref Table` in
@@ -427,7 +429,7 @@ fn dynamodb_calls(policies: &Policies, operation: &str, n: usize, body: &Json) -
     }
 }
 
-/// Every DynamoDB and KMS request `proxy` saw, as the authorizations they need. A request to
+/// Every DynamoDB, KMS and SQS request `proxy` saw, as the authorizations they need. A request to
 /// any other service, or without an `X-Amz-Target`, fails the test.
 pub fn recorded(policies: &Policies, proxy: &FaultProxy) -> Vec<Call> {
     let mut calls = Vec::new();
@@ -450,6 +452,19 @@ pub fn recorded(policies: &Policies, proxy: &FaultProxy) -> Vec<Call> {
                     index: None,
                     leading_keys: vec![],
                     encryption_context: context,
+                });
+            }
+        } else if let Some(operation) = target.strip_prefix("AmazonSQS.") {
+            // A batch is authorized as its single form (SendMessageBatch as sqs:SendMessage).
+            let action = operation.strip_suffix("Batch").unwrap_or(operation);
+            for n in 0..bodies.len() {
+                calls.push(Call {
+                    origin: format!("{operation} #{}", n + 1),
+                    action: format!("sqs:{action}"),
+                    table: None,
+                    index: None,
+                    leading_keys: vec![],
+                    encryption_context: BTreeMap::new(),
                 });
             }
         } else {

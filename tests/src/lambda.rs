@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wxauth::domain::client::ClientKind;
 use wxauth::scope::Scope;
-use wxauth_provision::NewClient;
+use wxauth_provision::{LogoutQueues, NewClient};
 
 use crate::runtime_api::{Bootstrap, HttpAnswer, RuntimeApi};
 use crate::template::{self, Resolver};
@@ -44,6 +44,8 @@ pub struct Deployment {
     /// demo-miniprogram's WeChat appid (a fresh one: the mock's codes are single use per appid).
     pub appid: String,
     pub service_secret: String,
+    /// The back-channel logout queue of the deployment.
+    pub logout_queues: LogoutQueues,
 }
 
 pub const SERVICE_SCOPE: &str = "reports:read";
@@ -59,6 +61,7 @@ impl Deployment {
             grant_types: vec![],
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: Scope::parse("openid profile phone").expect("scope"),
             audience: None,
             wechat: Some((mp.appid.clone(), format!("secret-{}", mp.appid))),
@@ -73,6 +76,7 @@ impl Deployment {
                 grant_types: vec!["client_credentials".into()],
                 redirect_uris: vec![],
                 post_logout_redirect_uris: vec![],
+                backchannel_logout: None,
                 scope: Scope::parse(SERVICE_SCOPE).expect("scope"),
                 audience: None,
                 wechat: None,
@@ -80,7 +84,7 @@ impl Deployment {
             .await
             .expect("a secret");
         env.password_user("demo", "demo-password").await;
-        Self { env, appid: mp.appid, service_secret }
+        Self { env, appid: mp.appid, service_secret, logout_queues: crate::logout_queues().await }
     }
 
     /// The function's environment as template.yaml sets it, on this deployment, plus what
@@ -91,6 +95,7 @@ impl Deployment {
             ("Table", config.table.clone()),
             ("Issuer", ISSUER.to_string()),
             ("DataKey.Arn", config.kms_data_key_id.clone()),
+            ("BackchannelLogoutQueue", self.logout_queues.url.clone()),
         ];
         let mut env = function.environment(&Resolver { values: &values });
         env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));

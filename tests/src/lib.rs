@@ -10,9 +10,11 @@
 //! [`faults`] (the fault-injecting proxy in front of moto), [`lambda`] and [`runtime_api`] (the
 //! release binaries under a Runtime API).
 
+pub mod browser;
 pub mod faults;
 pub mod iam;
 pub mod lambda;
+pub mod relying_party;
 pub mod runtime_api;
 pub mod server;
 pub mod sign_in;
@@ -26,13 +28,13 @@ use lambda_http::{Body, Request};
 use serde_json::Value;
 use wxauth::App;
 use wxauth::config::Config;
-use wxauth::domain::client::ClientKind;
+use wxauth::domain::client::{BackchannelLogout, ClientKind};
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::secret::random_id;
 use wxauth::store::Key;
-use wxauth_provision::{self as provision, KeyCustody, NewClient};
+use wxauth_provision::{self as provision, KeyCustody, LogoutQueues, NewClient};
 
 pub use server::Server;
 pub use sign_in::{
@@ -106,6 +108,19 @@ impl TestEnv {
         Self::with_config(|_| {}).await
     }
 
+    /// A fresh deployment with a back-channel logout queue of its own, whose failed notices come
+    /// back at once and move to the dead-letter queue after [`LOGOUT_RECEIVES`] receives.
+    pub async fn with_logout_queue() -> (Self, LogoutQueues) {
+        let queues = logout_queues().await;
+        let url = queues.url.clone();
+        let env = Self::with_config(|config| {
+            config.backchannel_logout_queue_url = Some(url);
+            config.backchannel_retry_delay = Duration::ZERO;
+        })
+        .await;
+        (env, queues)
+    }
+
     /// A fresh deployment, with `adjust` applied to its configuration.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         Self::with_signing(provision::DEFAULT_ALGORITHM, adjust).await
@@ -167,6 +182,7 @@ impl TestEnv {
             grant_types: vec![],
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: Scope::parse("openid profile phone").expect("scope"),
             audience: None,
             wechat: Some((appid.to_string(), secret)),
@@ -185,6 +201,7 @@ impl TestEnv {
             grant_types: vec![],
             redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: Scope::parse("openid profile").expect("scope"),
             audience: None,
             wechat: None,
@@ -217,6 +234,7 @@ impl TestEnv {
                 grant_types: grants.iter().map(|g| g.to_string()).collect(),
                 redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
                 post_logout_redirect_uris: vec![],
+                backchannel_logout: None,
                 scope: Scope::parse(scope).expect("scope"),
                 audience: audience.map(str::to_string),
                 wechat: None,
@@ -234,6 +252,16 @@ impl TestEnv {
     /// [`web_client`](Self::web_client) with the authorization code and refresh grants, scope
     /// `openid`, and [`POST_LOGOUT_REDIRECT_URI`] registered for logout.
     pub async fn web_client_with_logout(&self) -> String {
+        self.logout_client(None).await
+    }
+
+    /// [`web_client_with_logout`](Self::web_client_with_logout) that also registers `uri` for
+    /// Back-Channel Logout.
+    pub async fn web_client_with_backchannel(&self, uri: &str) -> String {
+        self.logout_client(Some(BackchannelLogout { uri: uri.into(), session_required: true })).await
+    }
+
+    async fn logout_client(&self, backchannel_logout: Option<BackchannelLogout>) -> String {
         let id = format!("public-{}", random_id());
         self.create_client(NewClient {
             id: id.clone(),
@@ -242,6 +270,7 @@ impl TestEnv {
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             redirect_uris: vec![REDIRECT_URI.into()],
             post_logout_redirect_uris: vec![POST_LOGOUT_REDIRECT_URI.into()],
+            backchannel_logout,
             scope: Scope::parse("openid").expect("scope"),
             audience: None,
             wechat: None,
@@ -320,6 +349,16 @@ impl TestEnv {
 }
 
 /// A request with `Authorization: Bearer <access_token>` and, when given, a JSON body.
+/// How often a test queue delivers a notice before its dead-letter queue takes it.
+pub const LOGOUT_RECEIVES: u32 = 3;
+
+/// A new back-channel logout queue and its dead-letter queue on moto.
+pub async fn logout_queues() -> LogoutQueues {
+    let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env().expect("AWS timeouts")).await;
+    let name = format!("test-logout-{}", random_id());
+    provision::create_logout_queues(&aws_sdk_sqs::Client::new(&sdk), &name, 30, LOGOUT_RECEIVES).await.expect("queues")
+}
+
 pub fn bearer_request(method: &str, path: &str, access_token: &str, body: Option<Value>) -> Request {
     let mut builder =
         http::Request::builder().method(method).uri(path).header("authorization", format!("Bearer {access_token}"));

@@ -22,6 +22,8 @@ pub struct Function {
     environment: Vec<(String, Yaml)>,
     /// `(METHOD, /path)` of its HttpApi events.
     pub routes: Vec<(String, String)>,
+    /// Whether an SQS event source mapping feeds it.
+    pub consumes_queue: bool,
     /// `Policies` as written: inline `Statement` lists, `!If`s, anything else.
     pub policies: Vec<Yaml>,
     /// Whether it names a `Role` of its own instead of the one SAM makes from `Policies`.
@@ -84,6 +86,8 @@ pub fn functions() -> Vec<Function> {
                 (p["Method"].as_str().expect("Method").to_uppercase(), p["Path"].as_str().expect("Path").to_string())
             })
             .collect();
+        let consumes_queue =
+            props["Events"].as_mapping().into_iter().flatten().any(|(_, e)| e["Type"].as_str() == Some("SQS"));
         let binary = resource["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
@@ -94,6 +98,7 @@ pub fn functions() -> Vec<Function> {
             timeout_s: number("Timeout"),
             environment,
             routes,
+            consumes_queue,
             policies: props["Policies"].as_sequence().cloned().unwrap_or_default(),
             own_role: props.get("Role").is_some(),
         });
@@ -108,6 +113,16 @@ pub fn function_for_route(route_key: &str) -> Function {
         .into_iter()
         .find(|f| f.routes.iter().any(|(m, p)| m == method && p == path))
         .unwrap_or_else(|| panic!("no function of template.yaml serves {route_key}"))
+}
+
+/// The function an event goes to: by its `routeKey` (API Gateway), or the queue consumer for
+/// an SQS event.
+pub fn function_for_event(event: &serde_json::Value) -> Function {
+    if let Some(route_key) = event["routeKey"].as_str() {
+        return function_for_route(route_key);
+    }
+    assert_eq!(event["Records"][0]["eventSource"], "aws:sqs", "an API Gateway or SQS event");
+    functions().into_iter().find(|f| f.consumes_queue).expect("a function fed by a queue")
 }
 
 /// The function whose binary is `binary`.

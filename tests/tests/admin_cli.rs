@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use wxauth::secret::random_id;
+use wxauth_tests::relying_party::RelyingParty;
 use wxauth_tests::{
     MiniProgram, PATIENCE, Reply, TestEnv, approve, code_request, location_params, open_sign_in, session_cookie,
     sign_in_page_request,
@@ -166,6 +167,7 @@ fn admin_on_table(env: &TestEnv, table: &str, cli: &Cli, vars: &[(&str, &str)], 
         .args(["--table", table, "--data-key", &env.app.config.kms_data_key_id])
         .args(&args)
         .env_remove("WXAUTH_USER_PASSWORD")
+        .env_remove("BACKCHANNEL_LOGOUT_QUEUE_URL")
         .env_remove("WECHAT_APP_SECRET")
         .env_remove("ACCESS_TOKEN_TTL")
         .env_remove("ISSUER")
@@ -782,7 +784,10 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
     assert_eq!(tablet.claims()["sub"], sub.as_str(), "one user, two devices");
 
     let out = admin(&env, &Cli::revoke_all(&sub).json(), &[]).json();
-    assert_eq!(out, serde_json::json!({"user_id": sub, "revoked_families": 2, "ended_sessions": 0}));
+    assert_eq!(
+        out,
+        serde_json::json!({"user_id": sub, "revoked_families": 2, "ended_sessions": 0, "backchannel_notices": 0})
+    );
     for login in [&phone, &tablet] {
         let reply = env.refresh(&mp.client_id, login.str("refresh_token")).await;
         assert_eq!((reply.status, reply.error()), (400, "invalid_grant"), "{}", reply.json);
@@ -792,13 +797,18 @@ async fn revoke_all_ends_every_family_of_a_wechat_user_and_reports_the_count() {
 
     let text = admin(&env, &Cli::revoke_all("no-such-user"), &[]).ok().stdout();
     assert!(text.contains("revoked 0 token families and ended 0 browser sessions of no-such-user"), "{text}");
+    // User ids are base64url: one in 64 begins with `-`, which is no flag here.
+    for command in [Cli::revoke_all("-f9muO4u7Elh"), Cli::new(&["session", "end", "--user", "-f9muO4u7Elh"])] {
+        assert!(admin(&env, &command, &[]).ok().stdout().contains("of -f9muO4u7Elh"));
+    }
 }
 
 #[tokio::test]
 async fn a_users_browser_sessions_are_listed_and_ended_by_revoke_all_and_session_end() {
-    let env = TestEnv::new().await;
+    let (env, queues) = TestEnv::with_logout_queue().await;
+    let rp = RelyingParty::start().await;
     let user_id = env.password_user("revoked-rae", "correct horse").await;
-    let client_id = env.web_client(&[], "openid").await;
+    let client_id = env.web_client_with_backchannel(&rp.url).await;
     let query = code_request(&client_id, "openid", "r");
     let page = open_sign_in(&env, &query).await.expect("the page");
     let signed_in = approve(&env, &page, "revoked-rae", "correct horse").await;
@@ -820,8 +830,12 @@ async fn a_users_browser_sessions_are_listed_and_ended_by_revoke_all_and_session
     let text = admin(&env, &Cli::new(&["session", "list", "--user", &user_id]), &[]).ok().stdout();
     assert!(text.contains("(pwd) signed in at") && !text.contains(session.split('=').nth(1).expect("value")), "{text}");
 
-    let out = admin(&env, &Cli::revoke_all(&user_id).json(), &[]).json();
-    assert_eq!(out["ended_sessions"], 1, "{out}");
+    let queue = [("BACKCHANNEL_LOGOUT_QUEUE_URL", queues.url.as_str())];
+    let out = admin(&env, &Cli::revoke_all(&user_id).json(), &queue).json();
+    assert_eq!((&out["ended_sessions"], &out["backchannel_notices"]), (&1.into(), &1.into()), "{out}");
+    let polled = wxauth_local::event_source::poll_once(&env.app, std::time::Duration::ZERO).await.expect("poll");
+    assert_eq!((polled.received, polled.failed), (1, 0));
+    assert_eq!(rp.tokens().len(), 1, "the relying party was told");
     let after = location_params(&env.dispatch(silently()).await);
     assert_eq!(after.get("error").map(String::as_str), Some("login_required"), "the session is over");
     let none = admin(&env, &Cli::new(&["session", "end", "--user", &user_id]).json(), &[]).json();

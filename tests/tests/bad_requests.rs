@@ -57,6 +57,7 @@ async fn unknown_and_disallowed_grants_are_refused() {
         grant_types: vec![],
         redirect_uris: vec![],
         post_logout_redirect_uris: vec![],
+        backchannel_logout: None,
         scope: wxauth::scope::Scope::default(),
         audience: None,
         wechat: None,

@@ -228,6 +228,7 @@ async fn secrets_sealed_by_kms_before_envelope_encryption_still_open() {
         grant_types: provision::default_grants(ClientKind::MiniProgram),
         redirect_uris: vec![],
         post_logout_redirect_uris: vec![],
+        backchannel_logout: None,
         scope: wxauth::scope::Scope::parse("openid profile").expect("scope"),
         audience: None,
         wechat: Some(wxauth::domain::client::WechatApp {
@@ -289,6 +290,7 @@ async fn a_cached_client_is_honoured_until_its_time_is_up_and_not_after() {
             grant_types: vec![],
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: wxauth::scope::Scope::parse("reports:read").expect("scope"),
             audience: None,
             wechat: None,

@@ -105,6 +105,19 @@ async fn the_protected_resource_events_reach_their_handlers() {
 }
 
 #[tokio::test]
+async fn the_backchannel_logout_event_reaches_its_handler() {
+    let (env, _) = TestEnv::with_logout_queue().await;
+    let rp = wxauth_tests::relying_party::RelyingParty::start().await;
+    let client = env.web_client_with_backchannel(&rp.url).await;
+    let path = format!("{}/../events/backchannel-logout.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the event").replace("demo-web", &client);
+    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    let answer = backchannel_logout::handle(&env.app, event).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    assert_eq!(rp.tokens().len(), 1, "the sample's notice was delivered");
+}
+
+#[tokio::test]
 async fn the_web_flow_events_reach_their_handlers() {
     let env = TestEnv::new().await;
     env.create_demo_web().await;

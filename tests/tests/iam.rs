@@ -19,6 +19,7 @@ use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::iam::{
     LeadingKeys, Policies, WRITE_ACTIONS, assert_policy_matches, assert_policy_matches_with, recorded,
 };
+use wxauth_tests::relying_party::RelyingParty;
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, REDIRECT_URI, Server, TestEnv, WECHAT_GRANT, approval, approve, bearer_request, code_for,
     code_request, encrypted_profile, exchange, form_request, location_params, mock_session_key, open_sign_in,
@@ -31,6 +32,7 @@ const DRIVEN: &[&str] = &[
     "token",
     "authorize",
     "end-session",
+    "backchannel-logout",
     "revoke",
     "introspect",
     "jwks",
@@ -235,8 +237,9 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
 
 #[tokio::test]
 async fn the_end_session_functions_policy_allows_exactly_what_logout_does() {
-    let env = TestEnv::new().await;
-    let web = env.web_client(&["authorization_code", "refresh_token"], "openid").await;
+    let (env, _) = TestEnv::with_logout_queue().await;
+    // A back-channel URI: the logout queues a notice for it.
+    let web = env.web_client_with_backchannel("https://rp.example/backchannel-logout").await;
     env.password_user("eli", "eli's password").await;
     // Signed in (directly): a session, and a token family bound to it.
     let query = code_query(&web);
@@ -259,6 +262,52 @@ async fn the_end_session_functions_policy_allows_exactly_what_logout_does() {
     assert_eq!(refreshed.error(), "invalid_grant", "the session's family ended with it");
 
     assert_policy_matches("end-session", &proxy, &[&env]);
+}
+
+#[tokio::test]
+async fn the_backchannel_logout_functions_policy_allows_exactly_what_delivery_does() {
+    let (env, queues) = TestEnv::with_logout_queue().await;
+    let rp = RelyingParty::start().await;
+    rp.answer(&[500]);
+    let web = env.web_client_with_backchannel(&rp.url).await;
+    let user = env.password_user("bea", "bea's password").await;
+    let page = open_sign_in(&env, &code_request(&web, "openid", "b")).await.expect("the page");
+    let signed_in = approve(&env, &page, "bea", "bea's password").await;
+    let session = env.app.store.user_browser_sessions(&user, wxauth::clock::unix_now()).await;
+    let session = session.expect("sessions").pop().expect("a session");
+    assert!(session_cookie(&signed_in).is_some());
+    let ended = wxauth::oauth::logout::end(&env.app, &session, wxauth::clock::unix_now()).await.expect("ended");
+    assert_eq!(ended.notices, 1);
+
+    // The function's own requests only: the event source's receive and delete are not its role's.
+    let proxy = FaultProxy::start().await;
+    let app = proxy.app(&env).await;
+    for _ in 0..2 {
+        let sqs = env.app.logout_queue.sqs();
+        let received = sqs
+            .receive_message()
+            .queue_url(&queues.url)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let message = received.messages.unwrap_or_default().pop().expect("the notice");
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = message.message_id.clone();
+        record.receipt_handle = message.receipt_handle.clone();
+        record.body = message.body.clone();
+        let mut event = aws_lambda_events::sqs::SqsEvent::default();
+        event.records = vec![record];
+        // The first answer (500) is reported back and held back; the second delivers.
+        let answer = backchannel_logout::handle(&app, event).await;
+        if answer.batch_item_failures.is_empty() {
+            let handle = message.receipt_handle.expect("receipt");
+            sqs.delete_message().queue_url(&queues.url).receipt_handle(handle).send().await.expect("delete");
+        }
+    }
+    assert_eq!(rp.tokens().len(), 2);
+
+    assert_policy_matches("backchannel-logout", &proxy, &[&env]);
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use wxauth::domain::refresh_token::{Family, RefreshToken};
 use wxauth::scope::Scope;
 use wxauth_tests::faults::{Fault, FaultProxy, target};
 use wxauth_tests::lambda::{Deployment, FORM, Instance, event, form, sample_event};
+use wxauth_tests::relying_party::RelyingParty;
 use wxauth_tests::runtime_api::{Deadline, Outcome};
 use wxauth_tests::template;
 use wxauth_tests::{ISSUER, PKCE_CHALLENGE, PKCE_VERIFIER, WECHAT_GRANT, encrypted_profile, mock_session_key};
@@ -54,8 +55,11 @@ async fn every_sample_event_runs_through_its_function_binary() {
 
     // What each sample gets: the samples carry made-up codes, secrets and bearer tokens, each
     // refused the RFC way; the login and refresh samples are real.
+    // The SQS sample's notice names demo-web, which registers no back-channel URI here: done
+    // with, no failure (status 0: a batch answer, not an HTTP one).
     let expected: &[(&str, u16, &str)] = &[
         ("authorize-get.json", 200, ""),
+        ("backchannel-logout.json", 0, ""),
         ("end-session.json", 200, ""),
         ("introspect.json", 401, "invalid_client"),
         ("jwks.json", 200, ""),
@@ -84,12 +88,19 @@ async fn every_sample_event_runs_through_its_function_binary() {
     let mut instances: HashMap<String, Instance> = HashMap::new();
     for (name, status, error) in expected {
         let event = sample_event(name);
-        let function = template::function_for_route(event["routeKey"].as_str().expect("routeKey"));
+        let function = template::function_for_event(&event);
         if !instances.contains_key(&function.binary) {
             let instance = deployment.start(&function.binary, |_| {}).await;
             instances.insert(function.binary.clone(), instance);
         }
-        let answer = instances[&function.binary].invoke(event).await;
+        let instance = &instances[&function.binary];
+        if function.consumes_queue {
+            let answer = instance.api.invoke(event, instance.timeout()).await;
+            let Outcome::Response(batch) = answer else { panic!("{name}: {answer:?}") };
+            assert_eq!(batch, json!({"batchItemFailures": []}), "{name} through {}", function.binary);
+            continue;
+        }
+        let answer = instance.invoke(event).await;
         assert_eq!(
             (answer.status, answer.json["error"].as_str().unwrap_or_default()),
             (*status, *error),
@@ -110,6 +121,41 @@ async fn every_sample_event_runs_through_its_function_binary() {
             "{binary}: peak RSS {rss_mib} MiB of its {} MB",
             instance.function.memory_mb
         );
+    }
+}
+
+/// The back-channel logout binary fed an SQS batch: the notice of a relying party that answers
+/// is delivered, the one whose relying party fails comes back as the batch's only failure, and
+/// both outcomes are counted as CloudWatch would read them.
+#[tokio::test]
+async fn the_backchannel_logout_binary_reports_only_the_failed_notice_of_a_batch() {
+    let deployment = Deployment::new().await;
+    let env = &deployment.env;
+    let (up, down) = (RelyingParty::start().await, RelyingParty::start().await);
+    down.answer(&[503]);
+    let (told, failing) =
+        (env.web_client_with_backchannel(&up.url).await, env.web_client_with_backchannel(&down.url).await);
+    let record = |id: &str, client: &str| {
+        let body = json!({"client_id": client, "sub": "u1", "sid": "s1"}).to_string();
+        json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+               "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"})
+    };
+    let function = deployment.start("backchannel-logout", |_| {}).await;
+    let event = json!({"Records": [record("m-told", &told), record("m-failing", &failing)]});
+    let answer = function.api.invoke(event, function.timeout()).await;
+    let Outcome::Response(batch) = answer else { panic!("{answer:?}") };
+    assert_eq!(batch, json!({"batchItemFailures": [{"itemIdentifier": "m-failing"}]}));
+    assert_eq!((up.tokens().len(), down.tokens().len()), (1, 1));
+
+    let metrics = emf_documents(&function.process.output());
+    let outcomes: Vec<&str> = metrics
+        .iter()
+        .filter(|m| m.get("BackchannelLogouts").is_some())
+        .filter_map(|m| m["Outcome"].as_str())
+        .collect();
+    assert!(outcomes.contains(&"delivered") && outcomes.contains(&"failed"), "{outcomes:?}");
+    for m in &metrics {
+        check_emf_document(m);
     }
 }
 

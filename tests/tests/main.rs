@@ -5,6 +5,7 @@
 // One file per endpoint; the token endpoint's, one per grant.
 mod authorization_code; // POST /oauth/token, grant_type=authorization_code
 mod authorize; // /oauth/authorize: the sign-in page and the authorization request
+mod backchannel; // back-channel logout: the queue, the handler, relying parties up and down
 mod client_credentials; // POST /oauth/token, grant_type=client_credentials
 mod discovery; // the JWKS and the metadata documents
 mod introspect; // POST /oauth/introspect

@@ -4,14 +4,15 @@
 use wxauth::App;
 use wxauth_tests::{TestEnv, WECHAT_GRANT, reply};
 
-/// The same deployment, but with DynamoDB and KMS at a port where nothing listens.
+/// The same deployment, but with DynamoDB, KMS and SQS at a port where nothing listens.
 async fn with_aws_down(env: &TestEnv) -> App {
     let sdk = wxauth::aws::sdk_config(env.app.config.aws_timeouts).await;
     let dead = "http://127.0.0.1:9";
     let dynamodb =
         aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(dead).build());
     let kms = aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&sdk).endpoint_url(dead).build());
-    App::from_clients(env.app.config.clone(), dynamodb, kms).expect("app")
+    let sqs = aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&sdk).endpoint_url(dead).build());
+    App::from_clients(env.app.config.clone(), wxauth::app::AwsClients { dynamodb, kms, sqs }).expect("app")
 }
 
 #[tokio::test]

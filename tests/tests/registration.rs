@@ -16,6 +16,7 @@ async fn redirect_uris_must_be_https_or_loopback_and_fragment_free() {
             grant_types: vec![],
             redirect_uris: vec![bad.into()],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: wxauth::scope::Scope::default(),
             audience: None,
             wechat: None,

@@ -20,7 +20,7 @@ fn the_route_table_routes_what_template_yaml_routes_and_marks_the_rest_local_onl
         .iter()
         .filter_map(|r| match r.serves {
             Serves::Function(function) => Some((r, function.name())),
-            Serves::DemoCallback => None,
+            Serves::DemoCallback | Serves::DemoBackchannelLogout => None,
         })
         .flat_map(|(r, name)| r.methods.iter().map(move |m| (r.path.to_string(), m.to_string(), name.to_string())))
         .collect();
@@ -31,7 +31,7 @@ fn the_route_table_routes_what_template_yaml_routes_and_marks_the_rest_local_onl
 
     let local_only: Vec<&str> =
         ROUTES.iter().filter(|r| !matches!(r.serves, Serves::Function(_))).map(|r| r.path).collect();
-    assert_eq!(local_only, ["/demo/callback"]);
+    assert_eq!(local_only, ["/demo/callback", "/demo/logged-out", "/demo/backchannel-logout"]);
     for path in local_only {
         assert!(templated.iter().all(|(p, _, _)| p != path), "{path} is the local server's own, not the template's");
     }

@@ -7,66 +7,11 @@
 use serde_json::Value;
 use wxauth::secret::hash;
 use wxauth::store::{browser_sessions, consents};
-use wxauth_tests::sign_in::{
-    PKCE_VERIFIER, SignInPage, approval, code_request, exchange, location_params, read_sign_in_page, session_cookie,
-    sign_in_form_request, sign_in_page_request,
-};
-use wxauth_tests::{POST_LOGOUT_REDIRECT_URI, Reply, TestEnv, form_request, hidden_field, raw_request};
+use wxauth_tests::browser::{Browser, SESSION_COOKIE, end_session, set_session_cookie};
+use wxauth_tests::sign_in::{PKCE_VERIFIER, code_request, exchange, location_params, read_sign_in_page};
+use wxauth_tests::{POST_LOGOUT_REDIRECT_URI, Reply, TestEnv, form_request, hidden_field};
 
-const SESSION_COOKIE: &str = "__Host-wxauth_session";
 const SCOPE: &str = "openid profile";
-
-/// A browser: the session cookie it holds, if any.
-#[derive(Clone, Default)]
-struct Browser {
-    session: Option<String>,
-}
-
-impl Browser {
-    /// `GET /oauth/authorize?<query>` with the browser's session cookie.
-    async fn authorize(&self, env: &TestEnv, query: &[(&str, &str)]) -> wxauth::http::Response {
-        let mut req = sign_in_page_request(query);
-        if let Some(session) = &self.session {
-            req.headers_mut().insert("cookie", format!("{SESSION_COOKIE}={session}").parse().expect("cookie"));
-        }
-        env.dispatch(req).await
-    }
-
-    /// Posts `page`'s form with `fields`, with the page's CSRF cookie and the session cookie,
-    /// and keeps the session cookie the answer sets.
-    async fn submit(&mut self, env: &TestEnv, page: &SignInPage, fields: &[(&str, &str)]) -> wxauth::http::Response {
-        let mut req = sign_in_form_request(page, fields, true);
-        if let Some(session) = &self.session {
-            let both = format!("{}; {SESSION_COOKIE}={session}", page.cookie);
-            req.headers_mut().insert("cookie", both.parse().expect("cookie"));
-        }
-        let res = env.dispatch(req).await;
-        if let Some(value) = set_session_cookie(&res) {
-            self.session = Some(value);
-        }
-        res
-    }
-
-    /// Signs `username` in on the page of `query` and returns the code of the redirect.
-    async fn sign_in(&mut self, env: &TestEnv, query: &[(&str, &str)], username: &str, password: &str) -> String {
-        let page = read_sign_in_page(self.authorize(env, query).await).expect("the sign-in page");
-        assert!(page.html.contains("type=\"password\""), "a sign-in page: {}", page.html);
-        let res = self.submit(env, &page, &approval(username, password)).await;
-        location_params(&res).get("code").expect("a code").clone()
-    }
-
-    /// The code of a request answered without a page.
-    async fn silent_code(&self, env: &TestEnv, query: &[(&str, &str)]) -> String {
-        let res = self.authorize(env, query).await;
-        let params = location_params(&res);
-        params.get("code").unwrap_or_else(|| panic!("a code, not {params:?}")).clone()
-    }
-}
-
-/// The value of the session cookie a response sets, if it sets one.
-fn set_session_cookie(res: &wxauth::http::Response) -> Option<String> {
-    session_cookie(res).and_then(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_string))
-}
 
 fn id_claims(tokens: &Reply) -> Value {
     jsonwebtoken::dangerous::insecure_decode::<Value>(tokens.str("id_token")).expect("id token").claims
@@ -251,15 +196,6 @@ async fn two_tabs_signing_in_at_once_each_get_a_session_and_a_code() {
 // ---- RP-Initiated Logout (/oauth/end_session) ----------------------------------------------------
 
 /// `GET /oauth/end_session?<query>` from `browser`.
-async fn end_session(env: &TestEnv, browser: &Browser, query: &[(&str, &str)]) -> wxauth::http::Response {
-    let uri = format!("/oauth/end_session?{}", serde_urlencoded::to_string(query).expect("query"));
-    let mut req = raw_request("GET", &uri, None, lambda_http::Body::Empty);
-    if let Some(session) = &browser.session {
-        req.headers_mut().insert("cookie", format!("{SESSION_COOKIE}={session}").parse().expect("cookie"));
-    }
-    env.dispatch(req).await
-}
-
 fn html(res: &wxauth::http::Response) -> String {
     String::from_utf8_lossy(res.body().as_ref()).into_owned()
 }

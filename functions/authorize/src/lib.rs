@@ -38,11 +38,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
     result.unwrap_or_else(|(refusal, locale)| match refusal {
         Refusal::Shown(why) => pages::error_response(400, locale, why.into()),
         Refusal::Redirect(location) => http::found(&location),
-        Refusal::Backend(e) => {
-            let status = e.to_oauth().status;
-            let _ = http::respond(Err(e)); // logs the cause once, like every other handler
-            pages::error_response(status, locale, Problem::Unavailable)
-        }
+        Refusal::Backend(e) => pages::backend_error_response(e, locale),
     })
 }
 

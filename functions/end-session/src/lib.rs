@@ -44,11 +44,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
         .unwrap_or_else(|| Locale::negotiate(params.get("ui_locales"), accept_language));
     end_session(app, &req, &params, locale).await.unwrap_or_else(|refusal| match refusal {
         LogoutRefusal::Shown(problem) => pages::error_response(400, locale, Problem::Logout(problem)),
-        LogoutRefusal::Backend(e) => {
-            let status = e.to_oauth().status;
-            let _ = http::respond(Err(e)); // logs the cause once, like every other handler
-            pages::error_response(status, locale, Problem::Unavailable)
-        }
+        LogoutRefusal::Backend(e) => pages::backend_error_response(e, locale),
     })
 }
 

@@ -32,6 +32,9 @@ pub struct Metadata {
     pub introspection_endpoint: String,
     /// RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// Back-Channel Logout 1.0: logout tokens reach registered clients, always with `sid`.
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
     pub scopes_supported: Vec<&'static str>,
     /// `token` (implicit) only for clients registered for it.
     pub response_types_supported: Vec<&'static str>,
@@ -93,6 +96,8 @@ impl Metadata {
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
             end_session_endpoint: format!("{issuer}/oauth/end_session"),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             scopes_supported: vec![OPENID, "profile", "phone", OFFLINE_ACCESS],
             response_types_supported: vec!["code", "token"],
             response_modes_supported: vec!["query", "fragment"],

@@ -43,6 +43,17 @@ pub struct WechatApp {
     pub encrypted_secret: Vec<u8>,
 }
 
+/// Where Back-Channel Logout 1.0 tells a client that a browser session it signed in through
+/// ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackchannelLogout {
+    /// The client's `backchannel_logout_uri`: logout tokens are POSTed here.
+    pub uri: String,
+    /// `backchannel_logout_session_required`: the client needs `sid` in logout tokens (every
+    /// logout token of wxauth carries it).
+    pub session_required: bool,
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Client {
@@ -55,6 +66,7 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Where RP-Initiated Logout may send the browser afterwards (exact match).
     pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout: Option<BackchannelLogout>,
     /// The most this client may ask for.
     pub scope: Scope,
     /// `aud` of its access tokens; the deployment's audience when `None`.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod consent;
 pub mod jwk;
 pub mod lockout;
+pub mod logout_notice;
 pub mod refresh_token;
 pub mod session_keys;
 pub mod signing_key;

@@ -138,6 +138,7 @@ mod tests {
             grant_types: vec![],
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: Scope::default(),
             audience: None,
             wechat: None,

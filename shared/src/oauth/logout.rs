@@ -11,14 +11,19 @@
 //! - Without a valid hint naming the session's user, the user confirms first: anyone could link
 //!   to this endpoint (§2: "the OP SHOULD ask the End-User whether to log out").
 //! - The session ends (its item deleted, the cookie cleared) together with the refresh-token
-//!   families bound to it (OpenID Connect Core §11: not those granted `offline_access`).
+//!   families bound to it (OpenID Connect Core §11: not those granted `offline_access`), and
+//!   every client that signed in through it and registered a back-channel URI is told
+//!   ([`super::backchannel`]).
 
 use crate::App;
 use crate::domain::browser_session::BrowserSession;
 use crate::domain::client::Client;
 use crate::error::Error;
+use crate::oauth::backchannel;
 use crate::oauth::client_auth::plausible_client_id;
 use crate::params::Params;
+use crate::queue::LogoutQueue;
+use crate::store::Store;
 use crate::tokens::id::{self, HintClaims};
 
 /// Why a logout request gets an error page instead of a redirect.
@@ -119,11 +124,45 @@ pub async fn check(app: &App, params: &Params, now: i64) -> Result<LogoutRequest
     Ok(LogoutRequest { client, post_logout_redirect_uri, state, hint })
 }
 
-/// Ends `session`: its item, and the refresh-token families bound to it. Returns how many
-/// families ended.
-pub async fn end(app: &App, session: &BrowserSession, now: i64) -> Result<usize, Error> {
-    app.store.end_browser_session(&session.id_hash).await?;
-    app.store.revoke_session_families(&session.user_id, &session.sid, now).await
+/// Ends `session` (see [`end_sessions`]).
+pub async fn end(app: &App, session: &BrowserSession, now: i64) -> Result<Ended, Error> {
+    end_sessions(&app.store, &app.logout_queue, std::slice::from_ref(session), now).await
+}
+
+/// Ends every live session of `user_id` (admin: revoke-all, session end, a deleted user). The
+/// index may miss a session started a moment ago.
+pub async fn end_user_sessions(store: &Store, queue: &LogoutQueue, user_id: &str, now: i64) -> Result<Ended, Error> {
+    let sessions = store.user_browser_sessions(user_id, now).await?;
+    end_sessions(store, queue, &sessions, now).await
+}
+
+/// What ending sessions did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ended {
+    pub sessions: usize,
+    /// Back-channel logout notices queued.
+    pub notices: usize,
+    /// Refresh-token families bound to the sessions (no `offline_access`) that ended.
+    pub families: usize,
+}
+
+/// Ends `sessions`: first the back-channel notices are queued (a queue fault leaves every
+/// session alive, for the logout to be tried again, instead of a relying party never told),
+/// then each session's item goes and the refresh-token families bound to it end.
+pub async fn end_sessions(
+    store: &Store,
+    queue: &LogoutQueue,
+    sessions: &[BrowserSession],
+    now: i64,
+) -> Result<Ended, Error> {
+    let notices = backchannel::notices(store, sessions).await?;
+    queue.send(&notices).await?;
+    let mut families = 0;
+    for session in sessions {
+        store.end_browser_session(&session.id_hash).await?;
+        families += store.revoke_session_families(&session.user_id, &session.sid, now).await?;
+    }
+    Ok(Ended { sessions: sessions.len(), notices: notices.len(), families })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! routes. Each endpoint's rules live here; its function only parses the request and answers.
 
 pub mod authorization;
+pub mod backchannel;
 pub mod bearer;
 pub mod browser_session;
 pub mod client_auth;

@@ -66,6 +66,18 @@ pub fn error_response(status: u16, locale: Locale, problem: Problem) -> Response
     html_response(status, &ErrorPage::new(locale, &problem))
 }
 
+/// The page for a backend fault (503 with `Retry-After`, 502, 500), its cause logged once as
+/// every handler logs it, never shown.
+pub fn backend_error_response(e: crate::error::Error, locale: Locale) -> Response {
+    let told = e.to_oauth();
+    let _ = crate::http::respond(Err(e));
+    let mut res = error_response(told.status, locale, Problem::Unavailable);
+    if let Some(seconds) = told.retry_after {
+        res.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    res
+}
+
 /// A page response: `status`, [`page_headers`], and the rendered page.
 pub fn html_response(status: u16, page: &impl Template) -> Response {
     // Rendering fails only if a value's `Display` fails; ours are strings.

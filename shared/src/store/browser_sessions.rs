@@ -73,18 +73,6 @@ impl Store {
         }
         Ok(sessions)
     }
-
-    /// Ends every session of `user_id` (revoke-all: a stolen laptop, someone who left); how
-    /// many there were. The index may miss a session started a moment ago.
-    pub async fn end_user_browser_sessions(&self, user_id: &str) -> Result<usize, Error> {
-        let sessions = self.indexed_under(users::key(user_id).pk, PREFIX).await?;
-        for pk in &sessions {
-            if let Some(id_hash) = pk.strip_prefix(PREFIX) {
-                self.end_browser_session(id_hash).await?;
-            }
-        }
-        Ok(sessions.len())
-    }
 }
 
 fn to_item(session: &BrowserSession) -> Item {

@@ -7,8 +7,8 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::backend::{Store, backend};
-use super::item::{Item, ItemContext as _, Key, b, n, s, string_list};
-use crate::domain::client::{Client, ClientKind, WechatApp};
+use super::item::{Item, ItemContext as _, Key, b, boolean, n, s, string_list};
+use crate::domain::client::{BackchannelLogout, Client, ClientKind, WechatApp};
 use crate::error::Error;
 use crate::scope::Scope;
 
@@ -90,6 +90,11 @@ pub(crate) fn to_item(client: &Client) -> Item {
             "post_logout_redirect_uris",
             (!client.post_logout_redirect_uris.is_empty()).then(|| string_list(&client.post_logout_redirect_uris)),
         )
+        .set_opt("backchannel_logout_uri", client.backchannel_logout.as_ref().map(|b| s(&b.uri)))
+        .set_opt(
+            "backchannel_logout_session_required",
+            client.backchannel_logout.as_ref().map(|b| boolean(b.session_required)),
+        )
         .set("scope", s(client.scope.to_string()))
         .set("created_at", n(client.created_at))
         .set_opt("secret_hash", client.secret_hash.as_ref().map(s))
@@ -109,6 +114,10 @@ pub(crate) fn from_item(item: &Item) -> anyhow::Result<Client> {
         grant_types: item.string_list("grant_types"),
         redirect_uris: item.string_list("redirect_uris"),
         post_logout_redirect_uris: item.string_list("post_logout_redirect_uris"),
+        backchannel_logout: item.opt_string("backchannel_logout_uri").map(|uri| BackchannelLogout {
+            uri,
+            session_required: item.opt_bool("backchannel_logout_session_required").unwrap_or(false),
+        }),
         scope: Scope::parse(&item.opt_string("scope").unwrap_or_default())
             .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
         audience: item.opt_string("audience"),
@@ -135,6 +144,7 @@ mod tests {
             grant_types: vec!["urn:wxauth:wechat".into(), "refresh_token".into()],
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
             scope: Scope::parse("openid profile").expect("scope"),
             audience: Some("https://api.example".into()),
             wechat: Some(WechatApp { appid: "wx123".into(), encrypted_secret: vec![1, 2, 3] }),
@@ -171,6 +181,25 @@ mod tests {
             "wechat_secret",
         ];
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn logout_registrations_round_trip_and_are_absent_when_none() {
+        let web = Client {
+            post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
+            backchannel_logout: Some(BackchannelLogout {
+                uri: "https://rp.example/bcl".into(),
+                session_required: true,
+            }),
+            ..mini_program()
+        };
+        let item = to_item(&web);
+        assert_eq!(from_item(&item).expect("reads"), web);
+        assert_eq!(item.attributes()["backchannel_logout_session_required"], AttributeValue::Bool(true));
+        let none = to_item(&mini_program());
+        for name in ["post_logout_redirect_uris", "backchannel_logout_uri", "backchannel_logout_session_required"] {
+            assert!(!none.attributes().contains_key(name), "{name}");
+        }
     }
 
     #[test]

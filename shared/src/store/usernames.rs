@@ -98,13 +98,15 @@ impl Store {
     }
 
     /// Deletes the username mapping and the user item in one transaction, then revokes the
-    /// user's token families; `false` if there is no such user.
-    pub async fn delete_password_user(&self, username: &str, now: i64) -> Result<bool, Error> {
-        let Some(name) = normalize_username(username) else { return Ok(false) };
+    /// user's token families; the user's id, or `None` if there is no such user. Its browser
+    /// sessions are the caller's to end (with the relying parties told:
+    /// `crate::oauth::logout::end_user_sessions`).
+    pub async fn delete_password_user(&self, username: &str, now: i64) -> Result<Option<String>, Error> {
+        let Some(name) = normalize_username(username) else { return Ok(None) };
         // A lost race (the username deleted, or deleted and created again, meanwhile) is settled
         // by reading the mapping again.
         for _ in 0..3 {
-            let Some(user_id) = self.user_id_of(&name).await? else { return Ok(false) };
+            let Some(user_id) = self.user_id_of(&name).await? else { return Ok(None) };
             let mapping = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(&name).attributes()))
@@ -118,8 +120,7 @@ impl Store {
             ];
             if self.transact(items).await? == Written::Yes {
                 self.revoke_user_families(&user_id, now).await?;
-                self.end_user_browser_sessions(&user_id).await?;
-                return Ok(true);
+                return Ok(Some(user_id));
             }
         }
         Err(Error::Unavailable(anyhow::anyhow!("user deletion kept losing races")))

@@ -5,4 +5,5 @@ pub mod access;
 pub mod codes;
 pub mod id;
 pub mod jws;
+pub mod logout;
 pub mod refresh;

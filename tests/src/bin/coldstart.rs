@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use wxauth_tests::lambda::{Deployment, FORM, event, form};
 use wxauth_tests::runtime_api::{Deadline, Outcome};
 use wxauth_tests::{WECHAT_GRANT, encrypted_profile, mock_session_key, template};
@@ -27,6 +27,8 @@ struct Callers {
     bearer: String,
     session_name: String,
     service_token: String,
+    /// A client whose back-channel logout URI is a relying party of this harness.
+    backchannel_client: String,
 }
 
 /// The `n`th request of `binary`'s route.
@@ -71,6 +73,13 @@ fn request(deployment: &Deployment, callers: &Callers, binary: &str, run: usize,
             let body = format!(r#"{{"code":"phone-1380{run:03}{n:04}"}}"#);
             event("POST", "/wechat/phone", &[auth, json_type], Some(&body))
         }
+        "end-session" => event("GET", "/oauth/end_session?client_id=demo-web&state=cold", &[], None),
+        "backchannel-logout" => {
+            let notice =
+                json!({"client_id": callers.backchannel_client, "sub": "cold-user", "sid": format!("s-{run}-{n}")});
+            json!({"Records": [{"messageId": format!("m-{run}-{n}"), "receiptHandle": "cold", "body": notice.to_string(),
+                                "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]})
+        }
         other => panic!("no request for {other}: add one"),
     }
 }
@@ -104,10 +113,12 @@ async fn main() {
     service.headers_mut().insert("authorization", basic.parse().expect("header"));
     let service = deployment.env.token_request(service).await;
     assert_eq!(service.status, 200, "{}", service.json);
+    let relying_party = wxauth_tests::relying_party::RelyingParty::start().await;
     let callers = Callers {
         bearer: format!("Bearer {}", login.str("access_token")),
         session_name,
         service_token: service.str("access_token").to_string(),
+        backchannel_client: deployment.env.web_client_with_backchannel(&relying_party.url).await,
     };
 
     println!("| function | memory | init (ms) | first invocation (ms) | warm invocation (ms) | peak RSS (MB) |");
@@ -150,6 +161,12 @@ async fn main() {
 }
 
 fn check(binary: &str, outcome: &Outcome) {
+    if let Outcome::Response(batch) = outcome
+        && batch.get("batchItemFailures").is_some()
+    {
+        assert_eq!(batch["batchItemFailures"], json!([]), "{binary}: a notice was not delivered");
+        return;
+    }
     let answer = outcome.http();
     assert!(answer.status < 400, "{binary} answered {}: {}", answer.status, answer.body);
 }

@@ -7,10 +7,12 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use wxauth::domain::client::{Client, ClientKind};
+use wxauth::domain::client::{BackchannelLogout, Client, ClientKind};
 use wxauth::domain::username::normalize_username;
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
+use wxauth::oauth::logout;
+use wxauth::queue::LogoutQueue;
 use wxauth::scope::Scope;
 use wxauth::store::Store;
 use wxauth::store::usernames::CreateUserError;
@@ -25,6 +27,10 @@ struct Cli {
     /// The symmetric KMS key (id, ARN or alias) for session keys and app secrets.
     #[arg(long, env = "KMS_DATA_KEY_ID", global = true, default_value = "alias/wxauth-data")]
     data_key: String,
+    /// The back-channel logout queue (the stack's output `BackchannelLogoutQueueUrl`): ending a
+    /// user's sessions tells their relying parties through it. Unset: they are not told.
+    #[arg(long = "backchannel-logout-queue-url", env = "BACKCHANNEL_LOGOUT_QUEUE_URL", global = true)]
+    backchannel_logout_queue_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -51,6 +57,10 @@ enum Command {
         /// kms (it never leaves KMS; each token is a KMS Sign call). With --signing-key: kms.
         #[arg(long)]
         custody: Option<provision::KeyCustody>,
+        /// On an emulator (the local stack): also create the back-channel logout queue of this
+        /// name and its dead-letter queue, as template.yaml does on AWS, and print its URL.
+        #[arg(long)]
+        logout_queue: Option<String>,
     },
     /// Registered clients.
     #[command(subcommand)]
@@ -71,13 +81,13 @@ enum SessionCommand {
     /// A user's live browser sessions: sid, how and when they signed in, the clients, the limits.
     List {
         /// The user id (the `sub` of its tokens).
-        #[arg(long = "user", alias = "user-id")]
+        #[arg(long = "user", alias = "user-id", allow_hyphen_values = true)]
         user_id: String,
     },
     /// Ends every browser session of a user: their next authorization request asks them to
     /// sign in (refresh tokens: `user revoke-all`).
     End {
-        #[arg(long = "user", alias = "user-id")]
+        #[arg(long = "user", alias = "user-id", allow_hyphen_values = true)]
         user_id: String,
     },
 }
@@ -107,8 +117,8 @@ enum UserCommand {
     /// Revokes every refresh-token family of a user (WeChat or password) and ends their browser
     /// sessions, e.g. for a lost phone; its access tokens run out within ACCESS_TOKEN_TTL.
     RevokeAll {
-        /// The user id (the `sub` of its tokens).
-        #[arg(long)]
+        /// The user id (the `sub` of its tokens). Ids are base64url: one may begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         user_id: String,
     },
 }
@@ -182,6 +192,13 @@ struct CreateClient {
     /// Where logout may send the browser afterwards, matched exactly (repeatable).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
+    /// Where Back-Channel Logout 1.0 POSTs a logout token when a browser session the client
+    /// signed in through ends.
+    #[arg(long = "backchannel-logout-uri")]
+    backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (wxauth's always carry it).
+    #[arg(long = "backchannel-logout-session-required", requires = "backchannel_logout_uri")]
+    backchannel_logout_session_required: bool,
     /// The most it may ask for, space-separated.
     #[arg(long, default_value = "")]
     scope: String,
@@ -217,9 +234,11 @@ async fn main() -> anyhow::Result<()> {
     let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env()?).await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = LogoutQueue::new(sqs.clone(), cli.backchannel_logout_queue_url.clone());
     let now = wxauth::clock::unix_now();
     match cli.command {
-        Command::Init { signing_key, alg, custody } => {
+        Command::Init { signing_key, alg, custody, logout_queue } => {
             wxauth::store::table::ensure_table(store.dynamodb(), &cli.table).await?;
             let data_key = if cli.data_key.starts_with("alias/") {
                 provision::ensure_data_key(&kms, &cli.data_key).await?
@@ -237,16 +256,22 @@ async fn main() -> anyhow::Result<()> {
                     provision::ensure_signing_key(&kms, &store, &data_key, alg, custody, now).await?
                 }
             };
-            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_custody": signing.custody.as_str(), "signing_kms_key_id": signing.kms_key_id});
+            let queue_url = match logout_queue {
+                Some(name) => Some(provision::ensure_logout_queue(&sqs, &name).await?),
+                None => None,
+            };
+            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_custody": signing.custody.as_str(), "signing_kms_key_id": signing.kms_key_id, "backchannel_logout_queue_url": queue_url});
             print(cli.json, &out, || {
+                let queue = queue_url.as_ref().map(|url| format!("\nlogout queue: BACKCHANNEL_LOGOUT_QUEUE_URL={url}"));
                 format!(
-                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {}, {}, custody {} (KMS {})",
+                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {}, {}, custody {} (KMS {}){}",
                     cli.table,
                     cli.data_key,
                     signing.kid,
                     signing.jwk.alg,
                     signing.custody.as_str(),
-                    signing.kms_key_id
+                    signing.kms_key_id,
+                    queue.unwrap_or_default()
                 )
             });
         }
@@ -274,10 +299,12 @@ async fn main() -> anyhow::Result<()> {
             });
         }
         Command::Session(SessionCommand::End { user_id }) => {
-            let ended = store.end_user_browser_sessions(&user_id).await?;
-            print(cli.json, &json!({"user_id": user_id, "ended_sessions": ended}), || {
-                format!("ended {ended} browser sessions of {user_id}")
-            });
+            let ended = logout::end_user_sessions(&store, &queue, &user_id, now).await?;
+            print(
+                cli.json,
+                &json!({"user_id": user_id, "ended_sessions": ended.sessions, "backchannel_notices": ended.notices}),
+                || format!("ended {} browser sessions of {user_id}{}", ended.sessions, told(&ended)),
+            );
         }
         Command::Key(KeyCommand::List) => {
             let keys = store.signing_keys(now).await?;
@@ -353,6 +380,9 @@ async fn main() -> anyhow::Result<()> {
                 grant_types: c.grants,
                 redirect_uris: c.redirect_uris,
                 post_logout_redirect_uris: c.post_logout_redirect_uris,
+                backchannel_logout: c
+                    .backchannel_logout_uri
+                    .map(|uri| BackchannelLogout { uri, session_required: c.backchannel_logout_session_required }),
                 scope: Scope::parse(&c.scope).map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?,
                 audience: c.audience,
                 wechat,
@@ -412,21 +442,31 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(UserCommand::RevokeAll { user_id }) => {
             let revoked = store.revoke_user_families(&user_id, now).await?;
-            let ended = store.end_user_browser_sessions(&user_id).await?;
-            let out = json!({"user_id": user_id, "revoked_families": revoked, "ended_sessions": ended});
+            let ended = logout::end_user_sessions(&store, &queue, &user_id, now).await?;
+            let out = json!({"user_id": user_id, "revoked_families": revoked, "ended_sessions": ended.sessions, "backchannel_notices": ended.notices});
             print(cli.json, &out, || {
-                format!("revoked {revoked} token families and ended {ended} browser sessions of {user_id}")
+                format!(
+                    "revoked {revoked} token families and ended {} browser sessions of {user_id}{}",
+                    ended.sessions,
+                    told(&ended)
+                )
             });
         }
         Command::User(UserCommand::Delete { username }) => {
             let username = valid_username(&username)?;
-            if !store.delete_password_user(&username, now).await? {
+            let Some(user_id) = store.delete_password_user(&username, now).await? else {
                 anyhow::bail!("no user {username:?}");
-            }
+            };
+            logout::end_user_sessions(&store, &queue, &user_id, now).await?;
             print(cli.json, &json!({"deleted": username}), || format!("deleted user {username}"));
         }
     }
     Ok(())
+}
+
+/// ", relying parties told: N" when back-channel notices were queued.
+fn told(ended: &logout::Ended) -> String {
+    if ended.notices == 0 { String::new() } else { format!("; {} back-channel logout notices queued", ended.notices) }
 }
 
 /// The username as stored (trimmed, lowercased), or why it is not one.
@@ -471,6 +511,8 @@ fn describe(c: &Client) -> serde_json::Value {
         "grant_types": c.grant_types,
         "redirect_uris": c.redirect_uris,
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "backchannel_logout_uri": c.backchannel_logout.as_ref().map(|b| &b.uri),
+        "backchannel_logout_session_required": c.backchannel_logout.as_ref().is_some_and(|b| b.session_required),
         "scope": c.scope.to_string(),
         "audience": c.audience,
         "wechat_appid": c.wechat.as_ref().map(|w| &w.appid),
@@ -491,6 +533,9 @@ fn text(c: &Client) -> String {
     }
     if !c.post_logout_redirect_uris.is_empty() {
         line.push_str(&format!("; after logout: {}", c.post_logout_redirect_uris.join(" ")));
+    }
+    if let Some(b) = &c.backchannel_logout {
+        line.push_str(&format!("; back-channel logout: {}", b.uri));
     }
     line
 }

@@ -1,6 +1,7 @@
-//! `wxauth-bench`: drives the token endpoint of a running wxauth (the local server of
-//! `scripts/bench`) at a fixed concurrency for a bounded number of requests, and prints
-//! throughput and latency percentiles. Loopback only by design: it is for measuring our code.
+//! `wxauth-bench`: drives the token endpoint or the authorization page of a running wxauth (the
+//! local server of `scripts/bench`) at a fixed concurrency for a bounded number of requests, and
+//! prints throughput and latency percentiles. Loopback only by design: it is for measuring our
+//! code.
 
 use std::time::{Duration, Instant};
 
@@ -41,14 +42,24 @@ enum Scenario {
     Refresh,
     /// A confidential client's service token (HTTP Basic, no refresh token).
     ClientCredentials,
+    /// A password sign-in on the authorization page of a public web client (`--client-id`,
+    /// redirect URI `<url>/demo/callback`, user `demo` / `demo-password`): the page, then its
+    /// form, which starts a browser session and answers with a code.
+    SignIn,
+    /// An authorization request of that client answered through the browser session
+    /// (`prompt=none`): no page, a code at once.
+    SilentSignIn,
 }
 
 const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
+/// RFC 7636's example challenge: the bench never redeems its codes.
+const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// One worker's view of the run.
 #[derive(Clone)]
 struct Target {
     http: reqwest::Client,
+    url: String,
     token_url: String,
     client_id: String,
     client_secret: String,
@@ -64,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
         bail!("wxauth-bench only targets loopback addresses");
     }
     let target = Target {
-        http: reqwest::Client::new(),
+        // The authorization page answers with redirects: they are what is measured.
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
+        url: cli.url.clone(),
         token_url: format!("{}/oauth/token", cli.url),
         client_id: cli.client_id.clone(),
         client_secret: cli.client_secret.clone(),
@@ -113,7 +126,8 @@ impl Target {
                 self.login(format!("ok-{tag}-w{w}")).await?; // the user exists before measuring
                 None
             }
-            Scenario::LoginNew | Scenario::ClientCredentials => None,
+            Scenario::LoginNew | Scenario::ClientCredentials | Scenario::SignIn => None,
+            Scenario::SilentSignIn => Some(self.sign_in(&format!("{tag}-w{w}")).await?), // the session cookie
         };
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
@@ -132,10 +146,55 @@ impl Target {
                         self.http.post(&self.token_url).basic_auth(&self.client_id, Some(&self.client_secret));
                     post(request.form(&[("grant_type", "client_credentials")])).await?;
                 }
+                Scenario::SignIn => drop(self.sign_in(&format!("{tag}-w{w}-{i}")).await?),
+                Scenario::SilentSignIn => {
+                    let session = refresh_token.as_deref().context("a session cookie")?;
+                    let request = self.http.get(self.authorize_url(&format!("{tag}-{w}-{i}"), true));
+                    redirected_with_code(request.header("cookie", session)).await?;
+                }
             }
             latencies.push(started.elapsed());
         }
         Ok(latencies)
+    }
+
+    /// An authorization request URL of the web client.
+    fn authorize_url(&self, state: &str, silent: bool) -> String {
+        let redirect_uri = format!("{}/demo/callback", self.url);
+        let mut query = vec![
+            ("response_type", "code"),
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid"),
+            ("state", state),
+            ("code_challenge", PKCE_CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        if silent {
+            query.push(("prompt", "none"));
+        }
+        let query = serde_urlencoded::to_string(&query).expect("strings encode");
+        format!("{}/oauth/authorize?{query}", self.url)
+    }
+
+    /// Signs `demo` in on the page; returns the browser-session cookie (`name=value`).
+    async fn sign_in(&self, state: &str) -> anyhow::Result<String> {
+        let page = self.http.get(self.authorize_url(state, false)).send().await?;
+        if page.status() != 200 {
+            bail!("the sign-in page: HTTP {}", page.status());
+        }
+        let csrf_cookie = cookie(&page, "").context("the page's CSRF cookie")?;
+        let html = page.text().await?;
+        let form = [
+            ("request_id", hidden_field(&html, "request_id")?),
+            ("csrf_token", hidden_field(&html, "csrf_token")?),
+            ("username", "demo".to_string()),
+            ("password", "demo-password".to_string()),
+            ("decision", "approve".to_string()),
+        ];
+        let posted = self.http.post(format!("{}/oauth/authorize", self.url)).header("cookie", csrf_cookie).form(&form);
+        let res = redirected_with_code(posted).await?;
+        cookie(&res, "wxauth_session=").context("a session cookie")
     }
 
     /// A WeChat login; returns the refresh token.
@@ -154,4 +213,28 @@ async fn post(request: reqwest::RequestBuilder) -> anyhow::Result<String> {
         bail!("HTTP {status}: {body}");
     }
     Ok(body["refresh_token"].as_str().unwrap_or_default().to_string())
+}
+
+/// Sends an authorization request; fails unless it is a redirect with a code.
+async fn redirected_with_code(request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    let res = request.send().await?;
+    let location = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if res.status() != 302 || !location.contains("code=") {
+        bail!("HTTP {} to {location:?}", res.status());
+    }
+    Ok(res)
+}
+
+/// The first cookie a response sets that begins with `prefix`, as a `Cookie` header carries it.
+fn cookie(res: &reqwest::Response, prefix: &str) -> Option<String> {
+    let set = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok());
+    set.filter_map(|c| c.split(';').next()).find(|c| c.starts_with(prefix)).map(str::to_string)
+}
+
+/// A hidden form field's value (the page escapes none of the characters these hold).
+fn hidden_field(html: &str, name: &str) -> anyhow::Result<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).with_context(|| format!("no field {name}"))? + marker.len();
+    let end = html[start..].find('"').context("an unterminated value")? + start;
+    Ok(html[start..end].to_string())
 }

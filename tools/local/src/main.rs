@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use wxauth_local::{front, routes};
+use wxauth_local::{event_source, front, routes};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -28,6 +28,8 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
     println!("wxauth local server listening on http://{address}");
+    let polled = app.clone();
+    tokio::spawn(async move { event_source::run(&polled).await });
     let router = routes::router(app);
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);

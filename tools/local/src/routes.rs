@@ -27,8 +27,11 @@ pub struct Route {
 pub enum Serves {
     /// A function of `template.yaml`.
     Function(Function),
-    /// A page of the local server only, in no template: where `demo-web` lands after sign-in.
+    /// A page of the local server only, in no template: where `demo-web` lands after sign-in
+    /// or logout.
     DemoCallback,
+    /// `demo-web`'s back-channel logout endpoint ([`crate::demo_rp`]), local only.
+    DemoBackchannelLogout,
 }
 
 /// The functions of `template.yaml`, one package and Lambda binary each under `functions/`.
@@ -102,6 +105,8 @@ pub const ROUTES: &[Route] = &[
     function("/wechat/phone", &["POST"], Function::WechatPhone),
     function("/wechat/session", &["GET"], Function::WechatSession),
     Route { path: "/demo/callback", methods: &["GET"], serves: Serves::DemoCallback },
+    Route { path: "/demo/logged-out", methods: &["GET"], serves: Serves::DemoCallback },
+    Route { path: "/demo/backchannel-logout", methods: &["GET", "POST"], serves: Serves::DemoBackchannelLogout },
 ];
 
 /// The route of `path` (no query), if any.
@@ -130,6 +135,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let res = match route(&path).map(|r| r.serves) {
         Some(Serves::Function(function)) => function.handle(&app, req).await,
         Some(Serves::DemoCallback) => return demo_callback(req.uri().query().unwrap_or_default()),
+        Some(Serves::DemoBackchannelLogout) => return crate::demo_rp::serve(&app, req.method(), req.body()).await,
         None => return not_found(),
     };
     let (parts, body) = res.into_parts();

@@ -2,7 +2,7 @@
 //! URIs), its default grants, a confidential client's secret (returned once, stored as a hash) and
 //! a mini program's app secret (sealed by the data key).
 
-use wxauth::domain::client::{Client, ClientKind, WechatApp};
+use wxauth::domain::client::{BackchannelLogout, Client, ClientKind, WechatApp};
 use wxauth::keys::data_key::DataKey;
 use wxauth::scope::Scope;
 use wxauth::secret::{hash, random_token};
@@ -21,6 +21,8 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     /// Where logout may send the browser afterwards; the same rules as redirect URIs.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens go; the same rules as redirect URIs.
+    pub backchannel_logout: Option<BackchannelLogout>,
     pub scope: Scope,
     pub audience: Option<String>,
     /// For mini programs: appid and app secret (plaintext here, encrypted before storing).
@@ -79,7 +81,8 @@ pub async fn create_client(
     if !wxauth::oauth::client_auth::plausible_client_id(&new.id) {
         anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
     }
-    let uris = new.redirect_uris.iter().chain(&new.post_logout_redirect_uris);
+    let backchannel = new.backchannel_logout.iter().map(|b| &b.uri);
+    let uris = new.redirect_uris.iter().chain(&new.post_logout_redirect_uris).chain(backchannel);
     if let Some(bad) = uris.into_iter().find(|uri| !acceptable_redirect_uri(uri)) {
         anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
     }
@@ -99,6 +102,7 @@ pub async fn create_client(
         grant_types: if new.grant_types.is_empty() { default_grants(new.kind) } else { dedup(new.grant_types) },
         redirect_uris: new.redirect_uris,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
+        backchannel_logout: new.backchannel_logout,
         scope: new.scope,
         audience: new.audience.filter(|a| !a.trim().is_empty()),
         wechat,

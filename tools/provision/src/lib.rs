@@ -10,14 +10,18 @@
 //! - `rotation`: bringing a new signing key in and retiring the ones it replaces.
 //! - `data_key`: the symmetric KMS key that seals app secrets, session keys and envelope keys.
 //! - `clients`: registering a client, its grants, redirect URIs and secrets.
+//! - `logout_queue`: the back-channel logout queue and its dead-letter queue, on an emulator
+//!   (template.yaml makes them on AWS).
 
 mod clients;
 mod data_key;
+mod logout_queue;
 mod rotation;
 mod signing_keys;
 
 pub use clients::{NewClient, acceptable_redirect_uri, create_client, default_grants};
 pub use data_key::ensure_data_key;
+pub use logout_queue::{LogoutQueues, MAX_RECEIVE_COUNT, create_logout_queues, ensure_logout_queue};
 pub use rotation::{Rotation, rotate_signing_key};
 pub use signing_keys::{
     DEFAULT_ALGORITHM, DEFAULT_CUSTODY, KeyCustody, SIGNING_KEY_TAG, adopt_signing_key, create_envelope_signing_key,
