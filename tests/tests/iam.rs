@@ -292,13 +292,8 @@ async fn the_backchannel_logout_functions_policy_allows_exactly_what_delivery_do
             .await
             .expect("receive");
         let message = received.messages.unwrap_or_default().pop().expect("the notice");
-        let mut record = aws_lambda_events::sqs::SqsMessage::default();
-        record.message_id = message.message_id.clone();
-        record.receipt_handle = message.receipt_handle.clone();
-        record.body = message.body.clone();
-        let mut event = aws_lambda_events::sqs::SqsEvent::default();
-        event.records = vec![record];
         // The first answer (500) is reported back and held back; the second delivers.
+        let event = wxauth_local::event_source::event(std::slice::from_ref(&message));
         let answer = backchannel_logout::handle(&app, event).await;
         if answer.batch_item_failures.is_empty() {
             let handle = message.receipt_handle.expect("receipt");

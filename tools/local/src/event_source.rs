@@ -33,9 +33,7 @@ pub async fn poll_once(app: &App, wait: Duration) -> anyhow::Result<Polled> {
     if messages.is_empty() {
         return Ok(Polled::default());
     }
-    let mut event = SqsEvent::default();
-    event.records = messages.iter().map(record).collect();
-    let answer = backchannel_logout::handle(app, event).await;
+    let answer = backchannel_logout::handle(app, event(&messages)).await;
     let failed: Vec<&str> = answer.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     let done: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
@@ -65,7 +63,13 @@ pub async fn run(app: &App) {
     }
 }
 
-/// A received message as the event source mapping hands it to the function.
+/// Received messages as the event source mapping hands them to the function.
+pub fn event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages.iter().map(record).collect();
+    event
+}
+
 fn record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
     let mut record = SqsMessage::default();
     record.message_id = message.message_id.clone();
