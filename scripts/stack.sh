@@ -100,6 +100,8 @@ start_mock_wechat() { # port
   PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1/mock/health" mock-wechat $!
   export WECHAT_API_BASE="http://127.0.0.1:$1"
+  # WeChat's web-authorization pages (open.weixin.qq.com) are the mock's too.
+  export WECHAT_OPEN_BASE="$WECHAT_API_BASE"
 }
 
 start_local_server() { # port
@@ -142,4 +144,15 @@ create_demo_clients() {
     --scope "reports:read reports:write" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
   export DEMO_SERVICE_SECRET
   WXAUTH_USER_PASSWORD=demo-password admin user create --username demo >/dev/null
+  # Sign in with WeChat on the web: an Official Account (inside WeChat) and a website app (the QR
+  # link on desktops), their callback domain the issuer's host, at the mock and at wxauth.
+  local host; host=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).hostname)' "$ISSUER")
+  local kind appid
+  for kind in official-account:wxdemooa00000001 website:wxdemoweb0000001; do
+    appid=${kind#*:} kind=${kind%%:*}
+    curl -fsS -o /dev/null -X POST "$WECHAT_API_BASE/mock/apps" -H 'content-type: application/json' \
+      -d "{\"appid\":\"$appid\",\"secret\":\"demo-$appid-secret\",\"kind\":\"$kind\",\"domain\":\"$host\"}"
+    WECHAT_APP_SECRET="demo-$appid-secret" admin wechat-app add --kind "$kind" --appid "$appid" \
+      --secret-from-env --domain "$host" >/dev/null
+  done
 }

@@ -28,6 +28,9 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     /// `WECHAT_API_BASE` (default `https://api.weixin.qq.com`).
     pub wechat_api_base: String,
+    /// `WECHAT_OPEN_BASE` (default `https://open.weixin.qq.com`): where browsers are sent for
+    /// WeChat's web authorization and QR sign-in pages.
+    pub wechat_open_base: String,
     /// `WECHAT_TIMEOUT_MS` (default 3000): per WeChat HTTP call, connection included.
     pub wechat_timeout: Duration,
     /// `SESSION_KEY_TTL` seconds (default 3 days): how long a stored WeChat session key is used.
@@ -161,6 +164,11 @@ impl Config {
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into())
                 .trim_end_matches('/')
                 .to_string(),
+            wechat_open_base: vars
+                .optional("WECHAT_OPEN_BASE")
+                .unwrap_or_else(|| "https://open.weixin.qq.com".into())
+                .trim_end_matches('/')
+                .to_string(),
             wechat_timeout: Duration::from_millis(vars.number("WECHAT_TIMEOUT_MS", 3000)?),
             session_key_ttl: vars.seconds("SESSION_KEY_TTL", 3 * 86_400)?,
             previous_session_key_ttl: vars.seconds("PREVIOUS_SESSION_KEY_TTL", 300)?,
@@ -238,6 +246,7 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(2_592_000));
         assert_eq!(c.refresh_reuse_grace, Duration::ZERO);
         assert_eq!(c.wechat_api_base, "https://api.weixin.qq.com");
+        assert_eq!(c.wechat_open_base, "https://open.weixin.qq.com");
         assert_eq!(c.wechat_timeout, Duration::from_millis(3000));
         let aws = AwsTimeouts { attempt: Duration::from_secs(2), call: Duration::from_secs(4) };
         assert_eq!(c.aws_timeouts, aws);

@@ -170,6 +170,13 @@ pub fn json_response(status: u16, body: &impl Serialize) -> Response {
     res
 }
 
+/// A short plain-text document (`text/plain; charset=utf-8`), e.g. a domain-verification file.
+pub fn plain_text(body: String) -> Response {
+    let mut res = Response::new(Body::Text(body));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res
+}
+
 /// Responses carrying tokens or errors must not be cached (RFC 6749 §5.1).
 pub fn no_store(mut res: Response) -> Response {
     let headers = res.headers_mut();

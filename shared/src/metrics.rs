@@ -43,6 +43,8 @@ pub enum Metric {
     /// retried, or in the dead-letter queue once the queue's receive limit is reached) or
     /// `not_wanted` (the client was deleted or no longer registers a back-channel URI).
     BackchannelLogouts,
+    /// A unionid arrived for a user while another user holds it: nothing merged (security).
+    UnionidConflicts,
     /// An invocation's time in the handler.
     Latency,
 }
@@ -51,6 +53,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::TokensIssued => "TokensIssued",
+            Metric::UnionidConflicts => "UnionidConflicts",
             Metric::OAuthErrors => "OAuthErrors",
             Metric::RefreshTokenReuse => "RefreshTokenReuse",
             Metric::CodeReplay => "CodeReplay",

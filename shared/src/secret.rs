@@ -19,6 +19,14 @@ pub fn random_id() -> String {
     random_base64url::<16>()
 }
 
+/// A fresh secret of 32 random bytes as 64 hexadecimal digits: for handles that travel where only
+/// letters and digits may (WeChat's `state`).
+pub fn random_alphanumeric() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn random_base64url<const N: usize>() -> String {
     let mut bytes = [0u8; N];
     // The OS generator failing means the machine cannot do cryptography at all.

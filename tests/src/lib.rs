@@ -19,6 +19,7 @@ pub mod runtime_api;
 pub mod server;
 pub mod sign_in;
 pub mod template;
+pub mod wechat_web;
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -153,6 +154,7 @@ impl TestEnv {
             "ISSUER" => Some(ISSUER.into()),
             "KMS_DATA_KEY_ID" => Some(data_key.clone()),
             "WECHAT_API_BASE" => Some(mock_wechat.clone()),
+            "WECHAT_OPEN_BASE" => Some(mock_wechat.clone()),
             _ => None,
         })
         .expect("config");

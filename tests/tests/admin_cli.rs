@@ -894,3 +894,58 @@ async fn key_rotation_refuses_negative_durations() {
         "nothing was rotated"
     );
 }
+
+#[tokio::test]
+async fn wechat_apps_are_added_listed_served_and_removed_and_their_secret_stays_sealed() {
+    let env = TestEnv::new().await;
+    let appid = format!("wxoa{}", random_id().replace(['-', '_'], "0"));
+    let secret = format!("oa-secret-{}", random_id());
+    let add = Cli::new(&["wechat-app", "add", "--kind", "official-account", "--appid", &appid])
+        .arg("--secret-from-env")
+        .opt("--verify-file", "MP_verify_Zz9Yy8.txt")
+        .opt("--verify-content", "Zz9Yy8");
+    // The domain must be the issuer's host, when the issuer is known.
+    let wrong = add.clone().opt("--domain", "elsewhere.example");
+    let refused = admin(&env, &wrong, &[("WECHAT_APP_SECRET", &secret), ("ISSUER", wxauth_tests::ISSUER)]).failed();
+    assert!(refused.contains("not the issuer's host"), "{refused}");
+    let run = admin(
+        &env,
+        &add.clone().opt("--domain", "auth.wxauth.test").json(),
+        &[("WECHAT_APP_SECRET", &secret), ("ISSUER", wxauth_tests::ISSUER)],
+    )
+    .ok();
+    assert!(!run.printed().contains(&secret), "{}", run.printed());
+    let added: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(added["kind"], "official-account");
+    assert_eq!(added["verify_file"], "MP_verify_Zz9Yy8.txt");
+    let again = admin(&env, &add.opt("--domain", "auth.wxauth.test"), &[("WECHAT_APP_SECRET", &secret)]).failed();
+    assert!(again.contains("registered already"), "{again}");
+
+    let item = env.raw_item(&wxauth::store::wechat_web_apps::key(&appid)).await.expect("the app's item");
+    let mut values = Vec::new();
+    item.values().for_each(|v| raw_values(v, &mut values));
+    assert!(values.iter().all(|v| !contains(v, secret.as_bytes())), "the app secret is stored sealed");
+
+    let listed = admin(&env, &Cli::new(&["wechat-app", "list"]).json(), &[]).json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let res =
+        env.dispatch(wxauth_tests::raw_request("GET", "/MP_verify_Zz9Yy8.txt", None, lambda_http::Body::Empty)).await;
+    assert_eq!((res.status().as_u16(), res.body().as_ref()), (200, b"Zz9Yy8".as_slice()));
+
+    admin(&env, &Cli::new(&["wechat-app", "remove", "--appid", &appid]), &[]).ok();
+    let gone = admin(&env, &Cli::new(&["wechat-app", "remove", "--appid", &appid]), &[]).failed();
+    assert!(gone.contains("no WeChat app"), "{gone}");
+    let res =
+        env.dispatch(wxauth_tests::raw_request("GET", "/MP_verify_Zz9Yy8.txt", None, lambda_http::Body::Empty)).await;
+    assert_eq!(res.status(), 404);
+    let bad = admin(
+        &env,
+        &Cli::new(&["wechat-app", "add", "--kind", "website", "--appid", &appid, "--secret", "s"])
+            .opt("--domain", "auth.wxauth.test")
+            .opt("--verify-file", "verify.html")
+            .opt("--verify-content", "x"),
+        &[],
+    )
+    .failed();
+    assert!(bad.contains("MP_verify_"), "{bad}");
+}

@@ -139,3 +139,29 @@ async fn the_web_flow_events_reach_their_handlers() {
         "demo-miniprogram is not registered here"
     );
 }
+
+#[tokio::test]
+async fn the_wechat_callback_event_without_its_pending_request_is_the_expired_page() {
+    let env = TestEnv::new().await;
+    let res = env.dispatch(event("wechat-callback.json")).await;
+    assert_eq!(res.status(), 400);
+    assert!(String::from_utf8_lossy(res.body().as_ref()).contains("This sign-in page has expired"));
+}
+
+#[tokio::test]
+async fn the_verification_file_event_is_served_once_its_app_names_the_file() {
+    let env = TestEnv::new().await;
+    assert_eq!(env.dispatch(event("verify-file.json")).await.status(), 404);
+    let new = wxauth_provision::NewWebApp {
+        kind: wxauth::domain::wechat_web::WebAppKind::OfficialAccount,
+        appid: "wxeventverify0001".into(),
+        secret: "s".into(),
+        domain: "auth.wxauth.test".into(),
+        issuer: None,
+        verify_file: wxauth::domain::wechat_web::VerifyFile::parse("MP_verify_Ab12Cd34.txt", "Ab12Cd34"),
+    };
+    let data_key = wxauth::keys::data_key::DataKey::new(env.kms.clone(), env.app.config.kms_data_key_id.clone());
+    wxauth_provision::create_wechat_web_app(&env.app.store, &data_key, new, 0).await.expect("app");
+    let res = env.dispatch(event("verify-file.json")).await;
+    assert_eq!((res.status().as_u16(), res.body().as_ref()), (200, b"Ab12Cd34".as_slice()));
+}

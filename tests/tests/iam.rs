@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use wxauth::domain::client::ClientKind;
+use wxauth::domain::wechat_web::WebAppKind;
 use wxauth_provision::KeyCustody;
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::iam::{
     LeadingKeys, Policies, WRITE_ACTIONS, assert_policy_matches, assert_policy_matches_with, recorded,
 };
 use wxauth_tests::relying_party::RelyingParty;
+use wxauth_tests::wechat_web::{DESKTOP, IN_WECHAT, Landed, WechatBrowser, wechat_link};
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, REDIRECT_URI, Server, TestEnv, WECHAT_GRANT, approval, approve, bearer_request, code_for,
     code_request, encrypted_profile, exchange, form_request, location_params, mock_session_key, open_sign_in,
@@ -231,6 +233,24 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
     // An unknown client: an error page.
     let unknown = open_sign_in(&app, &code_query("nobody")).await.expect_err("an error page");
     assert_eq!(unknown.status(), 400);
+
+    // Sign in with WeChat on the web: inside WeChat a new person (the user, its openid and
+    // unionid mappings, its profile), in the next request known by openid; on a desktop a person
+    // first seen without a unionid, then with it (recorded on the user and the mapping).
+    env.wechat_web_app(WebAppKind::OfficialAccount).await;
+    env.wechat_web_app(WebAppKind::Website).await;
+    let name = format!("iam{}", wxauth::secret::random_id().replace(['-', '_'], "x"));
+    let mut phone = WechatBrowser::on(&app, &env.mock_wechat, IN_WECHAT);
+    let (_, consent_page) = phone.sign_in(&code_query(&web), &format!("{name}.u")).await.page();
+    assert!(consent_page.contains("decision"), "the consent page after WeChat");
+    let mut again = WechatBrowser::on(&app, &env.mock_wechat, IN_WECHAT);
+    again.wechat_cookies = phone.wechat_cookies.clone();
+    assert!(matches!(again.sign_in(&code_query(&web), "unused").await, Landed::Page(200, _)));
+    for user in [format!("{name}d"), format!("{name}d.u")] {
+        let mut desktop = WechatBrowser::on(&app, &env.mock_wechat, DESKTOP);
+        let (_, html) = desktop.sign_in(&code_query(&web), "unused").await.page();
+        assert!(desktop.go(&wechat_link(&html), &user).await.client().contains_key("code"));
+    }
 
     assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "authorize", &proxy, &[&env]);
 }

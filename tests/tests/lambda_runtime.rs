@@ -71,6 +71,8 @@ async fn every_sample_event_runs_through_its_function_binary() {
         ("token-refresh.json", 200, ""),
         ("token-wechat.json", 200, ""),
         ("userinfo.json", 401, "invalid_token"),
+        ("verify-file.json", 404, "not_found"),
+        ("wechat-callback.json", 400, ""),
         ("wechat-decrypt.json", 401, "invalid_token"),
         ("wechat-phone.json", 401, "invalid_token"),
         ("wechat-session.json", 401, "invalid_token"),

@@ -15,6 +15,7 @@ mod revoke; // POST /oauth/revoke
 mod sessions; // /oauth/authorize with a browser session (SSO, prompt, max_age, id_token_hint, consent); /oauth/end_session
 mod wechat_data; // /wechat/decrypt, /wechat/phone, /wechat/session, and /userinfo
 mod wechat_login; // POST /oauth/token, the WeChat grant
+mod wechat_web; // Sign in with WeChat on the web: /oauth/authorize offers, /oauth/wechat/callback, the verification file
 
 // Across endpoints.
 mod bad_requests; // client mistakes: 4xx with an RFC 6749 body, never a 5xx

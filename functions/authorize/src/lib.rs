@@ -8,21 +8,41 @@
 //! work for a wrong password, an unknown user and a locked username) and starts a new browser
 //! session, and redirects back with a code or token, or `access_denied`. The page speaks the request's
 //! `ui_locales`, else the browser's `Accept-Language` (zh-CN or en); the form carries it.
+//!
+//! The sign-in page offers WeChat by the browser ([`wxauth::oauth::wechat_web::choose`]):
+//! inside WeChat with an Official Account the page is skipped for WeChat's silent authorization;
+//! desktops get a link to the website app's QR page; other phones a hint to open the page in
+//! WeChat. The same function serves WeChat's callback ([`wechat_callback`]) and the
+//! domain-verification file WeChat asks for at the issuer's root ([`verify_file`]).
+
+mod verify_file;
+mod wechat_callback;
 
 use wxauth::App;
 use wxauth::clock::unix_now;
 use wxauth::domain::browser_session::{BrowserSession, SignInMethod};
+use wxauth::domain::wechat_web::{BrowserKind, WebAppKind};
 use wxauth::http::{self, Request, Response};
 use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Unredirectable};
 use wxauth::oauth::browser_session;
 use wxauth::oauth::sign_in::sign_in;
-use wxauth::pages::{self, Locale, Problem, SignInForm, SignInPage};
+use wxauth::oauth::wechat_web::{self, Choice};
+use wxauth::pages::{self, Locale, Problem, SignInForm, SignInPage, WechatOffer};
 use wxauth::params::Params;
 
 const CSRF_COOKIE: &str = "wxauth_csrf";
-const PATH: &str = "/oauth/authorize";
+pub(crate) const PATH: &str = "/oauth/authorize";
 
 pub async fn handle(app: &App, req: Request) -> Response {
+    match req.uri().path() {
+        PATH => authorize(app, req).await,
+        wechat_web::CALLBACK_PATH => wechat_callback::handle(app, &req).await,
+        // `GET /{file}`: any other file at the root.
+        _ => verify_file::handle(app, &req).await,
+    }
+}
+
+async fn authorize(app: &App, req: Request) -> Response {
     let accept_language = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let browser_locale = Locale::negotiate(None, accept_language);
     let result = match *req.method() {
@@ -57,13 +77,43 @@ async fn show(
     let locale = Locale::negotiate(params.get("ui_locales"), accept_language);
     let now = unix_now();
     let session = current_session(app, req, now).await.map_err(|e| (e.into(), locale))?;
-    let started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
+    let mut started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
         Next::Answered(location) => return Ok(http::found(&location)),
         Next::Page(started) => started,
     };
+    let backend = |e: wxauth::error::Error| (Refusal::from(e), locale);
     let signed_in_as = match (&started.pending.session_sid, &session) {
-        (Some(_), Some(session)) => Some(display_name(app, session).await.map_err(|e| (e.into(), locale))?),
+        (Some(_), Some(session)) => Some(display_name(app, session).await.map_err(backend)?),
         _ => None,
+    };
+    // A consent page signs nobody in: WeChat is offered on sign-in pages only.
+    let choice = match signed_in_as {
+        Some(_) => Choice::Nothing,
+        None => {
+            let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+            wechat_web::choose(app, BrowserKind::of(user_agent)).await.map_err(backend)?
+        }
+    };
+    let binding_cookie = http::cookie(req.headers(), wechat_web::binding_cookie_name(&app.config.issuer));
+    let (binding, leg) = match &choice {
+        Choice::OfficialAccount(web_app) | Choice::Website(web_app) => {
+            let (value, leg) = wechat_web::bind(binding_cookie, web_app);
+            (Some(value), Some(leg))
+        }
+        Choice::Nothing | Choice::OpenInWechat => (None, None),
+    };
+    let wechat_url = leg.as_ref().map(|leg| wechat_web::wechat_url(app, leg, &started.request_id));
+    authorization::keep(app, &mut started, leg).await.map_err(backend)?;
+    if let (Choice::OfficialAccount(_), Some(url), Some(binding)) = (&choice, &wechat_url, &binding) {
+        // Inside WeChat: straight to its silent authorization; the page would only add a tap.
+        let mut res = http::found(url);
+        http::add_cookie(&mut res, &wechat_web::binding_cookie(app, binding));
+        return Ok(res);
+    }
+    let wechat = match (&choice, &wechat_url) {
+        (Choice::Website(_), Some(url)) => WechatOffer::QrLink(url),
+        (Choice::OpenInWechat, _) => WechatOffer::OpenInWechat,
+        _ => WechatOffer::Nothing,
     };
     let page = SignInForm {
         client_name: &started.client.name,
@@ -75,15 +125,20 @@ async fn show(
         username: started.login_hint.as_deref(),
         signed_in_as: signed_in_as.as_deref(),
         wrong_password: false,
+        wechat,
     };
     let mut res = pages::html_response(200, &SignInPage::new(locale, &page));
-    let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!(
-        "{CSRF_COOKIE}={}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}",
-        started.csrf_token
-    );
-    http::add_cookie(&mut res, &cookie);
+    http::add_cookie(&mut res, &csrf_cookie(app, &started.csrf_token));
+    if let Some(binding) = binding {
+        http::add_cookie(&mut res, &wechat_web::binding_cookie(app, &binding));
+    }
     Ok(res)
+}
+
+/// The `Set-Cookie` value binding a page's form to this browser.
+pub(crate) fn csrf_cookie(app: &App, csrf_token: &str) -> String {
+    let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
+    format!("{CSRF_COOKIE}={csrf_token}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}")
 }
 
 async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Response, Refused> {
@@ -111,6 +166,13 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
         None => None,
     };
     let username = form.get("username").unwrap_or_default();
+    // Shown again (a wrong password, another language), the page keeps its QR link.
+    let qr_link = resumed
+        .pending
+        .wechat
+        .as_ref()
+        .filter(|leg| leg.scope.kind() == WebAppKind::Website)
+        .map(|leg| wechat_web::wechat_url(app, leg, request_id));
     let page = |locale: Locale, wrong_password: bool| {
         let form = SignInForm {
             client_name: &resumed.client.name,
@@ -122,6 +184,7 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
             username: Some(username),
             signed_in_as: signed_in_as.as_deref(),
             wrong_password,
+            wechat: qr_link.as_deref().map_or(WechatOffer::Nothing, WechatOffer::QrLink),
         };
         pages::html_response(200, &SignInPage::new(locale, &form))
     };
@@ -155,8 +218,9 @@ async fn current_session(app: &App, req: &Request, now: i64) -> Result<Option<Br
     browser_session::current(app, cookie, now).await
 }
 
-/// How the consent page names the signed-in user: their username, else their id.
+/// How the consent page names the signed-in user: their username or WeChat nickname, else their
+/// id.
 async fn display_name(app: &App, session: &BrowserSession) -> Result<String, wxauth::error::Error> {
-    let user = app.store.user(&session.user_id).await?;
-    Ok(user.and_then(|u| u.username).unwrap_or_else(|| session.user_id.clone()))
+    let name = wechat_web::user_name(app, &session.user_id).await?;
+    Ok(name.unwrap_or_else(|| session.user_id.clone()))
 }

@@ -78,6 +78,8 @@ pub const CLAIMS: &[&str] = &[
     "openid",
     "unionid",
     "preferred_username",
+    "nickname",
+    "picture",
     "phone_number",
     "phone_number_verified",
 ];

@@ -1,6 +1,7 @@
 //! The authorization endpoint's state: a pending sign-in request and the code it leads to.
 
 use super::browser_session::SignInMethod;
+use super::wechat_web::WebScope;
 use crate::scope::Scope;
 
 /// A validated authorization request waiting for the user's sign-in and decision.
@@ -26,7 +27,35 @@ pub struct PendingAuthorization {
     /// Set when the page asks only for consent, for the user of this browser session (`sid`):
     /// the answer counts only from a browser still in that session.
     pub session_sid: Option<String>,
+    /// Set when the page offers WeChat sign-in: the request id is then also WeChat's `state`.
+    pub wechat: Option<WechatLeg>,
     pub expires_at: i64,
+}
+
+/// A pending request's sign-in through WeChat's web authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatLeg {
+    pub appid: String,
+    /// What the next trip to WeChat asks for (`snsapi_base` steps up to `snsapi_userinfo`).
+    pub scope: WebScope,
+    /// Hash of the binding cookie of the browser the page was shown in: WeChat's callback
+    /// counts only there.
+    pub browser_hash: String,
+}
+
+/// How far WeChat's callback got with a pending request (see `oauth::wechat_web`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatProgress {
+    pub pending: PendingAuthorization,
+    /// The request was answered (a code issued, or denied).
+    pub consumed: bool,
+    /// Hash of the WeChat code whose callback holds the request now.
+    pub claimed_code: Option<String>,
+    /// Hash of the `snsapi_base` code whose openid was new: the sign-in stepped up from there.
+    pub stepped_up_by: Option<String>,
+    /// The first callback's session, sealed for the browser: what a repeated callback with the
+    /// same code answers again.
+    pub replay: Option<Vec<u8>>,
 }
 
 /// An issued authorization code.

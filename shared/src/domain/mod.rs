@@ -15,3 +15,4 @@ pub mod session_keys;
 pub mod signing_key;
 pub mod user;
 pub mod username;
+pub mod wechat_web;

@@ -35,6 +35,9 @@ pub struct User {
     /// Password users only.
     pub username: Option<String>,
     pub phone: Option<Phone>,
+    /// From WeChat's web sign-in (`/sns/userinfo`): the `nickname` and `picture` claims.
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
     pub created_at: i64,
 }
 

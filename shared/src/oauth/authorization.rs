@@ -1,5 +1,5 @@
 //! The authorization request (RFC 6749 §4.1.1, §4.2.1; OpenID Connect Core §3.1.2): checked and
-//! stored as a pending sign-in when the page is shown ([`start`]), found again and bound to the
+//! stored as a pending sign-in when the page is shown ([`start`], [`keep`]), found again and bound to the
 //! browser when the form comes back ([`resume`]), and answered once by redirect ([`deny`],
 //! [`approve`]). The page itself and the password check are the caller's.
 //!
@@ -19,7 +19,7 @@
 //! §3.1.2.6).
 
 use crate::App;
-use crate::domain::authorization::PendingAuthorization;
+use crate::domain::authorization::{PendingAuthorization, WechatLeg};
 use crate::domain::browser_session::BrowserSession;
 use crate::domain::client::Client;
 use crate::error::Error;
@@ -30,7 +30,7 @@ use crate::oauth::grants::count_issued;
 use crate::oauth::pkce::CodeChallenge;
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::secret::{constant_time_eq, hash, random_token};
+use crate::secret::{constant_time_eq, hash, random_alphanumeric, random_token};
 use crate::store::Written;
 use crate::tokens::{access, codes, id};
 
@@ -81,11 +81,12 @@ impl From<Error> for Refusal {
     }
 }
 
-/// A request that passed every check and waits, stored, for the user's answer.
+/// A request that passed every check and waits for the user's answer, once [`keep`] stored it.
 pub struct Started {
     pub client: Client,
     pub pending: PendingAuthorization,
-    /// The form's `request_id`; only its hash is stored.
+    /// The form's `request_id` (and WeChat's `state`: letters and digits); only its hash is
+    /// stored.
     pub request_id: String,
     /// The form's and the cookie's `csrf_token`; only its hash is stored.
     pub csrf_token: String,
@@ -132,7 +133,7 @@ async fn client_and_redirect(app: &App, params: &Params) -> Result<(Client, Stri
 }
 
 /// Checks an authorization request's query; answers it through the browser's `session` when
-/// that may, else stores it as a pending sign-in.
+/// that may, else prepares it as a pending sign-in for [`keep`] to store.
 pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>, now: i64) -> Result<Next, Refusal> {
     let (client, redirect_uri, redirect_uri_given) = client_and_redirect(app, params).await?;
     let state = params.get("state").map(str::to_string);
@@ -205,6 +206,7 @@ pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>,
         code_challenge,
         nonce,
         session_sid: None,
+        wechat: None,
         expires_at: now + PENDING_TTL_SECONDS,
     };
     // §3.1.2.1: the session counts only for a sign-in recent enough, of the hinted user.
@@ -233,17 +235,21 @@ pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>,
             pending.session_sid = Some(session.sid.clone());
         }
     }
-    let (request_id, csrf_token) = (random_token(), random_token());
+    let (request_id, csrf_token) = (random_alphanumeric(), random_token());
     pending.id_hash = hash(&request_id);
     pending.csrf_hash = hash(&csrf_token);
-    app.store.put_pending_authorization(&pending).await?;
     Ok(Next::Page(Box::new(Started { client, pending, request_id, csrf_token, login_hint })))
+}
+
+/// Stores a started request for its page, with the WeChat sign-in the page offers.
+pub async fn keep(app: &App, started: &mut Started, wechat: Option<WechatLeg>) -> Result<(), Error> {
+    started.pending.wechat = wechat;
+    app.store.put_pending_authorization(&started.pending).await
 }
 
 /// Finds the pending request of a submitted form. The form's `csrf_token` must equal the
 /// browser's cookie and hash to what the request stored, so a form posted from another site or
-/// another browser is refused. The client is read again: where we may send the user, and what it
-/// may have, are decided by its registration now.
+/// another browser is refused.
 pub async fn resume(
     app: &App,
     request_id: &str,
@@ -259,6 +265,12 @@ pub async fn resume(
     if !bound {
         return Err(Refusal::Shown(Unredirectable::OtherBrowser));
     }
+    recheck(app, pending, now).await
+}
+
+/// A pending request found again, with its client read again: where we may send the user, and
+/// what it may have, are decided by its registration now.
+pub(super) async fn recheck(app: &App, pending: PendingAuthorization, now: i64) -> Result<Resumed, Refusal> {
     let client =
         app.store.client(&pending.client_id).await?.filter(|c| c.redirect_uris.contains(&pending.redirect_uri));
     let Some(client) = client else {
@@ -304,7 +316,7 @@ pub async fn approve(app: &App, resumed: &Resumed, session: &BrowserSession, now
 
 /// The answer to an allowed request, issued to the user of `session`; the session records the
 /// client (whom its logout tells).
-async fn issue(
+pub(super) async fn issue(
     app: &App,
     client: &Client,
     pending: &PendingAuthorization,

@@ -17,3 +17,5 @@ pub mod sign_in;
 pub mod userinfo;
 pub mod wechat_caller;
 pub mod wechat_data;
+pub mod wechat_replay;
+pub mod wechat_web;

@@ -1,8 +1,9 @@
 //! What we tell a bearer token's client about its user (OpenID Connect Core §5.3): `sub`, the
 //! same as the ID token's; `openid`, the user's openid in the token's mini program. What else is
 //! shown follows the token's scope, as the user consented to it: `profile` for the username
-//! (also as the standard `preferred_username`) and the cross-app `unionid`, `phone` for the
-//! phone number (verified by WeChat, so `phone_number_verified`).
+//! (also as the standard `preferred_username`), the `nickname` and `picture` WeChat's web
+//! sign-in gave, and the cross-app `unionid`; `phone` for the phone number (verified by WeChat,
+//! so `phone_number_verified`).
 
 use serde::Serialize;
 
@@ -23,6 +24,10 @@ pub struct UserInfo {
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +52,8 @@ pub async fn userinfo(app: &App, claims: &AccessClaims) -> Result<UserInfo, Erro
         unionid: user.unionid.clone().filter(|_| profile),
         preferred_username: username.clone(),
         username,
+        nickname: user.nickname.clone().filter(|_| profile),
+        picture: user.picture.clone().filter(|_| profile),
         phone_number_verified: phone_number.as_ref().map(|_| true),
         phone_number,
     })

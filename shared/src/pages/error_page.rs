@@ -8,6 +8,7 @@ use super::locale::Locale;
 use super::text::Text;
 use crate::oauth::authorization::Unredirectable;
 use crate::oauth::logout::LogoutProblem;
+use crate::oauth::wechat_web::WechatProblem;
 
 /// What went wrong, as the page tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub enum Problem {
     Request(Unredirectable),
     /// A logout request that must not redirect.
     Logout(LogoutProblem),
+    /// WeChat's web sign-in did not go through.
+    Wechat(WechatProblem),
     /// A method other than GET or POST.
     MethodNotAllowed,
     /// A request body over the route's limit.
@@ -38,6 +41,8 @@ pub struct ErrorPage<'a> {
     message: &'static str,
     /// A technical detail below the message (e.g. which parameter could not be read).
     detail: Option<&'a str>,
+    /// Where to try again, and the link's words.
+    link: Option<(&'a str, &'static str)>,
 }
 
 impl<'a> ErrorPage<'a> {
@@ -51,7 +56,12 @@ impl<'a> ErrorPage<'a> {
             Problem::Request(Unredirectable::Malformed(detail)) => Some(detail.as_str()),
             _ => None,
         };
-        ErrorPage { text: Text::of(locale), title, message, detail }
+        ErrorPage { text: Text::of(locale), title, message, detail, link: None }
+    }
+
+    /// The page of a WeChat sign-in that did not go through, linking back to WeChat at `retry`.
+    pub fn wechat(locale: Locale, problem: &'a Problem, retry: &'a str) -> Self {
+        ErrorPage { link: Some((retry, Text::of(locale).try_wechat_again)), ..Self::new(locale, problem) }
     }
 }
 
@@ -123,6 +133,39 @@ fn words(problem: &Problem) -> (Words, Words) {
             ("Invalid redirect", "The return address is not registered for this application."),
             ("无效的跳转地址", "这个返回地址（post_logout_redirect_uri）没有为该应用注册。"),
         ),
+        Problem::Wechat(WechatProblem::Declined) => (
+            ("Not signed in", "WeChat sign-in was not allowed. You can try again, or go back to the application."),
+            ("未登录", "未授权微信登录。你可以重试，或返回应用。"),
+        ),
+        Problem::Wechat(WechatProblem::CodeRejected) => (
+            ("Sign-in expired", "WeChat’s sign-in took too long or was already used. Sign in with WeChat again."),
+            ("登录已过期", "微信登录已超时或已被使用。请重新使用微信登录。"),
+        ),
+        Problem::Wechat(WechatProblem::Snapshot) => (
+            (
+                "Open the full service first",
+                "WeChat shows this page in preview mode. Tap “使用完整服务” (Use full service) at the bottom, then sign in again.",
+            ),
+            ("请先使用完整服务", "当前页面为微信快照预览。请点击页面底部的“使用完整服务”，然后重新登录。"),
+        ),
+        Problem::Wechat(WechatProblem::Unavailable) => (
+            ("WeChat is not answering", "WeChat did not answer. Please try again in a moment."),
+            ("微信暂时无法响应", "微信暂时没有响应，请稍后再试。"),
+        ),
+        Problem::Wechat(WechatProblem::Quota) => (
+            (
+                "Too many sign-ins",
+                "Too many people are signing in with WeChat right now. Please try again in a minute.",
+            ),
+            ("登录人数过多", "当前使用微信登录的人数过多，请一分钟后再试。"),
+        ),
+        Problem::Wechat(WechatProblem::Misconfigured) => (
+            (
+                "WeChat sign-in unavailable",
+                "WeChat did not accept this site’s sign-in. The site’s operator has been told; please use another way to sign in.",
+            ),
+            ("微信登录不可用", "微信未接受本站的登录请求，已通知网站管理员。请使用其他方式登录。"),
+        ),
         Problem::MethodNotAllowed => {
             (("Method not allowed", "Use GET or POST."), ("不支持的请求方法", "请使用 GET 或 POST。"))
         }
@@ -163,6 +206,12 @@ mod tests {
             Problem::Logout(LogoutProblem::UnknownClient),
             Problem::Logout(LogoutProblem::RedirectWithoutClient),
             Problem::Logout(LogoutProblem::UnregisteredRedirect),
+            Problem::Wechat(WechatProblem::Declined),
+            Problem::Wechat(WechatProblem::CodeRejected),
+            Problem::Wechat(WechatProblem::Snapshot),
+            Problem::Wechat(WechatProblem::Unavailable),
+            Problem::Wechat(WechatProblem::Quota),
+            Problem::Wechat(WechatProblem::Misconfigured),
             Problem::MethodNotAllowed,
             Problem::TooLarge,
             Problem::Unavailable,
@@ -178,6 +227,18 @@ mod tests {
             assert!(en.contains(en_message));
             assert!(!zh.is_ascii(), "the Chinese page is in Chinese");
         }
+    }
+
+    #[test]
+    fn a_wechat_problem_links_back_to_wechat_escaped() {
+        let problem = Problem::Wechat(WechatProblem::CodeRejected);
+        let html =
+            ErrorPage::wechat(Locale::ZhCn, &problem, "https://open.example/a?b=1&c=\"x").render().expect("renders");
+        assert!(
+            html.contains("<a class=\"wechat\" href=\"https://open.example/a?b=1&#38;c=&#34;x\">重新使用微信登录</a>"),
+            "{html}"
+        );
+        assert!(!render(Locale::En, problem).contains("<a "), "no link unless given");
     }
 
     #[test]

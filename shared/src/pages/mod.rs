@@ -27,7 +27,7 @@ use crate::http::{Body, Response};
 pub use error_page::{ErrorPage, Problem};
 pub use locale::Locale;
 pub use logout::{ConfirmLogout, ConfirmLogoutPage, SignedOutPage};
-pub use sign_in::{ScopeLine, SignInForm, SignInPage};
+pub use sign_in::{ScopeLine, SignInForm, SignInPage, WechatOffer};
 
 /// The pages' only styling. Its exact bytes are hashed into the CSP: the `<style>` element of
 /// `base.html` carries this constant and nothing else, and no element has a `style` attribute.

@@ -51,6 +51,17 @@ pub struct SignInPage<'a> {
     signed_in_as: Option<&'a str>,
     /// Shown above the form.
     error: Option<&'static str>,
+    wechat: WechatOffer<'a>,
+}
+
+/// What the sign-in page offers for WeChat (`oauth::wechat_web::Choice`, as a page shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WechatOffer<'a> {
+    Nothing,
+    /// A plain link to WeChat's QR page (no JavaScript).
+    QrLink(&'a str),
+    /// A hint to open the page in WeChat.
+    OpenInWechat,
 }
 
 /// What the page shows and carries, apart from its language.
@@ -66,6 +77,7 @@ pub struct SignInForm<'a> {
     pub signed_in_as: Option<&'a str>,
     /// After a wrong username or password.
     pub wrong_password: bool,
+    pub wechat: WechatOffer<'a>,
 }
 
 impl<'a> SignInPage<'a> {
@@ -83,6 +95,7 @@ impl<'a> SignInPage<'a> {
             username: form.username.filter(|u| !u.is_empty()),
             signed_in_as: form.signed_in_as,
             error: form.wrong_password.then_some(text.wrong_password),
+            wechat: if form.signed_in_as.is_some() { WechatOffer::Nothing } else { form.wechat },
         }
     }
 }
@@ -112,6 +125,7 @@ mod tests {
             username: None,
             signed_in_as: None,
             wrong_password: false,
+            wechat: WechatOffer::Nothing,
         };
         change(&mut form);
         SignInPage::new(locale, &form).render().unwrap()
@@ -212,6 +226,31 @@ mod tests {
         assert!(retry.contains("autocomplete=\"current-password\" required autofocus>"));
         let zh = render(Locale::ZhCn, |f| f.wrong_password = true);
         assert!(zh.contains("<p class=\"error\" role=\"alert\">用户名或密码错误。</p>"));
+    }
+
+    #[test]
+    fn wechat_is_offered_as_a_plain_link_or_a_hint_in_both_languages() {
+        let url = "https://open.weixin.qq.com/connect/qrconnect?appid=wx1&state=a&x=<b>#wechat_redirect";
+        for locale in Locale::ALL {
+            let text = Text::of(locale);
+            let html = render(locale, |f| f.wechat = WechatOffer::QrLink(url));
+            let escaped =
+                "https://open.weixin.qq.com/connect/qrconnect?appid=wx1&#38;state=a&#38;x=&#60;b&#62;#wechat_redirect";
+            assert!(
+                html.contains(&format!("<a class=\"wechat\" href=\"{escaped}\">{}</a>", text.sign_in_with_wechat)),
+                "{html}"
+            );
+            assert_well_formed_page(&html, locale);
+            let hint = render(locale, |f| f.wechat = WechatOffer::OpenInWechat);
+            assert!(hint.contains(text.open_in_wechat) && !hint.contains("class=\"wechat\""));
+            let plain = render(locale, |_| {});
+            assert!(!plain.contains(text.open_in_wechat) && !plain.contains("class=\"wechat\""));
+            let consent = render(locale, |f| {
+                f.signed_in_as = Some("ann");
+                f.wechat = WechatOffer::QrLink(url);
+            });
+            assert!(!consent.contains("class=\"wechat\""), "a consent page signs nobody in");
+        }
     }
 
     #[test]

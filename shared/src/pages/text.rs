@@ -29,6 +29,13 @@ pub struct Text {
     /// The page after a logout.
     pub signed_out: &'static str,
     pub signed_out_message: &'static str,
+    /// The sign-in page's WeChat offers: the QR link, the hint for other phone browsers, and
+    /// the link back to WeChat on a WeChat error page.
+    pub sign_in_with_wechat: &'static str,
+    pub open_in_wechat: &'static str,
+    pub try_wechat_again: &'static str,
+    /// How the consent page names a WeChat user whose nickname WeChat did not give.
+    pub wechat_user: &'static str,
 }
 
 const EN: Text = Text {
@@ -50,6 +57,10 @@ const EN: Text = Text {
     sign_out_stay: "To stay signed in, close this page.",
     signed_out: "Signed out",
     signed_out_message: "You are signed out. You can close this page.",
+    sign_in_with_wechat: "Sign in with WeChat",
+    open_in_wechat: "To sign in with WeChat, open this page in WeChat.",
+    try_wechat_again: "Sign in with WeChat again",
+    wechat_user: "WeChat user",
 };
 
 const ZH_CN: Text = Text {
@@ -71,6 +82,10 @@ const ZH_CN: Text = Text {
     sign_out_stay: "如需保持登录，请关闭此页面。",
     signed_out: "已退出登录",
     signed_out_message: "你已退出登录，可以关闭此页面。",
+    sign_in_with_wechat: "使用微信登录",
+    open_in_wechat: "如需使用微信登录，请在微信中打开此页面。",
+    try_wechat_again: "重新使用微信登录",
+    wechat_user: "微信用户",
 };
 
 impl Text {

@@ -11,12 +11,18 @@
 //!   "If an authorization code is used more than once, the authorization server MUST deny the
 //!   request and SHOULD revoke (when possible) all tokens previously issued based on that
 //!   authorization code").
+//! - A request offering WeChat sign-in carries its leg (`wechat_*`): WeChat's callback claims it
+//!   for one WeChat code at a time (`wechat_code`, `wechat_claim`: a mark of the claiming
+//!   attempt's own), releases it when that code failed or the sign-in steps up to
+//!   `snsapi_userinfo` (recording the code that stepped up: `wechat_stepped`), and records the
+//!   sealed session it started (`wechat_replay`) for a repeated callback with the same code. Every write of a claim is conditioned on its mark.
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
 use super::backend::{Store, Written, conditional};
-use super::item::{Item, ItemContext as _, Key, boolean, n, s};
-use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption};
+use super::item::{Item, ItemContext as _, Key, b, boolean, n, s};
+use crate::domain::authorization::{AuthorizationCode, PendingAuthorization, Redemption, WechatLeg, WechatProgress};
 use crate::domain::browser_session::SignInMethod;
+use crate::domain::wechat_web::WebScope;
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
@@ -73,6 +79,116 @@ impl Store {
         Ok(if ours { Written::Yes } else { Written::LostRace })
     }
 
+    /// The request stored under `id_hash` with its WeChat leg and how far WeChat's callback got
+    /// with it, consumed or not; `None` when absent, expired, or not offering WeChat.
+    pub async fn wechat_progress(&self, id_hash: &str, now: i64) -> Result<Option<WechatProgress>, Error> {
+        let Some(item) = self.get(request_key(id_hash), now).await? else { return Ok(None) };
+        let pending = request_from_item(&item).reading("authorization request")?;
+        if pending.wechat.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(WechatProgress {
+            pending,
+            consumed: item.opt_string("consumed_by").is_some(),
+            claimed_code: item.opt_string("wechat_code"),
+            stepped_up_by: item.opt_string("wechat_stepped"),
+            replay: item.opt_bytes("wechat_replay"),
+        }))
+    }
+
+    /// Claims the request for the callback of the WeChat code hashing to `code_hash`, marked
+    /// `mark`: `LostRace` when it is answered, expired, or claimed by another callback.
+    pub async fn claim_for_wechat_code(
+        &self,
+        id_hash: &str,
+        code_hash: &str,
+        mark: &str,
+        now: i64,
+    ) -> Result<Written, Error> {
+        let result = self
+            .update_item(request_key(id_hash))
+            .update_expression("SET wechat_code = :code, wechat_claim = :mark")
+            .condition_expression(
+                "attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(consumed_by) \
+                 AND attribute_not_exists(wechat_code)",
+            )
+            .expression_attribute_values(":code", s(code_hash))
+            .expression_attribute_values(":mark", s(mark))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        if conditional(result, "UpdateItem")?.is_some() {
+            return Ok(Written::Yes);
+        }
+        // A retry of a claim whose answer was lost finds its own mark.
+        let ours = self
+            .get(request_key(id_hash), now)
+            .await?
+            .is_some_and(|item| item.opt_string("wechat_claim").as_deref() == Some(mark));
+        Ok(if ours { Written::Yes } else { Written::LostRace })
+    }
+
+    /// Gives up claim `mark` (its code failed, or the sign-in steps up to another scope,
+    /// recording the code that led there), so that the request takes the next code.
+    pub async fn release_wechat_claim(
+        &self,
+        id_hash: &str,
+        mark: &str,
+        step_up: Option<(WebScope, &str)>,
+    ) -> Result<(), Error> {
+        let mut update = self
+            .update_item(request_key(id_hash))
+            .condition_expression("wechat_claim = :mark")
+            .expression_attribute_values(":mark", s(mark));
+        update = match step_up {
+            Some((scope, code_hash)) => update
+                .update_expression("REMOVE wechat_code, wechat_claim SET wechat_scope = :scope, wechat_stepped = :code")
+                .expression_attribute_values(":scope", s(scope.as_str()))
+                .expression_attribute_values(":code", s(code_hash)),
+            None => update.update_expression("REMOVE wechat_code, wechat_claim"),
+        };
+        // Lost: the request expired or was answered meanwhile; nothing is left to release.
+        conditional(update.send().await, "UpdateItem").map(drop)
+    }
+
+    /// Records, under claim `mark`, the sealed session its callback started; with `consent` the
+    /// request turns into a consent page for that session (its new CSRF hash and `sid`).
+    pub async fn record_wechat_sign_in(
+        &self,
+        id_hash: &str,
+        mark: &str,
+        replay: &[u8],
+        consent: Option<(&str, &str)>,
+    ) -> Result<Written, Error> {
+        let mut update = self
+            .update_item(request_key(id_hash))
+            .condition_expression("wechat_claim = :mark AND attribute_not_exists(consumed_by)")
+            .expression_attribute_values(":mark", s(mark))
+            .expression_attribute_values(":replay", b(replay));
+        update = match consent {
+            Some((csrf_hash, sid)) => update
+                .update_expression("SET wechat_replay = :replay, csrf_hash = :csrf, session_sid = :sid")
+                .expression_attribute_values(":csrf", s(csrf_hash))
+                .expression_attribute_values(":sid", s(sid)),
+            None => update.update_expression("SET wechat_replay = :replay"),
+        };
+        conditional(update.send().await, "UpdateItem").map(Written::from_conditional)
+    }
+
+    /// A repeated callback shows the consent page again: with a new CSRF token (the first one
+    /// went to a response the browser dropped).
+    pub async fn renew_consent_csrf(&self, id_hash: &str, csrf_hash: &str, now: i64) -> Result<Written, Error> {
+        let result = self
+            .update_item(request_key(id_hash))
+            .update_expression("SET csrf_hash = :csrf")
+            .condition_expression("attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(consumed_by)")
+            .expression_attribute_values(":csrf", s(csrf_hash))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        conditional(result, "UpdateItem").map(Written::from_conditional)
+    }
+
     pub async fn put_authorization_code(&self, code: &AuthorizationCode) -> Result<(), Error> {
         // Unconditional, as the pending request above: a random key, and a retry must pass.
         self.put_unconditional(code_to_item(code)).await
@@ -120,6 +236,19 @@ fn request_to_item(p: &PendingAuthorization) -> Item {
         .set_opt("code_challenge", p.code_challenge.as_ref().map(s))
         .set_opt("nonce", p.nonce.as_ref().map(s))
         .set_opt("session_sid", p.session_sid.as_ref().map(s))
+        .set_opt("wechat_appid", p.wechat.as_ref().map(|w| s(&w.appid)))
+        .set_opt("wechat_scope", p.wechat.as_ref().map(|w| s(w.scope.as_str())))
+        .set_opt("wechat_browser", p.wechat.as_ref().map(|w| s(&w.browser_hash)))
+}
+
+fn wechat_leg_from_item(item: &Item) -> anyhow::Result<Option<WechatLeg>> {
+    let Some(appid) = item.opt_string("wechat_appid") else { return Ok(None) };
+    let scope = item.string("wechat_scope")?;
+    Ok(Some(WechatLeg {
+        appid,
+        scope: WebScope::parse(&scope).ok_or_else(|| anyhow::anyhow!("unknown WeChat scope {scope:?}"))?,
+        browser_hash: item.string("wechat_browser")?,
+    }))
 }
 
 /// Requests stored before `redirect_uri_given` existed named their `redirect_uri`.
@@ -136,6 +265,7 @@ fn request_from_item(item: &Item) -> anyhow::Result<PendingAuthorization> {
         code_challenge: item.opt_string("code_challenge"),
         nonce: item.opt_string("nonce"),
         session_sid: item.opt_string("session_sid"),
+        wechat: wechat_leg_from_item(item)?,
         expires_at: item.number("expires_at")?,
     })
 }
@@ -207,6 +337,7 @@ mod tests {
             code_challenge: Some("ch".into()),
             nonce: None,
             session_sid: None,
+            wechat: None,
             expires_at: 600,
         };
         let item = request_to_item(&request);
@@ -231,6 +362,9 @@ mod tests {
         assert!(request_from_item(&Item(old)).expect("an older item reads").redirect_uri_given);
         let consent_page = PendingAuthorization { session_sid: Some("sid1".into()), ..request };
         assert_eq!(request_from_item(&request_to_item(&consent_page)).expect("reads"), consent_page);
+        let leg = WechatLeg { appid: "wxoa".into(), scope: WebScope::Base, browser_hash: "bh".into() };
+        let with_wechat = PendingAuthorization { wechat: Some(leg), ..consent_page };
+        assert_eq!(request_from_item(&request_to_item(&with_wechat)).expect("reads"), with_wechat);
     }
 
     #[test]

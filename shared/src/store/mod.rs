@@ -27,6 +27,7 @@
 //! | authorization code | `CODE#<sha256(code)>` | `CODE` | [`authorizations`] | 60 seconds, redeemed once; records what it issued |
 //! | browser session | `SESSION#<sha256(cookie)>` | `SESSION` | [`browser_sessions`] | user, `sid`, `auth_time`, method, clients; idle and absolute limits; `gsi1pk = USER#<sub>` |
 //! | consent | `CONSENT#<user_id>#<client_id>` | `CONSENT` | [`consents`] | the scopes allowed (a string set, united by `ADD`), `CONSENT_TTL` after the last approval |
+//! | WeChat web app | `WECHATWEB` | `APP#<appid>` | [`wechat_web_apps`] | kind (Official Account, website app), callback domain, sealed app secret, the domain-verification file |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
 //!
 //! What wins a race is written with a condition or in a transaction, so two concurrent requests
@@ -59,6 +60,7 @@ pub mod signing_keys;
 pub mod table;
 pub mod usernames;
 pub mod users;
+pub mod wechat_web_apps;
 
 pub use backend::{Store, Written};
 pub use item::Key;

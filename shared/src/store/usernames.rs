@@ -55,6 +55,8 @@ impl Store {
             unionid: None,
             username: Some(name.clone()),
             phone: None,
+            nickname: None,
+            picture: None,
             created_at: now,
         };
         let mapping =

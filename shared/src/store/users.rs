@@ -14,6 +14,7 @@ use super::backend::{Store, Written, backend};
 use super::item::{Item, ItemContext as _, Key, n, s, string_map};
 use crate::domain::user::{Openid, Phone, User, WechatIdentity};
 use crate::error::Error;
+use crate::metrics::{self, Metric};
 use crate::password::PasswordHash;
 use crate::secret::random_id;
 
@@ -77,6 +78,8 @@ pub(crate) fn to_item(user: &User, password_hash: Option<&PasswordHash>) -> Item
         .set_opt("phone_number", phone.map(|p| s(&p.phone_number)))
         .set_opt("pure_phone_number", phone.map(|p| s(&p.pure_phone_number)))
         .set_opt("country_code", phone.map(|p| s(&p.country_code)))
+        .set_opt("nickname", user.nickname.as_ref().map(s))
+        .set_opt("picture", user.picture.as_ref().map(s))
 }
 
 pub(crate) fn from_item(item: &Item) -> anyhow::Result<User> {
@@ -90,6 +93,8 @@ pub(crate) fn from_item(item: &Item) -> anyhow::Result<User> {
             pure_phone_number: item.opt_string("pure_phone_number").unwrap_or_default(),
             country_code: item.opt_string("country_code").unwrap_or_default(),
         }),
+        nickname: item.opt_string("nickname"),
+        picture: item.opt_string("picture"),
         created_at: item.opt_number("created_at").unwrap_or_default(),
     })
 }
@@ -121,6 +126,30 @@ impl Store {
             .send()
             .await
             .map_err(backend("UpdateItem"))?;
+        Ok(())
+    }
+
+    /// Records the profile WeChat's web sign-in gave (replacing an earlier one).
+    pub async fn set_user_profile(
+        &self,
+        user_id: &str,
+        nickname: Option<&str>,
+        picture: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut sets = Vec::new();
+        let mut update = self.update_item(key(user_id)).condition_expression("attribute_exists(pk)");
+        if let Some(nickname) = nickname {
+            sets.push("nickname = :nickname");
+            update = update.expression_attribute_values(":nickname", s(nickname));
+        }
+        if let Some(picture) = picture {
+            sets.push("picture = :picture");
+            update = update.expression_attribute_values(":picture", s(picture));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(backend("UpdateItem"))?;
         Ok(())
     }
 
@@ -194,6 +223,7 @@ impl Store {
         ];
         if self.transact(items).await? == Written::LostRace {
             tracing::warn!(user_id, "a unionid already belongs to another user; the users stay apart");
+            metrics::count(Metric::UnionidConflicts, &[]);
             self.transact(vec![build(mark_mapping)?]).await?;
         }
         Ok(())
@@ -210,6 +240,8 @@ impl Store {
             unionid: identity.unionid.clone(),
             username: None,
             phone: None,
+            nickname: None,
+            picture: None,
             created_at: now,
         };
         let mut items =
@@ -293,6 +325,8 @@ mod tests {
                 pure_phone_number: "13800000000".into(),
                 country_code: "86".into(),
             }),
+            nickname: None,
+            picture: None,
             created_at: 42,
         };
         let item = to_item(&user, None);
@@ -312,6 +346,8 @@ mod tests {
             unionid: None,
             username: Some("ann".into()),
             phone: None,
+            nickname: None,
+            picture: None,
             created_at: 1,
         };
         let hash = PasswordHash::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());

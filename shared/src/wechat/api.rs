@@ -73,8 +73,8 @@ impl WechatError {
 /// A client of the WeChat server API.
 #[derive(Clone, Debug)]
 pub struct WechatClient {
-    http: reqwest::Client,
-    base: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
 }
 
 #[derive(Deserialize)]
@@ -263,7 +263,10 @@ impl WechatClient {
             .body(body.to_string())
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, WechatError> {
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, WechatError> {
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -280,7 +283,7 @@ impl WechatClient {
 const CONNECT: &str = "connect:";
 
 /// Counts a call of WeChat's `api` and, when it failed, how: WeChat's errcode, or a fault.
-fn observe<T>(api: &'static str, result: Result<T, WechatError>) -> Result<T, WechatError> {
+pub(super) fn observe<T>(api: &'static str, result: Result<T, WechatError>) -> Result<T, WechatError> {
     metrics::count(Metric::WechatCalls, &[("Api", api)]);
     match &result {
         Ok(_) => {}
@@ -302,7 +305,7 @@ fn observe<T>(api: &'static str, result: Result<T, WechatError>) -> Result<T, We
 
 /// Runs `call` again, once, after WeChat said it was busy or the connection could not be made:
 /// in both cases WeChat consumed nothing (no code, no quota), so a retry is safe.
-async fn retry_once<T, F, Fut>(call: F) -> Result<T, WechatError>
+pub(super) async fn retry_once<T, F, Fut>(call: F) -> Result<T, WechatError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, WechatError>>,
@@ -317,7 +320,7 @@ where
 }
 
 /// WeChat's error envelope: `errcode` 0 (or absent) is success.
-fn check(errcode: i64, errmsg: String) -> Result<(), WechatError> {
+pub(super) fn check(errcode: i64, errmsg: String) -> Result<(), WechatError> {
     if errcode == 0 { Ok(()) } else { Err(WechatError::Api { errcode, errmsg }) }
 }
 

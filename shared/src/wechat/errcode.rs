@@ -11,6 +11,8 @@ pub const INVALID_CODE: i64 = 40029;
 pub const CODE_BEEN_USED: i64 = 40163;
 /// "high risk user": WeChat refuses to log this user in.
 pub const HIGH_RISK_USER: i64 = 40226;
+/// "code expired": a web-authorization code older than its five minutes.
+pub const CODE_EXPIRED: i64 = 42003;
 /// "access_token expired": the server token's time is up.
 pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
 /// "api minute-quota reach limit": the app's per-minute quota of this API is spent.

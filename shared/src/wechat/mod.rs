@@ -6,3 +6,4 @@ pub mod crypto;
 pub mod errcode;
 pub mod secrets;
 pub mod server_token;
+pub mod web;

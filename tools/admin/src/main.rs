@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wxauth::domain::client::{BackchannelLogout, Client, ClientKind};
 use wxauth::domain::username::normalize_username;
+use wxauth::domain::wechat_web::{VerifyFile, WebAppKind, WechatWebApp};
 use wxauth::keys::algorithm::Algorithm;
 use wxauth::keys::data_key::DataKey;
 use wxauth::oauth::logout;
@@ -74,6 +75,63 @@ enum Command {
     /// Browser sessions (single sign-on at the authorization page).
     #[command(subcommand)]
     Session(SessionCommand),
+    /// WeChat web apps: "Sign in with WeChat" on the sign-in page.
+    #[command(subcommand)]
+    WechatApp(WechatAppCommand),
+}
+
+#[derive(Subcommand)]
+enum WechatAppCommand {
+    /// Registers an Official Account (web authorization inside WeChat) or a website app (QR
+    /// sign-in on desktops); the app secret is stored sealed by the data key.
+    Add(Box<AddWechatApp>),
+    List,
+    /// Removes an app: the sign-in page stops offering it (users it signed in stay).
+    Remove {
+        #[arg(long)]
+        appid: String,
+    },
+}
+
+#[derive(Args)]
+struct AddWechatApp {
+    /// official-account (公众号) or website (网站应用).
+    #[arg(long, value_parser = parse_web_app_kind)]
+    kind: WebAppKind,
+    #[arg(long)]
+    appid: String,
+    /// The app secret. Safer: --secret-from-env (the command line stays in `ps` and history).
+    #[arg(long, conflicts_with = "secret_from_env")]
+    secret: Option<String>,
+    /// Read the app secret from the environment variable WECHAT_APP_SECRET.
+    #[arg(long)]
+    secret_from_env: bool,
+    /// The web-authorization callback domain registered at WeChat (网页授权域名 / 授权回调域):
+    /// the issuer's host.
+    #[arg(long)]
+    domain: String,
+    /// The deployment's issuer, to check --domain against its host.
+    #[arg(long, env = "ISSUER", hide_env_values = true)]
+    issuer: Option<String>,
+    /// The domain-verification file WeChat's console hands out (MP_verify_<token>.txt), served
+    /// at the issuer's root; its content with --verify-content.
+    #[arg(long, requires = "verify_content")]
+    verify_file: Option<String>,
+    #[arg(long, requires = "verify_file")]
+    verify_content: Option<String>,
+}
+
+fn parse_web_app_kind(text: &str) -> Result<WebAppKind, String> {
+    WebAppKind::parse(text).ok_or_else(|| "expected official-account or website".to_string())
+}
+
+fn describe_web_app(app: &WechatWebApp) -> serde_json::Value {
+    json!({"appid": app.appid(), "kind": app.kind.as_str(), "domain": app.domain, "verify_file": app.verify_file.as_ref().map(|f| &f.name), "created_at": app.created_at})
+}
+
+fn web_app_text(app: &WechatWebApp) -> String {
+    let file = app.verify_file.as_ref().map(|f| format!(", serves /{}", f.name)).unwrap_or_default();
+    format!("{} {} on {}{file}", app.appid(), app.kind.as_str(), app.domain)
 }
 
 #[derive(Subcommand)]
@@ -400,6 +458,41 @@ async fn main() -> anyhow::Result<()> {
                 }
                 text
             });
+        }
+        Command::WechatApp(WechatAppCommand::Add(a)) => {
+            let secret = match (a.secret, a.secret_from_env) {
+                (Some(secret), false) => secret,
+                (None, true) => std::env::var("WECHAT_APP_SECRET").context("WECHAT_APP_SECRET")?,
+                _ => anyhow::bail!("give the app secret with --secret or --secret-from-env"),
+            };
+            let verify_file = match (a.verify_file, a.verify_content) {
+                (Some(name), Some(content)) => Some(VerifyFile::parse(&name, content.trim()).with_context(|| {
+                    format!("--verify-file {name:?}: expected MP_verify_<letters and digits>.txt and a short printable content")
+                })?),
+                _ => None,
+            };
+            let new = provision::NewWebApp {
+                kind: a.kind,
+                appid: a.appid,
+                secret,
+                domain: a.domain,
+                issuer: a.issuer,
+                verify_file,
+            };
+            let data_key = DataKey::new(kms, &cli.data_key);
+            let app = provision::create_wechat_web_app(&store, &data_key, new, now).await?;
+            print(cli.json, &describe_web_app(&app), || format!("registered {}", web_app_text(&app)));
+        }
+        Command::WechatApp(WechatAppCommand::List) => {
+            let apps = store.wechat_web_apps().await?;
+            let out = json!(apps.iter().map(describe_web_app).collect::<Vec<_>>());
+            print(cli.json, &out, || apps.iter().map(web_app_text).collect::<Vec<_>>().join("\n"));
+        }
+        Command::WechatApp(WechatAppCommand::Remove { appid }) => {
+            if !store.delete_wechat_web_app(&appid).await? {
+                anyhow::bail!("no WeChat app {appid:?}");
+            }
+            print(cli.json, &json!({"removed": appid}), || format!("removed {appid}"));
         }
         Command::Client(ClientCommand::List) => {
             let clients = store.clients().await?;

@@ -49,7 +49,16 @@ enum Scenario {
     /// An authorization request of that client answered through the browser session
     /// (`prompt=none`): no page, a code at once.
     SilentSignIn,
+    /// Sign in with WeChat on a desktop, a new person each time: the page (desktop
+    /// User-Agent), its QR link to the mock WeChat's page, approving there (as `<name>.u`), and
+    /// our callback (the exchange, `/sns/userinfo`, the user created) answering with a code.
+    WechatQrNew,
+    /// The same for a person seen before (their openid linked: no `/sns/userinfo`).
+    WechatQrReturning,
 }
+
+const DESKTOP: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
 const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
 /// RFC 7636's example challenge: the bench never redeems its codes.
@@ -126,7 +135,11 @@ impl Target {
                 self.login(format!("ok-{tag}-w{w}")).await?; // the user exists before measuring
                 None
             }
-            Scenario::LoginNew | Scenario::ClientCredentials | Scenario::SignIn => None,
+            Scenario::WechatQrReturning => {
+                self.wechat_sign_in(&format!("{tag}x{w}.u")).await?; // the person exists before measuring
+                None
+            }
+            Scenario::LoginNew | Scenario::ClientCredentials | Scenario::SignIn | Scenario::WechatQrNew => None,
             Scenario::SilentSignIn => Some(self.sign_in(&format!("{tag}-w{w}")).await?), // the session cookie
         };
         let mut latencies = Vec::with_capacity(n);
@@ -147,6 +160,8 @@ impl Target {
                     post(request.form(&[("grant_type", "client_credentials")])).await?;
                 }
                 Scenario::SignIn => drop(self.sign_in(&format!("{tag}-w{w}-{i}")).await?),
+                Scenario::WechatQrNew => self.wechat_sign_in(&format!("{tag}x{w}x{i}.u")).await?,
+                Scenario::WechatQrReturning => self.wechat_sign_in(&format!("{tag}x{w}.u")).await?,
                 Scenario::SilentSignIn => {
                     let session = refresh_token.as_deref().context("a session cookie")?;
                     let request = self.http.get(self.authorize_url(&format!("{tag}-{w}-{i}"), true));
@@ -195,6 +210,26 @@ impl Target {
         let posted = self.http.post(format!("{}/oauth/authorize", self.url)).header("cookie", csrf_cookie).form(&form);
         let res = redirected_with_code(posted).await?;
         cookie(&res, "wxauth_session=").context("a session cookie")
+    }
+
+    /// Signs `user` in with WeChat from a desktop: the page's QR link, the mock WeChat's page
+    /// approved as `user`, our callback answering with a code.
+    async fn wechat_sign_in(&self, user: &str) -> anyhow::Result<()> {
+        let page = self.http.get(self.authorize_url(user, false)).header("user-agent", DESKTOP).send().await?;
+        let binding = cookie(&page, "wxauth_wechat=").context("the page's WeChat binding cookie")?;
+        let html = page.text().await?;
+        let marker = "<a class=\"wechat\" href=\"";
+        let start = html.find(marker).context("no WeChat link on the page")? + marker.len();
+        let end = html[start..].find('"').context("an unterminated link")? + start;
+        let link = html[start..end].replace("&#38;", "&");
+        let link = link.split('#').next().unwrap_or_default();
+        let approved = self.http.post(link).form(&[("user", user), ("approve", "1")]).send().await?;
+        let callback = approved.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if approved.status() != 302 || !callback.starts_with(&self.url) {
+            bail!("the mock WeChat answered HTTP {} to {callback:?}", approved.status());
+        }
+        redirected_with_code(self.http.get(callback).header("cookie", binding)).await?;
+        Ok(())
     }
 
     /// A WeChat login; returns the refresh token.

@@ -94,6 +94,10 @@ const fn function(path: &'static str, methods: &'static [&'static str], function
 pub const ROUTES: &[Route] = &[
     function("/oauth/token", &["POST"], Function::Token),
     function("/oauth/authorize", &["GET", "POST"], Function::Authorize),
+    function("/oauth/wechat/callback", &["GET"], Function::Authorize),
+    // WeChat's domain-verification file (MP_verify_*.txt) at the root; API Gateway prefers
+    // every more specific route.
+    function("/{file}", &["GET"], Function::Authorize),
     function("/oauth/end_session", &["GET", "POST"], Function::EndSession),
     function("/oauth/revoke", &["POST"], Function::Revoke),
     function("/oauth/introspect", &["POST"], Function::Introspect),
@@ -109,9 +113,23 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/demo/backchannel-logout", methods: &["GET", "POST"], serves: Serves::DemoBackchannelLogout },
 ];
 
-/// The route of `path` (no query), if any.
+/// The route of `path` (no query), if any: its own, else one whose `{parameter}` segment takes
+/// it (as API Gateway prefers the most specific route).
 pub fn route(path: &str) -> Option<&'static Route> {
-    ROUTES.iter().find(|r| r.path == path)
+    ROUTES.iter().find(|r| r.path == path).or_else(|| ROUTES.iter().find(|r| takes(r.path, path)))
+}
+
+/// Whether route path `pattern` (segments like `{file}` take any one segment) matches `path`.
+fn takes(pattern: &str, path: &str) -> bool {
+    let (mut pattern, mut path) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') && !s.is_empty() => {}
+            (Some(p), Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Requests above this are refused before a handler sees them (handlers refuse far smaller).
@@ -187,6 +205,10 @@ mod tests {
         assert_eq!(route(metadata::OPENID_PATH).map(|r| r.serves), Some(Serves::Function(Function::Metadata)));
         assert_eq!(route("/demo/callback").map(|r| r.serves), Some(Serves::DemoCallback));
         assert_eq!(route("/oauth/token/"), None);
-        assert_eq!(route("/nowhere"), None);
+        assert_eq!(route("/nowhere/else"), None);
+        let file = Some(Serves::Function(Function::Authorize));
+        assert_eq!(route("/MP_verify_abc.txt").map(|r| r.serves), file);
+        assert_eq!(route("/oauth/wechat/callback").map(|r| r.path), Some("/oauth/wechat/callback"));
+        assert_eq!(route("/userinfo").map(|r| r.serves), Some(Serves::Function(Function::Userinfo)));
     }
 }

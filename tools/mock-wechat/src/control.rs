@@ -1,7 +1,10 @@
 //! The mock's own control routes under `/mock/` (not WeChat's): JSON in and
 //! out, served as `application/json`.
 //!
-//! - `POST /mock/apps` `{"appid", "secret"}` registers (or replaces) an app's secret.
+//! - `POST /mock/apps` `{"appid", "secret", "kind"?, "domain"?}` registers
+//!   (or replaces) an app: its secret, and for a web app its `kind`
+//!   (`"official-account"` or `"website"`) and `domain`, the host every
+//!   `redirect_uri` of its sign-in page must have (see [`crate::fixtures`]).
 //! - `POST /mock/codes` `{"code", "appid", "openid", "session_key", "unionid"?}`
 //!   or `{"code", "errcode"}` adds (or replaces, as fresh) a fixture login
 //!   code (see [`crate::jscode2session`]).
@@ -10,9 +13,12 @@
 //!   makes it invalid (40001), as if another party had force-refreshed it.
 //!   The next `stable_token` issues a new one. 404 if the app has no token.
 //! - `GET /mock/calls?appid=X` → `{"jscode2session": n, "stable_token": n,
-//!   "getuserphonenumber": n, "checksession": n}`. A call counts once its
-//!   appid is known: from the `appid` parameter, or from a known (even
-//!   expired or invalid) access token.
+//!   "getuserphonenumber": n, "checksession": n, "web_authorize": n,
+//!   "sns_oauth2_access_token": n, "sns_oauth2_refresh_token": n,
+//!   "sns_userinfo": n, "sns_auth": n}` (`web_authorize`: both sign-in
+//!   pages, GET and POST). A call counts once its appid is known: from the
+//!   `appid` parameter (or form field), or from a known (even expired or
+//!   invalid) access token.
 //! - `GET /mock/health` → 200 `ok` (plain text).
 //!
 //! These answer `{"ok": true}`, or 400/404 with `{"error": "..."}`.
@@ -27,7 +33,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::fixtures::CodeSpec;
+use crate::fixtures::{AppSpec, CodeSpec};
 use crate::routes::{AppState, query_params};
 use crate::state::{Calls, Mock};
 
@@ -72,7 +78,8 @@ fn required(value: &str, name: &str) -> Result<(), ControlError> {
 #[derive(Deserialize)]
 struct AppBody {
     appid: String,
-    secret: String,
+    #[serde(flatten)]
+    spec: AppSpec,
 }
 
 #[derive(Deserialize)]
@@ -88,10 +95,10 @@ struct AppidBody {
 }
 
 async fn register_app(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let AppBody { appid, secret } = control_body(&body)?;
+    let AppBody { appid, spec } = control_body(&body)?;
     required(&appid, "appid")?;
-    required(&secret, "secret")?;
-    state.lock().0.register_app(&appid, &secret);
+    let app = spec.into_app().map_err(bad_request)?;
+    state.lock().0.add_app(&appid, app);
     control_ok()
 }
 
@@ -166,6 +173,10 @@ mod tests {
             ("/mock/apps", "nope"),
             ("/mock/apps", r#"{"appid": "wxc"}"#),
             ("/mock/apps", r#"{"appid": "", "secret": "s"}"#),
+            ("/mock/apps", r#"{"appid": "wxc", "secret": ""}"#),
+            ("/mock/apps", r#"{"appid": "wxc", "secret": "s", "kind": "mini-program"}"#),
+            ("/mock/apps", r#"{"appid": "wxc", "secret": "s", "domain": "a.example"}"#),
+            ("/mock/apps", r#"{"appid": "wxc", "secret": "s", "kind": "website", "domain": "a.example:80"}"#),
             ("/mock/codes", r#"{"code": "c", "appid": "wxc"}"#),
             ("/mock/codes", r#"{"code": "c", "errcode": 0}"#),
             ("/mock/access-tokens/expire", "{}"),

@@ -1,5 +1,5 @@
-//! The optional fixtures file (`MOCK_WECHAT_FIXTURES`), and the code
-//! description shared with `POST /mock/codes`.
+//! The optional fixtures file (`MOCK_WECHAT_FIXTURES`), and the code and app
+//! descriptions shared with `POST /mock/codes` and `POST /mock/apps`.
 //!
 //! ```json
 //! {
@@ -7,9 +7,19 @@
 //!     "fixed-code-1": {"appid": "wx…", "openid": "o…", "session_key": "…", "unionid": "u…"},
 //!     "blocked-code": {"errcode": 40226}
 //!   },
-//!   "apps": {"wx…": "secret"}
+//!   "apps": {
+//!     "wx-mini…": "secret",
+//!     "wx-oa…": {"secret": "…", "kind": "official-account", "domain": "auth.example.com"},
+//!     "wx-web…": {"secret": "…", "kind": "website", "domain": "127.0.0.1"}
+//!   }
 //! }
 //! ```
+//!
+//! An app is its secret alone, or an object: `secret`, and for a web app
+//! `kind` (`official-account` or `website`) and optionally `domain`, a bare
+//! host (no scheme, port or path; compared case-insensitively) that every
+//! `redirect_uri` of its sign-in page must have. A web app without a domain
+//! accepts any host; a domain without a kind is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +28,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::jscode2session::{FixtureCode, Session};
-use crate::state::Mock;
+use crate::state::{App, AppKind, Mock};
 
 /// One code: either `appid` + `openid` + `session_key` (+ `unionid`), or
 /// `errcode` alone.
@@ -49,20 +59,61 @@ impl CodeSpec {
     }
 }
 
+/// One app: its secret, and for a web app its kind and domain.
+#[derive(Debug, Default, Deserialize)]
+pub struct AppSpec {
+    pub secret: String,
+    pub kind: Option<AppKind>,
+    pub domain: Option<String>,
+}
+
+impl AppSpec {
+    /// Checks the secret is given and the domain is a bare host of a web app.
+    pub fn into_app(self) -> Result<App, String> {
+        let AppSpec { secret, kind, domain } = self;
+        if secret.is_empty() {
+            return Err("secret must not be empty".into());
+        }
+        let domain = match domain {
+            None => None,
+            Some(_) if kind.is_none() => return Err("domain needs kind (official-account or website)".into()),
+            Some(domain) if is_host(&domain) => Some(domain.to_ascii_lowercase()),
+            Some(_) => {
+                return Err("domain must be a host (letters, digits, '.' and '-'; no scheme, port or path)".into());
+            }
+        };
+        Ok(App { secret, kind, domain })
+    }
+}
+
+fn is_host(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= 253
+        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+/// An app in the fixtures file: its secret alone, or an [`AppSpec`].
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AppEntry {
+    Secret(String),
+    Spec(AppSpec),
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FixturesFile {
     #[serde(default)]
     codes: BTreeMap<String, CodeSpec>,
     #[serde(default)]
-    apps: BTreeMap<String, String>,
+    apps: BTreeMap<String, AppEntry>,
 }
 
 /// A validated fixtures file.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Fixtures {
     pub codes: Vec<(String, FixtureCode)>,
-    pub apps: Vec<(String, String)>,
+    pub apps: Vec<(String, App)>,
 }
 
 impl Fixtures {
@@ -77,7 +128,20 @@ impl Fixtures {
                 Ok((code, fixture))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self { codes, apps: file.apps.into_iter().collect() })
+        let apps = file
+            .apps
+            .into_iter()
+            .map(|(appid, entry)| {
+                anyhow::ensure!(!appid.is_empty(), "empty appid in fixtures");
+                let spec = match entry {
+                    AppEntry::Secret(secret) => AppSpec { secret, ..AppSpec::default() },
+                    AppEntry::Spec(spec) => spec,
+                };
+                let app = spec.into_app().map_err(|e| anyhow::anyhow!("fixture app {appid:?}: {e}"))?;
+                Ok((appid, app))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { codes, apps })
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -87,8 +151,8 @@ impl Fixtures {
 
     /// Registers the apps and codes; codes expire five minutes after `now_ms`.
     pub fn apply(self, mock: &mut Mock, now_ms: u64) {
-        for (appid, secret) in self.apps {
-            mock.register_app(&appid, &secret);
+        for (appid, app) in self.apps {
+            mock.add_app(&appid, app);
         }
         for (code, fixture) in self.codes {
             mock.add_code(&code, fixture, now_ms);
@@ -123,10 +187,32 @@ mod tests {
                     ("c2".into(), session("o2", "k2", None)),
                     ("c3".into(), FixtureCode::Error(40226)),
                 ],
-                apps: vec![("wxa".into(), "secret".into())],
+                apps: vec![("wxa".into(), App::with_secret("secret"))],
             })
         );
         assert_eq!(Fixtures::parse("{}").map_err(|e| e.to_string()), Ok(Fixtures::default()));
+    }
+
+    #[test]
+    fn parses_web_apps() {
+        let text = r#"{"apps": {
+            "wxoa": {"secret": "s1", "kind": "official-account", "domain": "Auth.Example.com"},
+            "wxweb": {"secret": "s2", "kind": "website"},
+            "wxmp": {"secret": "s3"}
+        }}"#;
+        let app = |secret: &str, kind, domain: Option<&str>| App {
+            secret: secret.into(),
+            kind,
+            domain: domain.map(Into::into),
+        };
+        assert_eq!(
+            Fixtures::parse(text).map(|f| f.apps).map_err(|e| e.to_string()),
+            Ok(vec![
+                ("wxmp".into(), app("s3", None, None)),
+                ("wxoa".into(), app("s1", Some(AppKind::OfficialAccount), Some("auth.example.com"))),
+                ("wxweb".into(), app("s2", Some(AppKind::Website), None)),
+            ])
+        );
     }
 
     #[test]
@@ -138,6 +224,14 @@ mod tests {
             r#"{"codes": {"c": {"errcode": 1, "appid": "wxa"}}}"#,
             r#"{"codes": {"": {"errcode": 1}}}"#,
             r#"{"apps": {"wxa": 1}}"#,
+            r#"{"apps": {"wxa": ""}}"#,
+            r#"{"apps": {"": "s"}}"#,
+            r#"{"apps": {"wxa": {"kind": "website"}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "kind": "mini-program"}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "domain": "a.example"}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": "127.0.0.1:3000"}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": "https://a.example"}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": ""}}}"#,
             r#"{"app": {}}"#,
         ] {
             assert!(Fixtures::parse(text).is_err(), "{text}");

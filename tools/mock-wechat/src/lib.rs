@@ -5,8 +5,10 @@
 //! names, error codes and messages, and — like WeChat — serves every JSON
 //! answer of its WeChat routes with HTTP 200 and `Content-Type: text/plain`.
 //! Error answers are `{"errcode": N, "errmsg": "<WeChat's text>, rid: <hex>"}`.
-//! Its behaviour is driven by the *names* of the codes a test sends, by an
-//! optional fixtures file, and by a few control endpoints under `/mock/`.
+//! Its behaviour is driven by the *names* of the codes a test sends (for web
+//! sign-in, of the user typed into the sign-in page), by an optional
+//! fixtures file, and by a few control endpoints under `/mock/`. The
+//! sign-in pages answer HTML (`text/html; charset=utf-8`) and redirects.
 //! Any other path answers a plain 404.
 //!
 //! ## Running
@@ -26,11 +28,14 @@
 //! | [`stable_token`] | `POST /cgi-bin/stable_token`: the server's access token, `force_refresh` |
 //! | [`phone`] | `POST /wxa/business/getuserphonenumber`: phone codes |
 //! | [`checksession`] | `GET /wxa/checksession`: the session key's signature |
+//! | [`web_authorize`] | `GET`/`POST /connect/oauth2/authorize` and `/connect/qrconnect`: the web sign-in pages ("approve as"), their checks and error pages, the `user` conventions, the `mock_wechat_user` cookie |
+//! | [`sns_oauth2`] | `GET /sns/oauth2/access_token` and `/sns/oauth2/refresh_token`: the pages' codes, the user's access and refresh tokens |
+//! | [`sns_userinfo`] | `GET /sns/userinfo` and `/sns/auth`: what a user access token can do |
 //! | [`tokens`] | access tokens, shared by every API that takes `access_token` (41001, 40001, 42001) |
 //! | [`errors`] | [`errors::WxError`]: WeChat's error codes, named once, and their `errmsg` texts |
-//! | [`state`] | [`state::Mock`], the one state behind one mutex: apps and secrets, one-time codes, call counters, `rid`s |
+//! | [`state`] | [`state::Mock`], the one state behind one mutex: apps (secret, web kind and domain), one-time codes, call counters, `rid`s |
 //! | [`control`] | the control routes under `/mock/` (`application/json`) |
-//! | [`fixtures`] | the fixtures file (`MOCK_WECHAT_FIXTURES`) and the code shape `POST /mock/codes` shares |
+//! | [`fixtures`] | the fixtures file (`MOCK_WECHAT_FIXTURES`) and the code and app shapes `POST /mock/codes` and `POST /mock/apps` share |
 //! | [`routes`] | the router assembled from the files above, and WeChat's way of answering |
 //!
 //! Each API's file starts with WeChat's URL, method, parameters and
@@ -56,26 +61,45 @@
 //! (fixtures file or `POST /mock/apps`) refuse any other (40125); other
 //! appids take any secret.
 //!
+//! Web sign-in has no code names: the sign-in page issues a random code for
+//! the `user` typed into its form (or remembered by the `mock_wechat_user`
+//! cookie, for `snsapi_base`), and the code means that user:
+//!
+//! | `user` | `/sns/oauth2/access_token` answers |
+//! |---|---|
+//! | `<name>` | openid `openid-<base>-<appid>` |
+//! | `<name>.u` | the same, plus unionid `unionid-<base>` (as `ok-<name>.u` above) under `snsapi_userinfo` and `snsapi_login`, never `snsapi_base` |
+//! | `<name>.snap` | snapshot user: openid `openid-snap-<base>-<appid>`, `"is_snapshotuser": 1` |
+//! | `busy-<name>[.u\|.snap]` | -1 `system error` once, then as `<name>[.u\|.snap]` |
+//! | `err-<errcode>` | that error, every time (`err--1` is -1) |
+//!
+//! (`<base>`: `<name>` up to any `~`.) Web codes work once, for the appid
+//! that asked, and expire 5 minutes after issue (42003 `code expired`).
+//! Web sign-in needs a web app: `POST /mock/apps` (or the fixtures file)
+//! with `kind` `official-account` or `website` and a `domain`, the host
+//! every `redirect_uri` must have.
+//!
 //! ## Fixtures file (`MOCK_WECHAT_FIXTURES`)
 //!
 //! ```text
 //! {"codes": {"<code>": {"appid", "openid", "session_key", "unionid"?} | {"errcode": N}},
-//!  "apps": {"<appid>": "<secret>"}}
+//!  "apps": {"<appid>": "<secret>" | {"secret", "kind"?, "domain"?}}}
 //! ```
 //!
 //! Codes expire 5 minutes after the mock loaded the file.
 //!
 //! ## Adding a WeChat API
 //!
-//! The APIs to come each get a file beside these: web sign-in (the
-//! `/connect/oauth2/authorize` page and the `/sns/oauth2/*`, `/sns/userinfo`
-//! exchanges) in, say, `oauth2.rs`; code images (`/wxa/getwxacodeunlimit`)
-//! in `wxacode.rs`. A new file brings its `PATH` and `handle`, routed in
-//! [`routes::router`]; the state only it reads as a type of its own, held in
-//! a field of [`state::Mock`]; its call counter in [`state::Calls`] and
-//! [`state::Api`]; its error numbers in [`errors::WxError`]; a caller's
-//! `access_token` resolved by [`state::Mock::resolve_token`]; and its rows
-//! in the tables above.
+//! Web sign-in is done ([`web_authorize`], [`sns_oauth2`], [`sns_userinfo`]:
+//! one concept each, a file holding an API's closely tied pair of routes);
+//! code images (`/wxa/getwxacodeunlimit`) remain, in, say, `wxacode.rs`. A
+//! new file brings its `PATH` and `handle`, routed in [`routes::router`];
+//! the state only it reads as a type of its own, held in a field of
+//! [`state::Mock`]; its call counter in [`state::Calls`] and [`state::Api`];
+//! its error numbers in [`errors::WxError`]; a caller's `access_token`
+//! resolved by [`state::Mock::resolve_token`] (the server's) or
+//! [`state::Mock::resolve_user_token`] (a signed-in user's); and its rows in
+//! the tables above.
 
 pub mod checksession;
 pub mod control;
@@ -84,9 +108,12 @@ pub mod fixtures;
 pub mod jscode2session;
 pub mod phone;
 pub mod routes;
+pub mod sns_oauth2;
+pub mod sns_userinfo;
 pub mod stable_token;
 pub mod state;
 pub mod tokens;
+pub mod web_authorize;
 
 #[cfg(test)]
 mod testing;

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::WxError;
 use crate::state::Mock;
-use crate::{checksession, control, jscode2session, phone, stable_token};
+use crate::{checksession, control, jscode2session, phone, sns_oauth2, sns_userinfo, stable_token, web_authorize};
 
 /// Current Unix time in milliseconds.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -57,6 +57,15 @@ pub fn router(state: AppState) -> Router {
         .route(stable_token::PATH, post(stable_token::handle))
         .route(phone::PATH, post(phone::handle))
         .route(checksession::PATH, get(checksession::handle))
+        .route(web_authorize::PATH, get(web_authorize::handle).post(web_authorize::handle_post))
+        .route(
+            web_authorize::QRCONNECT_PATH,
+            get(web_authorize::handle_qrconnect).post(web_authorize::handle_qrconnect_post),
+        )
+        .route(sns_oauth2::PATH, get(sns_oauth2::handle))
+        .route(sns_oauth2::REFRESH_PATH, get(sns_oauth2::handle_refresh))
+        .route(sns_userinfo::PATH, get(sns_userinfo::handle))
+        .route(sns_userinfo::AUTH_PATH, get(sns_userinfo::handle_auth))
         .merge(control::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
@@ -205,7 +214,11 @@ mod tests {
         assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/json"));
         assert_eq!(
             parse(&body),
-            json!({"jscode2session": 1, "stable_token": 3, "getuserphonenumber": 5, "checksession": 3})
+            json!({
+                "jscode2session": 1, "stable_token": 3, "getuserphonenumber": 5, "checksession": 3,
+                "web_authorize": 0, "sns_oauth2_access_token": 0, "sns_oauth2_refresh_token": 0,
+                "sns_userinfo": 0, "sns_auth": 0
+            })
         );
     }
 }

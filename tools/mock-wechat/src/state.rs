@@ -1,7 +1,7 @@
 //! The mock's one shared state, [`Mock`] (served behind one mutex by
 //! [`crate::routes::AppState`]), and what several WeChat APIs share:
-//! registered apps and their secrets, one-time code tracking, call counters,
-//! `rid`s and the random generator.
+//! registered apps (secret, kind, web domain), one-time code tracking, call
+//! counters, `rid`s and the random generator.
 //!
 //! Each API's rules are an `impl Mock` block in that API's file, and the
 //! state only that API reads lives in a type of that file (a field here).
@@ -13,25 +13,27 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::errors::WxError;
 use crate::jscode2session::Logins;
+use crate::sns_oauth2::WebLogins;
 use crate::tokens::AccessTokens;
 
 // The fuzz target (fuzz/fuzz_targets/mock_query.rs) imports the request from here.
 pub use crate::jscode2session::Jscode2SessionRequest;
 
-/// How long a login or phone code stays valid after it was first seen (or,
-/// for fixture codes, registered): five minutes, like WeChat's.
+/// How long a login, phone or web sign-in code stays valid after it was
+/// first seen (fixture codes: registered; web codes: issued): five minutes,
+/// like WeChat's.
 pub const CODE_TTL_MS: u64 = 5 * 60 * 1000;
 
 /// All the mock's state.
 #[derive(Debug)]
 pub struct Mock {
-    /// Registered secrets, by appid.
-    apps: HashMap<String, String>,
+    /// Registered apps, by appid.
+    apps: HashMap<String, App>,
     calls: HashMap<String, Calls>,
     rng: Rng,
     /// `jscode2session`'s codes and the session keys it issued.
@@ -40,6 +42,39 @@ pub struct Mock {
     pub(crate) phone_codes: HashMap<(String, String), CodeUse>,
     /// Access tokens, issued by `stable_token`, taken by the other APIs.
     pub(crate) tokens: AccessTokens,
+    /// Web sign-in: the codes the authorize pages issued, and the user
+    /// access and refresh tokens `/sns/oauth2/*` issued for them.
+    pub(crate) web: WebLogins,
+}
+
+/// A registered app (fixtures file or `POST /mock/apps`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// The only secret the app's APIs accept (else 40125).
+    pub secret: String,
+    /// A web app (Official Account or website app) signs users in through
+    /// [`crate::web_authorize`]; `None` for other apps (mini programs).
+    pub kind: Option<AppKind>,
+    /// The web app's 网页授权域名 / 授权回调域: a lowercase host that every
+    /// `redirect_uri` must have (any port). `None`: any host.
+    pub domain: Option<String>,
+}
+
+impl App {
+    /// An app known by its secret only (a mini program, say).
+    pub fn with_secret(secret: &str) -> Self {
+        Self { secret: secret.to_owned(), kind: None, domain: None }
+    }
+}
+
+/// The kind of a web app, which decides its sign-in page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppKind {
+    /// 公众号: `/connect/oauth2/authorize`, scopes `snsapi_base` and `snsapi_userinfo`.
+    OfficialAccount,
+    /// 网站应用: `/connect/qrconnect`, scope `snsapi_login`.
+    Website,
 }
 
 /// Calls received per WeChat API, for one appid (`GET /mock/calls`).
@@ -49,6 +84,12 @@ pub struct Calls {
     pub stable_token: u64,
     pub getuserphonenumber: u64,
     pub checksession: u64,
+    /// Both sign-in pages (`/connect/oauth2/authorize`, `/connect/qrconnect`), GET and POST.
+    pub web_authorize: u64,
+    pub sns_oauth2_access_token: u64,
+    pub sns_oauth2_refresh_token: u64,
+    pub sns_userinfo: u64,
+    pub sns_auth: u64,
 }
 
 /// The WeChat APIs the mock counts calls of.
@@ -58,6 +99,11 @@ pub enum Api {
     StableToken,
     GetUserPhoneNumber,
     CheckSession,
+    WebAuthorize,
+    SnsOauth2AccessToken,
+    SnsOauth2RefreshToken,
+    SnsUserinfo,
+    SnsAuth,
 }
 
 impl Mock {
@@ -69,19 +115,31 @@ impl Mock {
             logins: Logins::default(),
             phone_codes: HashMap::new(),
             tokens: AccessTokens::default(),
+            web: WebLogins::default(),
         }
     }
 
-    /// Registers (or replaces) an app's secret: a different secret is then
-    /// refused with 40125. Unregistered appids accept any secret.
+    /// Registers (or replaces) an app by its secret alone: a different secret
+    /// is then refused with 40125. Unregistered appids accept any secret.
     pub fn register_app(&mut self, appid: &str, secret: &str) {
-        self.apps.insert(appid.to_owned(), secret.to_owned());
+        self.add_app(appid, App::with_secret(secret));
+    }
+
+    /// Registers (or replaces) an app: its secret, and for a web app its kind
+    /// and domain.
+    pub fn add_app(&mut self, appid: &str, app: App) {
+        self.apps.insert(appid.to_owned(), app);
+    }
+
+    /// The registered app `appid`.
+    pub(crate) fn app(&self, appid: &str) -> Option<&App> {
+        self.apps.get(appid)
     }
 
     /// 40125 if `appid` is registered with another secret.
     pub(crate) fn check_secret(&self, appid: &str, secret: &str) -> Result<(), WxError> {
         match self.apps.get(appid) {
-            Some(registered) if registered != secret => Err(WxError::INVALID_APPSECRET),
+            Some(registered) if registered.secret != secret => Err(WxError::INVALID_APPSECRET),
             _ => Ok(()),
         }
     }
@@ -99,6 +157,11 @@ impl Mock {
             Api::StableToken => &mut calls.stable_token,
             Api::GetUserPhoneNumber => &mut calls.getuserphonenumber,
             Api::CheckSession => &mut calls.checksession,
+            Api::WebAuthorize => &mut calls.web_authorize,
+            Api::SnsOauth2AccessToken => &mut calls.sns_oauth2_access_token,
+            Api::SnsOauth2RefreshToken => &mut calls.sns_oauth2_refresh_token,
+            Api::SnsUserinfo => &mut calls.sns_userinfo,
+            Api::SnsAuth => &mut calls.sns_auth,
         };
         *counter += 1;
     }
@@ -153,15 +216,21 @@ impl CodeUse {
         Self { first_seen_ms: now_ms, busy_answered: false, used: false }
     }
 
-    /// Checks the code is neither used nor expired (used wins).
+    /// Checks the code is neither used nor expired (used wins); an expired
+    /// code answers 40029 `invalid code`, as `jscode2session` does.
     pub(crate) fn check(&self, now_ms: u64) -> Result<(), WxError> {
         if self.used {
             Err(WxError::CODE_BEEN_USED)
-        } else if now_ms >= self.first_seen_ms.saturating_add(CODE_TTL_MS) {
+        } else if self.expired(now_ms) {
             Err(WxError::INVALID_CODE)
         } else {
             Ok(())
         }
+    }
+
+    /// [`CODE_TTL_MS`] or more since the code was first seen (or issued).
+    pub(crate) fn expired(&self, now_ms: u64) -> bool {
+        now_ms >= self.first_seen_ms.saturating_add(CODE_TTL_MS)
     }
 }
 
@@ -201,7 +270,7 @@ mod tests {
         let _ = m.resolve_token(Some("bogus"), Api::CheckSession, T0);
         assert_eq!(
             m.calls("wxa"),
-            Calls { jscode2session: 2, stable_token: 1, getuserphonenumber: 1, checksession: 2 }
+            Calls { jscode2session: 2, stable_token: 1, getuserphonenumber: 1, checksession: 2, ..Calls::default() }
         );
         assert_eq!(m.calls("wxb"), Calls::default());
     }

@@ -10,6 +10,7 @@
 //! - `rotation`: bringing a new signing key in and retiring the ones it replaces.
 //! - `data_key`: the symmetric KMS key that seals app secrets, session keys and envelope keys.
 //! - `clients`: registering a client, its grants, redirect URIs and secrets.
+//! - `wechat_web_apps`: registering a WeChat web app (Official Account, website app).
 //! - `logout_queue`: the back-channel logout queue and its dead-letter queue, on an emulator
 //!   (template.yaml makes them on AWS).
 
@@ -18,6 +19,7 @@ mod data_key;
 mod logout_queue;
 mod rotation;
 mod signing_keys;
+mod wechat_web_apps;
 
 pub use clients::{NewClient, acceptable_redirect_uri, create_client, default_grants};
 pub use data_key::ensure_data_key;
@@ -27,3 +29,4 @@ pub use signing_keys::{
     DEFAULT_ALGORITHM, DEFAULT_CUSTODY, KeyCustody, SIGNING_KEY_TAG, adopt_signing_key, create_envelope_signing_key,
     create_signing_key, ensure_signing_key,
 };
+pub use wechat_web_apps::{NewWebApp, create_wechat_web_app, issuer_host};
