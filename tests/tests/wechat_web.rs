@@ -85,6 +85,15 @@ async fn inside_wechat_a_new_openid_steps_up_to_userinfo_once_and_returns_silent
     assert_eq!(again.callbacks.len(), 1);
     assert_eq!(sub_of(&env, &client_id, &params["code"]).await, mp_sub);
     assert_eq!(env.mock_calls(&oa.appid).await["sns_userinfo"].as_u64(), Some(1), "no profile call for a known openid");
+
+    // prompt=consent asks again, after WeChat, although consent is remembered.
+    let mut asked = WechatBrowser::new(&env, IN_WECHAT);
+    asked.wechat_cookies = phone.wechat_cookies.clone();
+    let mut query = code_request(&client_id, SCOPE, "st3");
+    query.push(("prompt", "consent"));
+    let (status, html) = asked.sign_in(&query, "nobody-else").await.page();
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"approve\"") && !html.contains("name=\"password\""), "{html}");
 }
 
 #[tokio::test]

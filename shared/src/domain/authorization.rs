@@ -27,6 +27,9 @@ pub struct PendingAuthorization {
     /// Set when the page asks only for consent, for the user of this browser session (`sid`):
     /// the answer counts only from a browser still in that session.
     pub session_sid: Option<String>,
+    /// `prompt=consent`: consent is asked even when remembered (a sign-in that skips our page,
+    /// WeChat's inside WeChat, shows the consent page after it).
+    pub prompt_consent: bool,
     /// Set when the page offers WeChat sign-in: the request id is then also WeChat's `state`.
     pub wechat: Option<WechatLeg>,
     pub expires_at: i64,

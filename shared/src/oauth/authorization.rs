@@ -206,6 +206,7 @@ pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>,
         code_challenge,
         nonce,
         session_sid: None,
+        prompt_consent: prompt.consent,
         wechat: None,
         expires_at: now + PENDING_TTL_SECONDS,
     };

@@ -212,13 +212,15 @@ pub async fn callback(app: &App, params: &Params, binding: Option<&str>, now: i6
     let (session_cookie, session) = browser_session::start(app, &user_id, SignInMethod::Wechat, now).await?;
     let replay = wechat_replay::seal(binding, &id_hash, &session_cookie)?;
     // The QR link was chosen on our page, which named the client and the scopes: that is the
-    // consent, as a password sign-in on it is. Inside WeChat our page was never shown.
+    // consent, as a password sign-in on it is. Inside WeChat our page was never shown: a
+    // remembered consent counts, unless the request said prompt=consent.
     let consented = leg.scope.kind() == WebAppKind::Website
-        || app
-            .store
-            .consent(&user_id, &resumed.client.id, now)
-            .await?
-            .is_some_and(|c| c.covers(&resumed.pending.scope));
+        || !resumed.pending.prompt_consent
+            && app
+                .store
+                .consent(&user_id, &resumed.client.id, now)
+                .await?
+                .is_some_and(|c| c.covers(&resumed.pending.scope));
     if consented {
         if app.store.record_wechat_sign_in(&id_hash, &mark, &replay, None).await? == Written::LostRace {
             return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));

@@ -72,10 +72,16 @@ impl Store {
         if conditional(result, "UpdateItem")?.is_some() {
             return Ok(Written::Yes);
         }
+        self.marked_by(id_hash, "consumed_by", &mark, now).await
+    }
+
+    /// After a conditional update that failed: `Yes` when the request carries `mark` in
+    /// `attribute` all the same (a retry of our own write whose answer was lost), else `LostRace`.
+    async fn marked_by(&self, id_hash: &str, attribute: &str, mark: &str, now: i64) -> Result<Written, Error> {
         let ours = self
             .get(request_key(id_hash), now)
             .await?
-            .is_some_and(|item| item.opt_string("consumed_by").as_deref() == Some(mark.as_str()));
+            .is_some_and(|item| item.opt_string(attribute).as_deref() == Some(mark));
         Ok(if ours { Written::Yes } else { Written::LostRace })
     }
 
@@ -120,12 +126,7 @@ impl Store {
         if conditional(result, "UpdateItem")?.is_some() {
             return Ok(Written::Yes);
         }
-        // A retry of a claim whose answer was lost finds its own mark.
-        let ours = self
-            .get(request_key(id_hash), now)
-            .await?
-            .is_some_and(|item| item.opt_string("wechat_claim").as_deref() == Some(mark));
-        Ok(if ours { Written::Yes } else { Written::LostRace })
+        self.marked_by(id_hash, "wechat_claim", mark, now).await
     }
 
     /// Gives up claim `mark` (its code failed, or the sign-in steps up to another scope,
@@ -236,6 +237,7 @@ fn request_to_item(p: &PendingAuthorization) -> Item {
         .set_opt("code_challenge", p.code_challenge.as_ref().map(s))
         .set_opt("nonce", p.nonce.as_ref().map(s))
         .set_opt("session_sid", p.session_sid.as_ref().map(s))
+        .set_opt("prompt_consent", p.prompt_consent.then(|| boolean(true)))
         .set_opt("wechat_appid", p.wechat.as_ref().map(|w| s(&w.appid)))
         .set_opt("wechat_scope", p.wechat.as_ref().map(|w| s(w.scope.as_str())))
         .set_opt("wechat_browser", p.wechat.as_ref().map(|w| s(&w.browser_hash)))
@@ -265,6 +267,7 @@ fn request_from_item(item: &Item) -> anyhow::Result<PendingAuthorization> {
         code_challenge: item.opt_string("code_challenge"),
         nonce: item.opt_string("nonce"),
         session_sid: item.opt_string("session_sid"),
+        prompt_consent: item.opt_bool("prompt_consent").unwrap_or(false),
         wechat: wechat_leg_from_item(item)?,
         expires_at: item.number("expires_at")?,
     })
@@ -337,6 +340,7 @@ mod tests {
             code_challenge: Some("ch".into()),
             nonce: None,
             session_sid: None,
+            prompt_consent: false,
             wechat: None,
             expires_at: 600,
         };
@@ -363,7 +367,7 @@ mod tests {
         let consent_page = PendingAuthorization { session_sid: Some("sid1".into()), ..request };
         assert_eq!(request_from_item(&request_to_item(&consent_page)).expect("reads"), consent_page);
         let leg = WechatLeg { appid: "wxoa".into(), scope: WebScope::Base, browser_hash: "bh".into() };
-        let with_wechat = PendingAuthorization { wechat: Some(leg), ..consent_page };
+        let with_wechat = PendingAuthorization { wechat: Some(leg), prompt_consent: true, ..consent_page };
         assert_eq!(request_from_item(&request_to_item(&with_wechat)).expect("reads"), with_wechat);
     }
 

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::item::{Item, Key};
 use crate::error::Error;
@@ -88,6 +88,13 @@ impl Store {
         let delete = self.ddb.delete_item().table_name(&self.table).set_key(Some(key.attributes()));
         delete.send().await.map_err(backend("DeleteItem"))?;
         Ok(())
+    }
+
+    /// Deletes the item under `key`; `false` when there was none.
+    pub(crate) async fn delete_existing(&self, key: Key) -> Result<bool, Error> {
+        let delete = self.ddb.delete_item().table_name(&self.table).set_key(Some(key.attributes()));
+        let out = delete.return_values(ReturnValue::AllOld).send().await.map_err(backend("DeleteItem"))?;
+        Ok(out.attributes.is_some())
     }
 
     /// An `UpdateItem` of the item under `key`.

@@ -4,8 +4,6 @@
 //! program's WeChat app secret only sealed ([`WechatApp::encrypted_secret`]: a `WXE1` envelope
 //! under a KMS data key, encryption context purpose + appid).
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use super::backend::{Store, backend};
 use super::item::{Item, ItemContext as _, Key, b, boolean, n, s, string_list};
 use crate::domain::client::{BackchannelLogout, Client, ClientKind, WechatApp};
@@ -66,16 +64,7 @@ impl Store {
 
     /// Deletes a client; `false` when there was none.
     pub async fn delete_client(&self, id: &str) -> Result<bool, Error> {
-        let out = self
-            .ddb
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id).attributes()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(backend("DeleteItem"))?;
-        Ok(out.attributes.is_some())
+        self.delete_existing(key(id)).await
     }
 }
 

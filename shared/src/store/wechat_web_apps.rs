@@ -4,8 +4,6 @@
 //! Rules: an appid is registered once (conditional put); its app secret is stored only sealed
 //! (as a mini program's: a `WXE1` envelope under a KMS data key, context purpose + appid).
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use super::backend::{Store, backend};
 use super::item::{Item, ItemContext as _, Key, b, n, s};
 use crate::domain::client::WechatApp;
@@ -51,16 +49,7 @@ impl Store {
 
     /// Removes a web app; `false` when there was none.
     pub async fn delete_wechat_web_app(&self, appid: &str) -> Result<bool, Error> {
-        let out = self
-            .ddb
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(appid).attributes()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(backend("DeleteItem"))?;
-        Ok(out.attributes.is_some())
+        self.delete_existing(key(appid)).await
     }
 }
 
