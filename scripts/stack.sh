@@ -120,9 +120,12 @@ trap 'exit 130' INT TERM
 admin() { "$WXAUTH_BIN_DIR/wxauth-admin" "$@"; }
 
 # `wxauth-admin init` (arguments passed on) with the back-channel logout queue on moto, which the
-# local server polls as Lambda's event source mapping would; exports BACKCHANNEL_LOGOUT_QUEUE_URL.
+# local server polls as Lambda's event source mapping would, and the local server's issuer
+# ($ISSUER, which every caller sets first) recorded in the table; exports
+# BACKCHANNEL_LOGOUT_QUEUE_URL.
 init_stack() {
-  BACKCHANNEL_LOGOUT_QUEUE_URL=$(admin --json init --logout-queue "${WXAUTH_TABLE:-wxauth}-backchannel-logout" "$@" \
+  BACKCHANNEL_LOGOUT_QUEUE_URL=$(admin --json init --logout-queue "${WXAUTH_TABLE:-wxauth}-backchannel-logout" \
+    --issuer "$ISSUER" "$@" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["backchannel_logout_queue_url"])')
   export BACKCHANNEL_LOGOUT_QUEUE_URL
 }

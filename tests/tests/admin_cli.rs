@@ -9,8 +9,8 @@ use serde_json::Value;
 use wxauth::secret::random_id;
 use wxauth_tests::relying_party::RelyingParty;
 use wxauth_tests::{
-    MiniProgram, PATIENCE, Reply, TestEnv, approve, code_request, location_params, open_sign_in, session_cookie,
-    sign_in_page_request,
+    MiniProgram, PATIENCE, PKCE_VERIFIER, REDIRECT_URI, Reply, TestEnv, approve, code_for, code_request, exchange,
+    location_params, open_sign_in, session_cookie, sign_in_page_request,
 };
 
 /// What one run of the tool did.
@@ -93,6 +93,11 @@ impl Cli {
     /// `client create --id <id> --kind <kind>`.
     fn client_create(id: &str, kind: &str) -> Self {
         Self::new(&["client", "create", "--id", id, "--kind", kind])
+    }
+
+    /// `client update <id>`, its changes to follow.
+    fn client_update(id: &str) -> Self {
+        Self::new(&["client", "update", id])
     }
 
     /// `client <action> <id>`: `show` or `delete`.
@@ -197,6 +202,27 @@ fn confidential_client(env: &TestEnv, options: &[(&str, &str)]) -> (String, Stri
     let out = admin(env, &cli, &[]).json();
     let secret = out["client_secret"].as_str().unwrap_or_else(|| panic!("no client_secret in {out}")).to_string();
     (id, secret)
+}
+
+/// A deployment whose containers keep no copy of a client, so an update shows at once.
+async fn uncached_env() -> TestEnv {
+    TestEnv::with_config(|c| c.client_cache_ttl = std::time::Duration::ZERO).await
+}
+
+/// The one line a refusal prints on standard error (asserting that it is one line, after
+/// `error: `, with exit status 1), without its line ending.
+fn one_line(run: Run) -> String {
+    assert_eq!(run.output.status.code(), Some(1), "a refusal exits with 1: {}", run.stderr());
+    let stderr = run.failed();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr.trim_end().to_string()
+}
+
+/// Epoch seconds as RFC 3339 in UTC, as people read dates.
+fn rfc3339(epoch_seconds: i64) -> String {
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_secs(epoch_seconds).fmt(DateTimeFormat::DateTime).expect("a date")
 }
 
 /// A confidential client allowed the password and refresh-token grants, made by the tool.
@@ -461,6 +487,282 @@ async fn an_unknown_grant_type_is_refused() {
     assert_eq!(created["grant_types"], serde_json::json!(["password"]), "exactly the grants asked for");
 }
 
+// ---- client update -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn client_update_keeps_the_secret_and_changes_only_what_was_named() {
+    let env = uncached_env().await;
+    let (id, secret) = confidential_client(
+        &env,
+        &[
+            ("--name", "Reports"),
+            ("--scope", "reports:read"),
+            ("--grant", "client_credentials"),
+            ("--grant", "authorization_code"),
+            ("--redirect-uri", "https://reports.example/cb"),
+            ("--post-logout-redirect-uri", "https://reports.example/bye"),
+        ],
+    );
+    let before = env.app.store.client(&id).await.expect("store").expect("stored");
+
+    let updated = admin(&env, &Cli::client_update(&id).opt("--scope", "reports:read reports:write").json(), &[]).json();
+    assert!(updated.get("client_secret").is_none(), "no new secret without --rotate-secret: {updated}");
+    assert_eq!(updated["scope"], "reports:read reports:write");
+    assert_eq!(updated["redirect_uris"], serde_json::json!(["https://reports.example/cb"]), "unchanged");
+    assert_eq!(updated["grant_types"], serde_json::json!(["client_credentials", "authorization_code"]));
+    assert_eq!(updated["name"], "Reports");
+    let after = env.app.store.client(&id).await.expect("store").expect("stored");
+    let scope = wxauth::scope::Scope::parse("reports:read reports:write").expect("scope");
+    assert_eq!(after, wxauth::domain::client::Client { scope, ..before.clone() }, "only the scope changed");
+
+    let token = env
+        .post_basic("/oauth/token", &id, &secret, &[("grant_type", "client_credentials"), ("scope", "reports:write")])
+        .await;
+    assert_eq!(token.status, 200, "the old secret works, for the new scope: {}", token.json);
+
+    let run = admin(&env, &Cli::client_update(&id).opt("--name", "Reports v2"), &[]).ok();
+    assert!(run.stdout().starts_with(&format!("updated {id} ")), "{}", run.stdout());
+    assert!(!run.stdout().contains("client_secret"), "{}", run.stdout());
+    let renamed = env.app.store.client(&id).await.expect("store").expect("stored");
+    assert_eq!((renamed.name.as_str(), &renamed.secret_hash), ("Reports v2", &before.secret_hash));
+    assert_eq!(renamed.redirect_uris, before.redirect_uris);
+    assert_eq!(renamed.post_logout_redirect_uris, before.post_logout_redirect_uris);
+}
+
+#[tokio::test]
+async fn client_update_sets_and_removes_the_audience_and_the_logout_registrations() {
+    let env = TestEnv::new().await;
+    let id = unique("web");
+    let create = Cli::client_create(&id, "public")
+        .opt("--redirect-uri", "https://app.example/cb")
+        .opt("--post-logout-redirect-uri", "https://app.example/bye");
+    admin(&env, &create, &[]).ok();
+    let issuer = [("ISSUER", "https://auth.example")];
+    let update = || Cli::client_update(&id).json();
+
+    let out = admin(&env, &update().opt("--audience", "https://api.example/web"), &issuer).json();
+    assert_eq!(out["audience"], "https://api.example/web");
+    let out = admin(&env, &update().arg("--no-audience"), &[]).json();
+    assert!(out["audience"].is_null(), "the deployment's audience again: {out}");
+    admin(&env, &update().opt("--audience", "https://a.example").arg("--no-audience"), &issuer).failed();
+
+    let out = admin(
+        &env,
+        &update()
+            .opt("--backchannel-logout-uri", "https://app.example/bcl")
+            .arg("--backchannel-logout-session-required"),
+        &[],
+    )
+    .json();
+    assert_eq!(
+        (&out["backchannel_logout_uri"], &out["backchannel_logout_session_required"]),
+        (&serde_json::json!("https://app.example/bcl"), &serde_json::json!(true))
+    );
+    let out = admin(&env, &update().opt("--backchannel-logout-uri", "https://app.example/bcl2"), &[]).json();
+    assert_eq!(out["backchannel_logout_session_required"], true, "kept when only the URI changes: {out}");
+    let out = admin(&env, &update().arg("--backchannel-logout-session-required=false"), &[]).json();
+    assert_eq!(out["backchannel_logout_session_required"], false, "{out}");
+    let out = admin(&env, &update().arg("--no-backchannel-logout"), &[]).json();
+    assert!(out["backchannel_logout_uri"].is_null(), "{out}");
+
+    let out = admin(&env, &update().opt("--post-logout-redirect-uri", ""), &[]).json();
+    assert_eq!(out["post_logout_redirect_uris"], serde_json::json!([]), "'' alone removes them: {out}");
+    assert_eq!(out["redirect_uris"], serde_json::json!(["https://app.example/cb"]), "{out}");
+    let stored = env.app.store.client(&id).await.expect("store").expect("stored");
+    assert!(
+        stored.post_logout_redirect_uris.is_empty() && stored.backchannel_logout.is_none() && stored.audience.is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_code_flow_client_signs_in_with_a_redirect_uri_added_by_client_update() {
+    let env = uncached_env().await;
+    env.password_user("uma", "uma's password").await;
+    let id = unique("web");
+    let create =
+        Cli::client_create(&id, "public").opt("--redirect-uri", "https://old.example/cb").opt("--scope", "openid");
+    admin(&env, &create, &[]).ok();
+    let query = code_request(&id, "openid", "s1");
+    let refused = open_sign_in(&env, &query).await.expect_err("not registered yet: an error page, no sign-in");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+
+    let update =
+        Cli::client_update(&id).opt("--redirect-uri", "https://old.example/cb").opt("--redirect-uri", REDIRECT_URI);
+    let out = admin(&env, &update.json(), &[]).json();
+    assert_eq!(out["redirect_uris"], serde_json::json!(["https://old.example/cb", REDIRECT_URI]));
+    let code = code_for(&env, &query, "uma", "uma's password").await;
+    let tokens = exchange(&env, &id, &code, PKCE_VERIFIER).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.json);
+}
+
+#[tokio::test]
+async fn client_update_rotate_secret_prints_a_new_secret_once_and_only_the_new_one_works() {
+    let env = uncached_env().await;
+    let (id, old) = confidential_client(&env, &[("--scope", "reports:read")]);
+    assert_eq!(env.client_credentials(&id, &old).await.status, 200);
+
+    let run = admin(&env, &Cli::client_update(&id).arg("--rotate-secret"), &[]).ok();
+    let out = run.stdout();
+    let new = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a client_secret line").to_string();
+    assert_eq!(out.matches(&new).count(), 1, "printed once: {out}");
+    assert!(out.contains("shown once") && new.len() >= 32 && new != old, "{out}");
+    let stored = env.app.store.client(&id).await.expect("store").expect("stored");
+    assert_eq!(stored.secret_hash.as_deref(), Some(wxauth::secret::hash(&new).as_str()), "only its hash is stored");
+    assert_eq!(stored.scope.to_string(), "reports:read", "the rest is kept");
+
+    let refused = env.client_credentials(&id, &old).await;
+    assert_eq!((refused.status, refused.error()), (401, "invalid_client"), "the old secret stops working");
+    assert_eq!(env.client_credentials(&id, &new).await.status, 200, "the new one works");
+    let shown = admin(&env, &Cli::client("show", &id).json(), &[]).ok();
+    assert!(!shown.printed().contains(&new), "never shown again");
+
+    let again = admin(&env, &Cli::client_update(&id).arg("--rotate-secret").json(), &[]).json();
+    let newest = again["client_secret"].as_str().expect("client_secret in the JSON");
+    assert_eq!(env.client_credentials(&id, newest).await.status, 200);
+    assert_eq!(env.client_credentials(&id, &new).await.status, 401);
+
+    let public = unique("web");
+    admin(&env, &Cli::client_create(&public, "public").opt("--redirect-uri", "https://app.example/cb"), &[]).ok();
+    let refused = one_line(admin(&env, &Cli::client_update(&public).arg("--rotate-secret"), &[]));
+    assert!(refused.contains("only confidential clients have a secret"), "{refused}");
+}
+
+#[tokio::test]
+async fn updating_a_missing_client_fails_with_one_line_and_creates_nothing() {
+    let env = TestEnv::new().await;
+    let id = unique("ghost");
+    let refused = one_line(admin(&env, &Cli::client_update(&id).opt("--scope", "openid"), &[]));
+    assert_eq!(refused, format!("error: no client {id:?}"));
+    assert!(env.app.store.client(&id).await.expect("store").is_none());
+
+    // A client deleted between the tool's read and its write is not recreated.
+    let (gone, _) = confidential_client(&env, &[]);
+    let read = env.app.store.client(&gone).await.expect("store").expect("stored");
+    admin(&env, &Cli::client("delete", &gone), &[]).ok();
+    assert!(!env.app.store.update_client(&read).await.expect("store"), "nothing to update");
+    assert!(env.app.store.client(&gone).await.expect("store").is_none(), "not recreated");
+}
+
+#[tokio::test]
+async fn client_update_refuses_what_client_create_refuses_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    let (id, _) = confidential_client(&env, &[("--scope", "reports:read")]);
+    let before = env.app.store.client(&id).await.expect("store").expect("stored");
+    let update = || Cli::client_update(&id);
+    for (cli, says) in [
+        (update().opt("--redirect-uri", "http://evil.example/cb"), "http://evil.example/cb"),
+        (update().opt("--post-logout-redirect-uri", "https://app.example/bye#x"), "fragment"),
+        (update().opt("--backchannel-logout-uri", "javascript:alert(1)"), "javascript:alert(1)"),
+        (update().opt("--grant", "magic_beans"), "unknown grant type \"magic_beans\""),
+        (update().opt("--grant", wxauth_tests::WECHAT_GRANT), "WeChat grant"),
+        (update().opt("--grant", ""), "unknown grant type"),
+        (update().arg("--backchannel-logout-session-required"), "no back-channel logout URI"),
+        (update().opt("--scope", "bad\\scope"), "--scope"),
+    ] {
+        let refused = one_line(admin(&env, &cli, &[]));
+        assert!(refused.contains(says), "{}: {refused}", cli.args().join(" "));
+    }
+    let after = env.app.store.client(&id).await.expect("store").expect("stored");
+    assert_eq!(after, before, "nothing changed");
+}
+
+// ---- the deployment's own audience -------------------------------------------------------------
+
+#[tokio::test]
+async fn client_update_may_not_claim_the_deployments_own_audience_named_in_the_environment_or_by_flag() {
+    let env = TestEnv::new().await;
+    let (id, _) = confidential_client(&env, &[]);
+    let update = |audience: &str| Cli::client_update(&id).opt("--audience", audience);
+    let from_env = one_line(admin(&env, &update("https://auth.example/"), &[("ISSUER", "https://auth.example")]));
+    assert!(from_env.contains("every user's tokens"), "{from_env}");
+    let by_flag = admin(&env, &update("https://Auth.Example").opt("--issuer", "https://auth.example"), &[]).failed();
+    assert!(by_flag.contains("every user's tokens"), "{by_flag}");
+    let audience_flag = update("https://api.example").opt("--deployment-audience", "https://api.example");
+    assert!(
+        admin(&env, &audience_flag, &[("ISSUER", "https://auth.example")]).failed().contains("every user's tokens")
+    );
+    let created = unique("greedy");
+    let create = Cli::client_create(&created, "confidential").opt("--audience", "https://auth.example");
+    let refused = admin(&env, &create.opt("--issuer", "https://auth.example/"), &[]).failed();
+    assert!(refused.contains("every user's tokens"), "create with --issuer: {refused}");
+    assert!(env.app.store.client(&created).await.expect("store").is_none());
+    assert!(env.app.store.client(&id).await.expect("store").expect("stored").audience.is_none(), "not changed");
+
+    let ok = admin(&env, &update("https://reports.example").opt("--issuer", "https://auth.example").json(), &[]).json();
+    assert_eq!(ok["audience"], "https://reports.example");
+}
+
+#[tokio::test]
+async fn the_audience_check_reads_the_issuer_that_init_recorded_in_the_table() {
+    let env = TestEnv::new().await;
+    let table = unique("init");
+    let on_table = |cli: &Cli| admin_on_table(&env, &table, cli, &[], None);
+    let init = Cli::init().opt("--issuer", "https://auth.example/").opt("--audience", "https://api.example");
+    let out = on_table(&init.json()).json();
+    assert_eq!((&out["issuer"], &out["audience"]), (&"https://auth.example".into(), &"https://api.example".into()));
+    let item = env.raw_item(&wxauth::store::deployment::key()).await;
+    assert!(item.is_none(), "recorded in the table init was given, not the deployment's");
+
+    for audience in ["https://auth.example", "https://api.example/"] {
+        let id = unique("greedy");
+        let refused = one_line(on_table(&Cli::client_create(&id, "confidential").opt("--audience", audience)));
+        assert!(refused.contains("every user's tokens"), "{audience}: {refused}");
+    }
+    let id = unique("reports");
+    on_table(&Cli::client_create(&id, "confidential").opt("--audience", "https://reports.example")).ok();
+    let refused = on_table(&Cli::client_update(&id).opt("--audience", "https://auth.example")).failed();
+    assert!(refused.contains("every user's tokens"), "{refused}");
+    on_table(&Cli::client_update(&id).arg("--no-audience")).ok();
+
+    let again = on_table(&Cli::init().json()).json();
+    assert_eq!(again["issuer"], "https://auth.example", "init without --issuer keeps the record: {again}");
+    let text = on_table(&Cli::init()).ok().stdout();
+    assert!(text.contains("issuer: https://auth.example, default audience https://api.example"), "{text}");
+    let moved = on_table(&Cli::init().opt("--issuer", "https://id.example").json()).json();
+    assert!(moved["audience"].is_null(), "the newest statement wins: {moved}");
+    let refused =
+        on_table(&Cli::client_create(&unique("greedy"), "confidential").opt("--audience", "https://id.example"));
+    assert!(refused.failed().contains("every user's tokens"));
+    let bad = one_line(on_table(&Cli::init().opt("--issuer", "auth.example")));
+    assert!(bad.contains("--issuer"), "{bad}");
+}
+
+#[tokio::test]
+async fn an_audience_is_refused_with_guidance_when_the_deployments_issuer_is_unknown() {
+    let env = TestEnv::new().await;
+    let id = unique("reports");
+    let create = Cli::client_create(&id, "confidential").opt("--audience", "https://reports.example");
+    let refused = one_line(admin(&env, &create, &[]));
+    assert!(refused.contains("init --issuer") && refused.contains("or give --issuer"), "{refused}");
+    assert!(env.app.store.client(&id).await.expect("store").is_none(), "nothing registered");
+    let (svc, _) = confidential_client(&env, &[]);
+    let refused = one_line(admin(&env, &Cli::client_update(&svc).opt("--audience", "https://reports.example"), &[]));
+    assert!(refused.contains("init --issuer"), "{refused}");
+    assert!(env.app.store.client(&svc).await.expect("store").expect("stored").audience.is_none());
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_error_is_one_line_even_with_rust_backtrace_set_and_longer_with_verbose() {
+    let env = TestEnv::new().await;
+    let backtrace = [("RUST_BACKTRACE", "1")];
+    let id = unique("ghost");
+    let plain = one_line(admin(&env, &Cli::client("show", &id), &backtrace));
+    assert_eq!(plain, format!("error: no client {id:?}"));
+    // A failure with causes (DynamoDB's answer for a table that is not there): still one line.
+    let missing_table = unique("no-table");
+    let caused = one_line(admin_on_table(&env, &missing_table, &Cli::client_list(), &backtrace, None));
+    assert!(caused.matches(": ").count() >= 2, "its causes, on the same line: {caused}");
+    for line in [&plain, &caused] {
+        assert!(!line.to_lowercase().contains("stack backtrace"), "{line}");
+    }
+
+    let verbose = admin(&env, &Cli::client("show", &id).arg("--verbose"), &backtrace).failed();
+    assert!(verbose.starts_with(&plain), "{verbose}");
+    assert!(verbose.lines().count() > 1, "the full form: {verbose}");
+}
+
 // ---- password users ----------------------------------------------------------------------------
 
 #[tokio::test]
@@ -601,8 +903,14 @@ async fn key_list_shows_the_deployments_signing_key() {
     assert_eq!(listed[0]["active_from"], keys[0].active_from);
     assert!(listed[0]["expires_at"].is_null(), "the signing key is not retired");
 
+    assert_eq!(listed[0]["active_from_utc"], rfc3339(keys[0].active_from), "a date beside the number");
+
     let text = admin(&env, &Cli::key("list"), &[]).ok().stdout();
     assert!(text.contains(&keys[0].kid) && text.contains("signs from"), "{text}");
+    let date = rfc3339(keys[0].active_from);
+    assert!(date.ends_with('Z') && date.len() == "2026-12-06T03:20:00Z".len(), "RFC 3339 in UTC: {date}");
+    assert!(text.contains(&format!("signs from {date}")), "a readable date: {text}");
+    assert!(!text.contains(&keys[0].active_from.to_string()), "no epoch seconds: {text}");
 }
 
 #[tokio::test]
@@ -829,6 +1137,9 @@ async fn a_users_browser_sessions_are_listed_and_ended_by_revoke_all_and_session
     );
     let text = admin(&env, &Cli::new(&["session", "list", "--user", &user_id]), &[]).ok().stdout();
     assert!(text.contains("(pwd) signed in at") && !text.contains(session.split('=').nth(1).expect("value")), "{text}");
+    let auth_time = listed[0]["auth_time"].as_i64().expect("auth_time stays a number");
+    assert_eq!(listed[0]["auth_time_utc"], rfc3339(auth_time));
+    assert!(text.contains(&format!("signed in at {}", rfc3339(auth_time))), "a readable date: {text}");
 
     let queue = [("BACKCHANNEL_LOGOUT_QUEUE_URL", queues.url.as_str())];
     let out = admin(&env, &Cli::revoke_all(&user_id).json(), &queue).json();
@@ -907,6 +1218,10 @@ async fn wechat_apps_are_added_listed_served_and_removed_and_their_secret_stays_
     // The domain must be the issuer's host, when the issuer is known.
     let wrong = add.clone().opt("--domain", "elsewhere.example");
     let refused = admin(&env, &wrong, &[("WECHAT_APP_SECRET", &secret), ("ISSUER", wxauth_tests::ISSUER)]).failed();
+    assert!(refused.contains("not the issuer's host"), "{refused}");
+    // ...and against the issuer `init --issuer` recorded, when none is given.
+    admin(&env, &Cli::init().opt("--issuer", wxauth_tests::ISSUER), &[]).ok();
+    let refused = admin(&env, &wrong, &[("WECHAT_APP_SECRET", &secret)]).failed();
     assert!(refused.contains("not the issuer's host"), "{refused}");
     let run = admin(
         &env,

@@ -33,6 +33,7 @@ mod examples; // examples/protected-api/template.yaml
 mod iam; // template.yaml's IAM policies against the requests each function makes
 mod lambda_runtime; // the release binaries under a Runtime API
 mod local_server; // the local server over real HTTP
+mod readme; // README.md: its contents list
 mod registration; // client registration rules
 mod routes; // the route table against template.yaml
 

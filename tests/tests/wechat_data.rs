@@ -266,6 +266,18 @@ async fn a_rejected_server_token_is_renewed_once_and_the_call_retried() {
 }
 
 #[tokio::test]
+async fn a_busy_wechat_is_asked_once_more_for_the_phone_number() {
+    let env = TestEnv::new().await;
+    let (mp, login) = env.logged_in("ok-lou").await;
+    let reply = env
+        .protected("POST", "/wechat/phone", login.str("access_token"), Some(json!({"code": "busy-phone-13600136000"})))
+        .await;
+    assert_eq!(reply.status, 200, "WeChat's -1 consumed nothing: {}", reply.json);
+    assert_eq!(reply.json["pure_phone_number"], "13600136000");
+    assert_eq!(env.mock_calls(&mp.appid).await["getuserphonenumber"], 2);
+}
+
+#[tokio::test]
 async fn phone_errors_get_clear_answers() {
     let env = TestEnv::new().await;
     let (_, login) = env.logged_in("ok-lee").await;

@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod browser_session;
 pub mod client;
 pub mod consent;
+pub mod deployment;
 pub mod jwk;
 pub mod lockout;
 pub mod logout_notice;

@@ -1,10 +1,11 @@
 //! Registered clients ([`Client`]), `CLIENT#<client_id>` / `CLIENT`.
 //!
-//! Rules: a client id is unique (conditional put); its secret is stored only as a hash; a mini
+//! Rules: a client id is unique (conditional put); an update changes an existing client only
+//! (conditional update) and never its id, kind or WeChat credentials; its secret is stored only as a hash; a mini
 //! program's WeChat app secret only sealed ([`WechatApp::encrypted_secret`]: a `WXE1` envelope
 //! under a KMS data key, encryption context purpose + appid).
 
-use super::backend::{Store, backend};
+use super::backend::{Store, backend, conditional};
 use super::item::{Item, ItemContext as _, Key, b, boolean, n, s, string_list};
 use crate::domain::client::{BackchannelLogout, Client, ClientKind, WechatApp};
 use crate::error::Error;
@@ -62,11 +63,51 @@ impl Store {
         Ok(clients)
     }
 
+    /// Writes what an update may change of `client` (everything but its id, kind, WeChat
+    /// credentials and creation time) over its stored item, only if it still exists: a client
+    /// deleted meanwhile is not recreated. `false` when there was none. One `UpdateItem`, so
+    /// attributes it does not name stay as they are.
+    pub async fn update_client(&self, client: &Client) -> Result<bool, Error> {
+        let mut values = to_item(client).into_attributes();
+        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        let mut update = self.update_item(key(&client.id)).condition_expression("attribute_exists(pk)");
+        for (i, name) in UPDATABLE.iter().enumerate() {
+            // Placeholders for every name: `name` is one of DynamoDB's reserved words.
+            update = update.expression_attribute_names(format!("#a{i}"), *name);
+            match values.remove(*name) {
+                Some(value) => {
+                    set.push(format!("#a{i} = :a{i}"));
+                    update = update.expression_attribute_values(format!(":a{i}"), value);
+                }
+                None => remove.push(format!("#a{i}")),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let written = conditional(update.update_expression(expression).send().await, "UpdateItem")?;
+        Ok(written.is_some())
+    }
+
     /// Deletes a client; `false` when there was none.
     pub async fn delete_client(&self, id: &str) -> Result<bool, Error> {
         self.delete_existing(key(id)).await
     }
 }
+
+/// The attributes [`Store::update_client`] writes (or removes when [`to_item`] leaves them out).
+const UPDATABLE: [&str; 9] = [
+    "name",
+    "secret_hash",
+    "grant_types",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "scope",
+    "audience",
+];
 
 pub(crate) fn to_item(client: &Client) -> Item {
     Item::keyed(key(&client.id))
@@ -188,6 +229,24 @@ mod tests {
         let none = to_item(&mini_program());
         for name in ["post_logout_redirect_uris", "backchannel_logout_uri", "backchannel_logout_session_required"] {
             assert!(!none.attributes().contains_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_attribute_is_either_updatable_or_fixed_at_creation() {
+        let fixed = ["pk", "sk", "client_id", "kind", "created_at", "wechat_appid", "wechat_secret"];
+        let full = Client {
+            secret_hash: Some("h".into()),
+            post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
+            backchannel_logout: Some(BackchannelLogout {
+                uri: "https://rp.example/bcl".into(),
+                session_required: true,
+            }),
+            ..mini_program()
+        };
+        for name in to_item(&full).attributes().keys() {
+            let updatable = UPDATABLE.contains(&name.as_str());
+            assert!(updatable != fixed.contains(&name.as_str()), "{name}: classify it in UPDATABLE or here");
         }
     }
 

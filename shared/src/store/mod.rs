@@ -29,15 +29,18 @@
 //! | consent | `CONSENT#<user_id>#<client_id>` | `CONSENT` | [`consents`] | the scopes allowed (a string set, united by `ADD`), `CONSENT_TTL` after the last approval |
 //! | WeChat web app | `WECHATWEB` | `APP#<appid>` | [`wechat_web_apps`] | kind (Official Account, website app), callback domain, sealed app secret, the domain-verification file |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
+//! | deployment settings | `DEPLOYMENT` | `SETTINGS` | [`deployment`] | the issuer and the default audience, recorded by `wxauth-admin init --issuer`; read by the admin tool only (never a function), to refuse them as a client's audience |
 //!
 //! What wins a race is written with a condition or in a transaction, so two concurrent requests
 //! can never both win it: creating a client, a user and its mappings, a token family, a signing
-//! key (`attribute_not_exists(pk)`); rotation, redemption, consumption, revocation of a family,
+//! key (`attribute_not_exists(pk)`); updating a client (`attribute_exists(pk)`: one deleted
+//! meanwhile is not recreated); rotation, redemption, consumption, revocation of a family,
 //! the password-failure lease, the session keys, a browser session's use and a consent's
 //! scopes (conditions on the item's state). Written
 //! without a condition, where a retry must succeed and no race can be lost: the pending sign-in
 //! request, the authorization code and the browser session (keys are hashes of 256 random bits), the deny-list entry
-//! of a revoked access token, the WeChat server access token (the newest wins), and the deletes
+//! of a revoked access token, the WeChat server access token and the deployment settings (the
+//! newest wins), and the deletes
 //! of a client, of a password-failure counter and (in its transaction) of a deleted user's item.
 //!
 //! The helpers: [`item`] (keys, attributes, typed getters), [`backend`] ([`Store`], reads that
@@ -50,6 +53,7 @@ pub mod browser_sessions;
 pub mod client_cache;
 pub mod clients;
 pub mod consents;
+pub mod deployment;
 pub mod item;
 pub mod password_failures;
 pub mod refresh_tokens;

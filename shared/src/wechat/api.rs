@@ -206,9 +206,9 @@ impl WechatClient {
         force_refresh: bool,
     ) -> Result<ServerToken, WechatError> {
         let body = serde_json::json!({"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": force_refresh});
-        let answer = async {
-            let body: StableTokenBody =
-                retry_once(|| self.call(self.post_json("/cgi-bin/stable_token", &[], &body))).await?;
+        // WeChat's -1 comes in a 200 answer: the errcode is checked inside the retry.
+        let once = || async {
+            let body: StableTokenBody = self.call(self.post_json("/cgi-bin/stable_token", &[], &body)).await?;
             check(body.errcode, body.errmsg)?;
             match body.access_token {
                 Some(token) if !token.is_empty() && body.expires_in > 0 => {
@@ -217,20 +217,19 @@ impl WechatClient {
                 _ => Err(WechatError::Malformed("stable_token without access_token".into())),
             }
         };
-        observe("stable_token", answer.await)
+        observe("stable_token", retry_once(once).await)
     }
 
     /// `POST /wxa/business/getuserphonenumber`: the number behind a phone-button `code`.
     pub async fn phone_number(&self, access_token: &str, code: &str) -> Result<PhoneInfo, WechatError> {
         let body = serde_json::json!({"code": code});
         let path = "/wxa/business/getuserphonenumber";
-        let answer = async {
-            let body: PhoneBody =
-                retry_once(|| self.call(self.post_json(path, &[("access_token", access_token)], &body))).await?;
+        let once = || async {
+            let body: PhoneBody = self.call(self.post_json(path, &[("access_token", access_token)], &body)).await?;
             check(body.errcode, body.errmsg)?;
             body.phone_info.ok_or_else(|| WechatError::Malformed("getuserphonenumber without phone_info".into()))
         };
-        observe("getuserphonenumber", answer.await)
+        observe("getuserphonenumber", retry_once(once).await)
     }
 
     /// `GET /wxa/checksession`: whether WeChat still holds `signature`'s session key as the
@@ -244,15 +243,15 @@ impl WechatClient {
                 ("sig_method", "hmac_sha256"),
             ])
         };
-        let answer = async {
-            let body: Envelope = retry_once(|| self.call(request())).await?;
+        let once = || async {
+            let body: Envelope = self.call(request()).await?;
             match check(body.errcode, body.errmsg) {
                 Ok(()) => Ok(true),
                 Err(WechatError::Api { errcode: 87009, .. }) => Ok(false),
                 Err(e) => Err(e),
             }
         };
-        observe("checksession", answer.await)
+        observe("checksession", retry_once(once).await)
     }
 
     fn post_json(&self, path: &str, query: &[(&str, &str)], body: &serde_json::Value) -> reqwest::RequestBuilder {

@@ -2,9 +2,13 @@
 //!
 //! Reads the same environment as the functions (`WXAUTH_TABLE`, `KMS_DATA_KEY_ID`, and the AWS
 //! SDK's `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials); flags override. Human-readable output,
-//! `--json` for scripts.
+//! `--json` for scripts. A refusal is one line on standard error (`error: ...`) and exit status
+//! 1; `--verbose` prints its full form.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
+use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use wxauth::domain::client::{BackchannelLogout, Client, ClientKind};
@@ -17,7 +21,7 @@ use wxauth::queue::LogoutQueue;
 use wxauth::scope::Scope;
 use wxauth::store::Store;
 use wxauth::store::usernames::CreateUserError;
-use wxauth_provision::{self as provision, NewClient};
+use wxauth_provision::{self as provision, ClientUpdate, NewClient};
 
 #[derive(Parser)]
 #[command(name = "wxauth-admin", version, about = "Administers a wxauth deployment: table, keys, clients, users")]
@@ -35,6 +39,10 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// On failure, print the error's full form (each cause on its own line, and a backtrace
+    /// when RUST_BACKTRACE asks for one) instead of one line.
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +70,15 @@ enum Command {
         /// name and its dead-letter queue, as template.yaml does on AWS, and print its URL.
         #[arg(long)]
         logout_queue: Option<String>,
+        /// The deployment's issuer (the functions' ISSUER): recorded in the table, so that
+        /// `client create` and `client update` refuse it as a client's audience wherever they
+        /// run. Without it, a recorded issuer stays as it is.
+        #[arg(long, env = "ISSUER", hide_env_values = true)]
+        issuer: Option<String>,
+        /// The deployment's default audience (the functions' AUDIENCE; empty or absent: the
+        /// issuer), recorded with --issuer.
+        #[arg(long = "audience", env = "AUDIENCE", hide_env_values = true)]
+        deployment_audience: Option<String>,
     },
     /// Registered clients.
     #[command(subcommand)]
@@ -110,7 +127,8 @@ struct AddWechatApp {
     /// the issuer's host.
     #[arg(long)]
     domain: String,
-    /// The deployment's issuer, to check --domain against its host.
+    /// The deployment's issuer, to check --domain against its host (default: as `init --issuer`
+    /// recorded it).
     #[arg(long, env = "ISSUER", hide_env_values = true)]
     issuer: Option<String>,
     /// The domain-verification file WeChat's console hands out (MP_verify_<token>.txt), served
@@ -222,6 +240,11 @@ enum ClientCommand {
     Show {
         id: String,
     },
+    /// Changes what is named of a client and keeps the rest; its secret stays unless
+    /// --rotate-secret. Checked as `client create` checks. Containers that read the client
+    /// within CLIENT_CACHE_TTL (default 60 s) keep honouring their copy until it expires: the
+    /// change takes effect everywhere within that time.
+    Update(Box<UpdateClient>),
     /// Deletes a client. Containers that read it within CLIENT_CACHE_TTL (default 60 s) keep
     /// honouring it until their copy expires: the deletion takes effect everywhere within that
     /// time (so does a new secret or any other change). Its users' refresh tokens stop working
@@ -262,16 +285,12 @@ struct CreateClient {
     scope: String,
     /// `aud` of its access tokens (default: the deployment's), which also makes it the
     /// resource server of that audience at introspection. Never the deployment's default
-    /// audience or its issuer (ISSUER, AUDIENCE from the environment, as the functions read
-    /// them): that would show it every user's tokens.
+    /// audience or its issuer (--issuer, --deployment-audience, else as `init --issuer`
+    /// recorded them; refused when none is known): that would show it every user's tokens.
     #[arg(long)]
     audience: Option<String>,
-    /// The deployment's issuer, to refuse it as a client's audience.
-    #[arg(long, env = "ISSUER", hide_env_values = true)]
-    issuer: Option<String>,
-    /// The deployment's default audience (default: the issuer), likewise.
-    #[arg(long = "deployment-audience", env = "AUDIENCE", hide_env_values = true)]
-    deployment_audience: Option<String>,
+    #[command(flatten)]
+    deployment: DeploymentNames,
     /// Mini programs: the WeChat appid.
     #[arg(long)]
     wechat_appid: Option<String>,
@@ -282,13 +301,124 @@ struct CreateClient {
     wechat_secret_from_env: bool,
 }
 
+/// What the deployment calls itself, to refuse as a client's audience (beside what `init
+/// --issuer` recorded in the table).
+#[derive(Args)]
+struct DeploymentNames {
+    /// The deployment's issuer (default: as `init --issuer` recorded it).
+    #[arg(long, env = "ISSUER", hide_env_values = true)]
+    issuer: Option<String>,
+    /// The deployment's default audience (default: the issuer).
+    #[arg(long = "deployment-audience", env = "AUDIENCE", hide_env_values = true)]
+    deployment_audience: Option<String>,
+}
+
+impl DeploymentNames {
+    fn given(&self) -> [Option<&str>; 2] {
+        [self.issuer.as_deref(), self.deployment_audience.as_deref()]
+    }
+}
+
+#[derive(Args)]
+struct UpdateClient {
+    /// The client id.
+    id: String,
+    /// A new name, shown on the sign-in page.
+    #[arg(long)]
+    name: Option<String>,
+    /// Replaces the most it may ask for, space-separated ("" for nothing).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Replaces its grant types (repeatable).
+    #[arg(long = "grant")]
+    grants: Vec<String>,
+    /// Replaces its redirect URIs (repeatable); `--redirect-uri ''` alone removes them all.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Replaces where logout may send the browser (repeatable); `''` alone removes them all.
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A new `aud` for its access tokens, checked as `client create --audience` is.
+    #[arg(long, conflicts_with = "no_audience")]
+    audience: Option<String>,
+    /// Its access tokens carry the deployment's audience again.
+    #[arg(long)]
+    no_audience: bool,
+    /// A new back-channel logout URI (whether it requires a session stays as it was).
+    #[arg(long = "backchannel-logout-uri", conflicts_with = "no_backchannel_logout")]
+    backchannel_logout_uri: Option<String>,
+    /// It is told of logouts no more.
+    #[arg(long = "no-backchannel-logout", conflicts_with = "backchannel_logout_session_required")]
+    no_backchannel_logout: bool,
+    /// The client needs `sid` in logout tokens; `=false` to say it does not.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    backchannel_logout_session_required: Option<bool>,
+    /// A new secret (confidential clients), printed once and stored only as a hash; the old one
+    /// stops working.
+    #[arg(long)]
+    rotate_secret: bool,
+    #[command(flatten)]
+    deployment: DeploymentNames,
+}
+
+impl UpdateClient {
+    /// The change it asks for.
+    fn change(self) -> anyhow::Result<ClientUpdate> {
+        /// A repeatable flag's values: `None` when not given; an empty value removes them all.
+        fn list(values: Vec<String>) -> Option<Vec<String>> {
+            (!values.is_empty()).then(|| values.into_iter().filter(|v| !v.is_empty()).collect())
+        }
+        let scope = match &self.scope {
+            Some(scope) => Some(Scope::parse(scope).map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?),
+            None => None,
+        };
+        Ok(ClientUpdate {
+            name: self.name,
+            grant_types: (!self.grants.is_empty()).then_some(self.grants),
+            redirect_uris: list(self.redirect_uris),
+            post_logout_redirect_uris: list(self.post_logout_redirect_uris),
+            backchannel_logout_uri: if self.no_backchannel_logout {
+                Some(None)
+            } else {
+                self.backchannel_logout_uri.map(Some)
+            },
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
+            scope,
+            audience: if self.no_audience { Some(None) } else { self.audience.map(Some) },
+            rotate_secret: self.rotate_secret,
+        })
+    }
+}
+
 fn parse_kind(text: &str) -> Result<ClientKind, String> {
     ClientKind::parse(text).ok_or_else(|| "expected confidential, public or miniprogram".to_string())
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbose = cli.verbose;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error, verbose);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A failure on standard error: `error: ` and the message with its causes on one line; with
+/// `--verbose`, anyhow's full form (causes one per line, the backtrace if RUST_BACKTRACE asked).
+fn report(error: &anyhow::Error, verbose: bool) {
+    if verbose {
+        eprintln!("error: {error:?}");
+    } else {
+        let line = format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("error: {line}");
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env()?).await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
@@ -296,8 +426,19 @@ async fn main() -> anyhow::Result<()> {
     let queue = LogoutQueue::new(sqs.clone(), cli.backchannel_logout_queue_url.clone());
     let now = wxauth::clock::unix_now();
     match cli.command {
-        Command::Init { signing_key, alg, custody, logout_queue } => {
+        Command::Init { signing_key, alg, custody, logout_queue, issuer, deployment_audience } => {
+            let issuer = issuer.filter(|i| !i.trim().is_empty());
+            let deployment_audience = deployment_audience.filter(|a| !a.trim().is_empty());
+            if issuer.is_none() && deployment_audience.is_some() {
+                anyhow::bail!("--audience (AUDIENCE) is recorded with the issuer: give --issuer too");
+            }
             wxauth::store::table::ensure_table(store.dynamodb(), &cli.table).await?;
+            let deployment = match &issuer {
+                Some(issuer) => {
+                    Some(provision::record_deployment(&store, issuer, deployment_audience.as_deref(), now).await?)
+                }
+                None => store.deployment_settings().await?,
+            };
             let data_key = if cli.data_key.starts_with("alias/") {
                 provision::ensure_data_key(&kms, &cli.data_key).await?
             } else {
@@ -318,11 +459,20 @@ async fn main() -> anyhow::Result<()> {
                 Some(name) => Some(provision::ensure_logout_queue(&sqs, &name).await?),
                 None => None,
             };
-            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_custody": signing.custody.as_str(), "signing_kms_key_id": signing.kms_key_id, "backchannel_logout_queue_url": queue_url});
+            let issuer = deployment.as_ref().map(|d| &d.issuer);
+            let audience = deployment.as_ref().and_then(|d| d.audience.as_ref());
+            let out = json!({"table": cli.table, "data_key_id": data_key, "signing_kid": signing.kid, "signing_alg": signing.jwk.alg, "signing_custody": signing.custody.as_str(), "signing_kms_key_id": signing.kms_key_id, "backchannel_logout_queue_url": queue_url, "issuer": issuer, "audience": audience});
             print(cli.json, &out, || {
                 let queue = queue_url.as_ref().map(|url| format!("\nlogout queue: BACKCHANNEL_LOGOUT_QUEUE_URL={url}"));
+                let names = match (issuer, audience) {
+                    (Some(issuer), Some(audience)) => format!("issuer: {issuer}, default audience {audience}"),
+                    (Some(issuer), None) => format!("issuer: {issuer}"),
+                    _ => "issuer: not recorded (`init --issuer URL` records it; until then `client create --audience` \
+                          is refused without --issuer)"
+                        .to_string(),
+                };
                 format!(
-                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {}, {}, custody {} (KMS {}){}",
+                    "table {}: ready (TTL on expires_at)\ndata key: {data_key} (KMS_DATA_KEY_ID={})\nsigning key: kid {}, {}, custody {} (KMS {}){}\n{names}",
                     cli.table,
                     cli.data_key,
                     signing.kid,
@@ -335,7 +485,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Session(SessionCommand::List { user_id }) => {
             let sessions = store.user_browser_sessions(&user_id, now).await?;
-            let out = json!(sessions.iter().map(|s| json!({"sid": s.sid, "amr": s.method.amr(), "auth_time": s.auth_time, "clients": s.clients, "idle_until": s.idle_until, "absolute_until": s.absolute_until})).collect::<Vec<_>>());
+            let out = json!(sessions.iter().map(|s| json!({"sid": s.sid, "amr": s.method.amr(), "auth_time": s.auth_time, "auth_time_utc": utc(s.auth_time), "clients": s.clients, "idle_until": s.idle_until, "idle_until_utc": utc(s.idle_until), "absolute_until": s.absolute_until, "absolute_until_utc": utc(s.absolute_until)})).collect::<Vec<_>>());
             print(cli.json, &out, || {
                 if sessions.is_empty() {
                     return format!("no browser session of {user_id}");
@@ -347,9 +497,9 @@ async fn main() -> anyhow::Result<()> {
                             "sid {} ({}) signed in at {}, clients: {}; ends at {} unless used",
                             s.sid,
                             s.method.amr(),
-                            s.auth_time,
+                            utc(s.auth_time),
                             if s.clients.is_empty() { "none".to_string() } else { s.clients.join(" ") },
-                            s.expires_at()
+                            utc(s.expires_at())
                         )
                     })
                     .collect::<Vec<_>>()
@@ -366,18 +516,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Key(KeyCommand::List) => {
             let keys = store.signing_keys(now).await?;
-            let out = json!(keys.iter().map(|k| json!({"kid": k.kid, "alg": k.jwk.alg, "custody": k.custody.as_str(), "kms_key_id": k.kms_key_id, "active_from": k.active_from, "expires_at": k.expires_at})).collect::<Vec<_>>());
+            let out = json!(keys.iter().map(|k| json!({"kid": k.kid, "alg": k.jwk.alg, "custody": k.custody.as_str(), "kms_key_id": k.kms_key_id, "active_from": k.active_from, "active_from_utc": utc(k.active_from), "expires_at": k.expires_at, "expires_at_utc": k.expires_at.map(utc)})).collect::<Vec<_>>());
             print(cli.json, &out, || {
                 keys.iter()
                     .map(|k| {
-                        let until = k.expires_at.map(|at| format!(", published until {at}")).unwrap_or_default();
+                        let until = k.expires_at.map(|at| format!(", published until {}", utc(at))).unwrap_or_default();
                         format!(
                             "{} {} {} (KMS {}) signs from {}{until}",
                             k.kid,
                             k.jwk.alg,
                             k.custody.as_str(),
                             k.kms_key_id,
-                            k.active_from
+                            utc(k.active_from)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -404,7 +554,7 @@ async fn main() -> anyhow::Result<()> {
                     key.jwk.alg,
                     key.custody.as_str(),
                     key.kms_key_id,
-                    key.active_from
+                    utc(key.active_from)
                 )
             });
         }
@@ -419,17 +569,8 @@ async fn main() -> anyhow::Result<()> {
                 (None, None) => None,
                 _ => anyhow::bail!("--wechat-appid and --wechat-secret-from-env go together"),
             };
-            let shared = [c.issuer.as_deref(), c.deployment_audience.as_deref()];
-            if let Some(audience) = c
-                .audience
-                .as_deref()
-                .filter(|a| shared.iter().flatten().any(|s| s.trim_end_matches('/') == a.trim_end_matches('/')))
-            {
-                anyhow::bail!(
-                    "--audience {audience} is the deployment's own default audience: every token without an audience of \
-                     its own carries it, and introspection would show this client every user's tokens. Name the \
-                     resource server's own audience (e.g. https://api.example/reports)"
-                );
+            if let Some(audience) = &c.audience {
+                provision::check_client_audience(&store, audience, &c.deployment.given()).await?;
             }
             let new = NewClient {
                 id: c.id,
@@ -476,7 +617,11 @@ async fn main() -> anyhow::Result<()> {
                 appid: a.appid,
                 secret,
                 domain: a.domain,
-                issuer: a.issuer,
+                // The issuer given, else the one `init --issuer` recorded.
+                issuer: match a.issuer {
+                    Some(issuer) => Some(issuer),
+                    None => store.deployment_settings().await?.map(|d| d.issuer),
+                },
                 verify_file,
             };
             let data_key = DataKey::new(kms, &cli.data_key);
@@ -502,6 +647,26 @@ async fn main() -> anyhow::Result<()> {
         Command::Client(ClientCommand::Show { id }) => {
             let client = store.client(&id).await?.with_context(|| format!("no client {id:?}"))?;
             print(cli.json, &describe(&client), || text(&client));
+        }
+        Command::Client(ClientCommand::Update(u)) => {
+            if let Some(audience) = &u.audience {
+                provision::check_client_audience(&store, audience, &u.deployment.given()).await?;
+            }
+            let id = u.id.clone();
+            let (client, secret) = provision::update_client(&store, &id, u.change()?).await?;
+            let mut out = describe(&client);
+            if let Some(secret) = &secret {
+                out["client_secret"] = json!(secret);
+            }
+            print(cli.json, &out, || {
+                let mut text = format!("updated {}", text(&client));
+                if let Some(secret) = &secret {
+                    text.push_str(&format!(
+                        "\nclient_secret: {secret}\n(shown once: only its hash is stored; the old one no longer works)"
+                    ));
+                }
+                text
+            });
         }
         Command::Client(ClientCommand::Delete { id }) => {
             let deleted = store.delete_client(&id).await?;
@@ -631,6 +796,12 @@ fn text(c: &Client) -> String {
         line.push_str(&format!("; back-channel logout: {}", b.uri));
     }
     line
+}
+
+/// Epoch seconds as RFC 3339 in UTC (`2026-12-06T03:20:00Z`), for people; JSON keeps the
+/// numbers too, which scripts read. The SDK's own date type: no crate of our own for this.
+fn utc(epoch_seconds: i64) -> String {
+    DateTime::from_secs(epoch_seconds).fmt(DateTimeFormat::DateTime).unwrap_or_else(|_| epoch_seconds.to_string())
 }
 
 fn print(as_json: bool, value: &serde_json::Value, text: impl FnOnce() -> String) {

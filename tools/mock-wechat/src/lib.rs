@@ -53,6 +53,7 @@
 //! | `busy-<name>[.u]` | jscode2session | -1 `system error` once, then as `ok-<name>[.u]` |
 //! | `err-<errcode>` | jscode2session, getuserphonenumber | that error, every time (`err--1` is -1) |
 //! | `phone-<digits>` | getuserphonenumber | that number (country code 86), once |
+//! | `busy-phone-<digits>` | getuserphonenumber | -1 `system error` once, then as `phone-<digits>` |
 //! | a fixture code | jscode2session | its session or error (fixtures file or `POST /mock/codes`) |
 //! | anything else | both | 40029 `invalid code` |
 //!

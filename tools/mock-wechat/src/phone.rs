@@ -16,8 +16,9 @@
 //! ```
 //!
 //! (`phoneNumber` carries an area code only for non-Chinese numbers, which
-//! the mock does not produce). `err-<n>` answers that error every time;
-//! anything else → 40029 `invalid code`.
+//! the mock does not produce). `busy-phone-<digits>` answers -1 `system
+//! error` once, then as `phone-<digits>`; `err-<n>` answers that error every
+//! time; anything else → 40029 `invalid code`.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -47,14 +48,15 @@ pub struct Watermark {
     pub appid: String,
 }
 
-/// What a phone code means: `Ok(digits)` for `phone-<digits>`, `Err` for
-/// `err-<n>`, `None` for anything else.
-fn parse_phone_code(code: &str) -> Option<Result<&str, WxError>> {
+/// What a phone code means: `Ok((digits, busy once))` for `phone-<digits>`
+/// and `busy-phone-<digits>`, `Err` for `err-<n>`, `None` for anything else.
+fn parse_phone_code(code: &str) -> Option<Result<(&str, bool), WxError>> {
     if let Some(err) = WxError::named_by_code(code) {
         return Some(Err(err));
     }
+    let (code, busy) = code.strip_prefix("busy-").map_or((code, false), |rest| (rest, true));
     let digits = code.strip_prefix("phone-")?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Ok(digits))
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Ok((digits, busy)))
 }
 
 impl Mock {
@@ -64,10 +66,15 @@ impl Mock {
         let digits = match parse_phone_code(code) {
             None => return Err(WxError::INVALID_CODE),
             Some(Err(err)) => return Err(err),
-            Some(Ok(digits)) => digits,
+            Some(Ok(parsed)) => parsed,
         };
+        let (digits, busy) = digits;
         let usage = self.phone_codes.entry((appid.to_owned(), code.to_owned())).or_insert_with(|| CodeUse::new(now_ms));
         usage.check(now_ms)?;
+        if busy && !usage.busy_answered {
+            usage.busy_answered = true;
+            return Err(WxError::SYSTEM_ERROR);
+        }
         usage.used = true;
         Ok(PhoneInfo {
             phone_number: digits.to_owned(),
@@ -118,5 +125,17 @@ mod tests {
             assert_eq!(m.phone_number("wxa", Some(code), T0), Err(WxError::INVALID_CODE), "{code}");
         }
         assert_eq!(m.phone_number("wxa", None, T0), Err(WxError::MISSING_CODE));
+    }
+
+    #[test]
+    fn a_busy_phone_code_answers_minus_one_once_then_the_number() {
+        let mut m = mock();
+        assert_eq!(m.phone_number("wxa", Some("busy-phone-13900000000"), T0), Err(WxError::SYSTEM_ERROR));
+        assert_eq!(
+            m.phone_number("wxa", Some("busy-phone-13900000000"), T0).map(|i| i.phone_number),
+            Ok("13900000000".into())
+        );
+        assert_eq!(m.phone_number("wxa", Some("busy-phone-13900000000"), T0), Err(WxError::CODE_BEEN_USED));
+        assert_eq!(m.phone_number("wxa", Some("busy-phone-"), T0), Err(WxError::INVALID_CODE));
     }
 }

@@ -1,6 +1,7 @@
-//! Registering a client: its checks (kind, WeChat credentials, grant types, client id, redirect
-//! URIs), its default grants, a confidential client's secret (returned once, stored as a hash) and
-//! a mini program's app secret (sealed by the data key).
+//! Registering and updating a client: its checks (kind, WeChat credentials, grant types, client
+//! id, redirect URIs; one function for both), its default grants, a confidential client's secret
+//! (returned once, stored as a hash; rotated on request) and a mini program's app secret (sealed
+//! by the data key).
 
 use wxauth::domain::client::{BackchannelLogout, Client, ClientKind, WechatApp};
 use wxauth::keys::data_key::DataKey;
@@ -71,30 +72,8 @@ pub async fn create_client(
     {
         anyhow::bail!("the WeChat appid and app secret must both be given and printable");
     }
-    let known = |g: &str| wxauth::grant_type::is_known(g);
-    if let Some(unknown) = new.grant_types.iter().find(|g| !known(g)) {
-        anyhow::bail!("unknown grant type {unknown:?}; known: {}", wxauth::grant_type::ALL.join(", "));
-    }
-    if new.kind != ClientKind::MiniProgram && new.grant_types.iter().any(|g| g == wxauth::grant_type::WECHAT_CODE) {
-        anyhow::bail!("only mini-program clients may use the WeChat grant");
-    }
-    if !wxauth::oauth::client_auth::plausible_client_id(&new.id) {
-        anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
-    }
-    let backchannel = new.backchannel_logout.iter().map(|b| &b.uri);
-    let uris = new.redirect_uris.iter().chain(&new.post_logout_redirect_uris).chain(backchannel);
-    if let Some(bad) = uris.into_iter().find(|uri| !acceptable_redirect_uri(uri)) {
-        anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
-    }
     let secret = (new.kind == ClientKind::Confidential).then(random_token);
-    let wechat = match new.wechat {
-        Some((appid, app_secret)) => {
-            let encrypted_secret = data_key.encrypt(app_secret.as_bytes(), &app_secret_context(&appid)).await?;
-            Some(WechatApp { appid, encrypted_secret })
-        }
-        None => None,
-    };
-    let client = Client {
+    let mut client = Client {
         id: new.id,
         name: new.name,
         kind: new.kind,
@@ -105,9 +84,15 @@ pub async fn create_client(
         backchannel_logout: new.backchannel_logout,
         scope: new.scope,
         audience: new.audience.filter(|a| !a.trim().is_empty()),
-        wechat,
+        wechat: None,
         created_at: now,
     };
+    // Checked before the app secret is sealed: a refused client costs no KMS call.
+    check_client(&client)?;
+    if let Some((appid, app_secret)) = new.wechat {
+        let encrypted_secret = data_key.encrypt(app_secret.as_bytes(), &app_secret_context(&appid)).await?;
+        client.wechat = Some(WechatApp { appid, encrypted_secret });
+    }
     match store.create_client(&client).await {
         Ok(()) => Ok((client, secret)),
         Err(CreateClientError::Exists) => {
@@ -115,6 +100,94 @@ pub async fn create_client(
         }
         Err(CreateClientError::Store(e)) => Err(e.into()),
     }
+}
+
+/// What `client update` changes; `None` (and `false`) keeps what is stored. A client's id, kind
+/// and WeChat credentials never change.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    /// Replaces the grant types (repeats dropped).
+    pub grant_types: Option<Vec<String>>,
+    /// Replaces the redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Replaces the post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// A new back-channel logout URI (`Some(Some(_))`; `session_required` kept), or none any
+    /// more (`Some(None)`).
+    pub backchannel_logout_uri: Option<Option<String>>,
+    /// Sets `backchannel_logout_session_required` (the client must have a back-channel logout
+    /// URI, stored or new).
+    pub backchannel_logout_session_required: Option<bool>,
+    /// Replaces the scope.
+    pub scope: Option<Scope>,
+    /// A new audience (`Some(Some(_))`; empty is none), or the deployment's again (`Some(None)`).
+    /// Check it with [`crate::check_client_audience`] first.
+    pub audience: Option<Option<String>>,
+    /// A new secret for a confidential client, returned once and stored only as a hash: the old
+    /// one stops working.
+    pub rotate_secret: bool,
+}
+
+/// Changes what `update` names of client `id` and keeps the rest, checked by the rules of
+/// [`create_client`]; written only while the client exists, so one deleted meanwhile is not
+/// recreated. Returns the client as stored and, with `rotate_secret`, its new secret.
+pub async fn update_client(store: &Store, id: &str, update: ClientUpdate) -> anyhow::Result<(Client, Option<String>)> {
+    let Some(mut client) = store.client(id).await? else {
+        anyhow::bail!("no client {id:?}");
+    };
+    if update.rotate_secret && !client.is_confidential() {
+        anyhow::bail!("client {id:?} is {}: only confidential clients have a secret", client.kind.as_str());
+    }
+    let secret = update.rotate_secret.then(random_token);
+    if let Some(secret) = &secret {
+        client.secret_hash = Some(hash(secret));
+    }
+    client.name = update.name.unwrap_or(client.name);
+    client.grant_types = update.grant_types.map(dedup).unwrap_or(client.grant_types);
+    client.redirect_uris = update.redirect_uris.unwrap_or(client.redirect_uris);
+    client.post_logout_redirect_uris = update.post_logout_redirect_uris.unwrap_or(client.post_logout_redirect_uris);
+    client.scope = update.scope.unwrap_or(client.scope);
+    client.audience = update.audience.map(|a| a.filter(|a| !a.trim().is_empty())).unwrap_or(client.audience);
+    if let Some(uri) = update.backchannel_logout_uri {
+        let session_required = client.backchannel_logout.as_ref().is_some_and(|b| b.session_required);
+        client.backchannel_logout = uri.map(|uri| BackchannelLogout { uri, session_required });
+    }
+    if let Some(required) = update.backchannel_logout_session_required {
+        let Some(backchannel) = &mut client.backchannel_logout else {
+            anyhow::bail!(
+                "client {id:?} has no back-channel logout URI to require a session for: give --backchannel-logout-uri"
+            );
+        };
+        backchannel.session_required = required;
+    }
+    check_client(&client)?;
+    if !store.update_client(&client).await? {
+        anyhow::bail!("no client {id:?} (deleted meanwhile)");
+    }
+    Ok((client, secret))
+}
+
+/// The rules every client obeys, at creation and at each update: a plausible id, known grant
+/// types (the WeChat grant for mini programs only), acceptable redirect, post-logout and
+/// back-channel logout URIs.
+fn check_client(client: &Client) -> anyhow::Result<()> {
+    let known = |g: &str| wxauth::grant_type::is_known(g);
+    if let Some(unknown) = client.grant_types.iter().find(|g| !known(g)) {
+        anyhow::bail!("unknown grant type {unknown:?}; known: {}", wxauth::grant_type::ALL.join(", "));
+    }
+    if client.kind != ClientKind::MiniProgram && client.allows_grant(wxauth::grant_type::WECHAT_CODE) {
+        anyhow::bail!("only mini-program clients may use the WeChat grant");
+    }
+    if !wxauth::oauth::client_auth::plausible_client_id(&client.id) {
+        anyhow::bail!("a client id is 1 to 128 printable ASCII characters without spaces");
+    }
+    let backchannel = client.backchannel_logout.iter().map(|b| &b.uri);
+    let uris = client.redirect_uris.iter().chain(&client.post_logout_redirect_uris).chain(backchannel);
+    if let Some(bad) = uris.into_iter().find(|uri| !acceptable_redirect_uri(uri)) {
+        anyhow::bail!("redirect URI {bad:?} must be absolute https (or http on a loopback host), without a fragment");
+    }
+    Ok(())
 }
 
 /// `items` without repeats, in their first order.

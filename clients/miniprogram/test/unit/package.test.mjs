@@ -53,3 +53,10 @@ test('the entries exist and export the same API', () => {
   assert.equal(esm.default, cjs);
   assert.equal(typeof cjs.createClient, 'function');
 });
+
+test('the package carries its licence: the field and the repository\'s two texts (npm ships LICENSE* files)', () => {
+  assert.equal(pkg.license, '(MIT OR Apache-2.0)');
+  for (const file of ['LICENSE-MIT', 'LICENSE-APACHE']) {
+    assert.equal(readFileSync(`${root}${file}`, 'utf8'), readFileSync(`${root}../../${file}`, 'utf8'), file);
+  }
+});

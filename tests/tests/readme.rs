@@ -1,0 +1,75 @@
+//! README.md as a reader meets it: its contents list names every section, in order, with links
+//! that GitHub's heading anchors resolve.
+
+const README: &str = include_str!("../../README.md");
+
+/// The `##`/`###` headings outside code blocks, after the contents list itself.
+fn headings() -> Vec<(usize, String)> {
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for line in README.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let level = if line.starts_with("### ") {
+            3
+        } else if line.starts_with("## ") {
+            2
+        } else {
+            continue;
+        };
+        let title = line[level + 1..].to_string();
+        if title != "Contents" {
+            out.push((level, title));
+        }
+    }
+    out
+}
+
+/// GitHub's anchor of a heading: lowercased, punctuation dropped, spaces to hyphens.
+fn anchor(title: &str) -> String {
+    let kept: String =
+        title.to_lowercase().chars().filter(|c| c.is_alphanumeric() || *c == '-' || *c == ' ' || *c == '_').collect();
+    kept.trim().replace(' ', "-")
+}
+
+#[test]
+fn the_contents_list_every_section_in_order() {
+    let start = README.find("## Contents\n").expect("a contents list");
+    let listed: Vec<&str> = README[start..].lines().skip(2).take_while(|l| !l.is_empty()).collect();
+    let expected: Vec<String> = headings()
+        .iter()
+        .map(|(level, title)| format!("{}- [{title}](#{})", if *level == 3 { "  " } else { "" }, anchor(title)))
+        .collect();
+    assert_eq!(listed, expected, "README.md's contents list and its headings differ");
+}
+
+/// The value under a `!Tag`.
+fn tagged<'a>(value: &'a serde_norway::Value, tag: &str) -> &'a serde_norway::Value {
+    match value {
+        serde_norway::Value::Tagged(t) if t.tag == tag => &t.value,
+        other => panic!("expected !{tag}, found {other:?}"),
+    }
+}
+
+#[test]
+fn each_function_is_named_after_the_stack_and_its_binary_as_the_deploy_section_says() {
+    let document = wxauth_tests::template::document();
+    for function in wxauth_tests::template::functions() {
+        let resource = &document["Resources"][function.logical_id.as_str()];
+        let name = tagged(&resource["Properties"]["FunctionName"], "Sub").as_str().expect("a !Sub string");
+        assert_eq!(name, format!("${{AWS::StackName}}-{}", function.binary), "{}", function.logical_id);
+        let output = &document["Outputs"][format!("{}Name", function.logical_id).as_str()];
+        assert_eq!(tagged(&output["Value"], "Ref").as_str(), Some(function.logical_id.as_str()));
+    }
+    // The README's stack is named wxauth: its function for the token binary is wxauth-token.
+    assert!(README.contains("--stack-name wxauth "), "the walkthrough names its stack");
+    assert!(README.contains("cargo lambda deploy --binary-name token wxauth-token"));
+    assert!(README.contains("`Architecture` `x86_64` (default)"));
+    let architecture = &document["Parameters"]["Architecture"]["Default"];
+    assert_eq!(architecture.as_str(), Some("x86_64"), "the default the README names, and the one the tests build");
+}
