@@ -73,3 +73,36 @@ fn each_function_is_named_after_the_stack_and_its_binary_as_the_deploy_section_s
     let architecture = &document["Parameters"]["Architecture"]["Default"];
     assert_eq!(architecture.as_str(), Some("x86_64"), "the default the README names, and the one the tests build");
 }
+
+/// The quick start's command that begins with `prefix` (between backticks), pointed at the local
+/// server of `scripts/test` instead of `scripts/dev`'s port.
+fn quick_start_command(prefix: &str) -> String {
+    let section = &README[README.find("## Quick start\n").expect("a quick start")..];
+    let section = &section[..section[3..].find("\n## ").expect("the next section") + 3];
+    let start = section.find(&format!("`{prefix}")).unwrap_or_else(|| panic!("no `{prefix}` in the quick start")) + 1;
+    let end = section[start..].find('`').expect("the command ends") + start;
+    let base = std::env::var("WXAUTH_LOCAL_URL").expect("WXAUTH_LOCAL_URL: run through scripts/test");
+    section[start..end].replace("http://127.0.0.1:3000", base.trim_end_matches('/'))
+}
+
+fn run(command: &str) -> serde_json::Value {
+    let out = std::process::Command::new("sh").args(["-c", command]).output().expect("sh runs");
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{command}: not JSON ({e})"))
+}
+
+#[test]
+fn the_quick_starts_login_and_userinfo_answer_as_it_says() {
+    // A mock code works once: this run's own name instead of alice.
+    let name = format!("readme{}", wxauth::secret::random_id().replace(['-', '_'], "x"));
+    let login =
+        quick_start_command("curl -s http://127.0.0.1:3000/oauth/token").replace("ok-alice", &format!("ok-{name}"));
+    let tokens = run(&login);
+    for field in ["access_token", "id_token", "refresh_token"] {
+        assert!(tokens[field].is_string(), "{field} in {tokens}");
+    }
+    let userinfo = quick_start_command("curl -s http://127.0.0.1:3000/userinfo")
+        .replace("<access_token>", tokens["access_token"].as_str().expect("access token"));
+    let info = run(&userinfo);
+    assert_eq!(info["openid"], format!("openid-{name}").as_str(), "{info}");
+}
