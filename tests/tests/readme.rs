@@ -86,7 +86,13 @@ fn quick_start_command(prefix: &str) -> String {
 }
 
 fn run(command: &str) -> serde_json::Value {
-    let out = std::process::Command::new("sh").args(["-c", command]).output().expect("sh runs");
+    run_with(command, &[])
+}
+
+/// Runs `command` in `sh` with `vars` set; its standard output as JSON.
+fn run_with(command: &str, vars: &[(&str, &str)]) -> serde_json::Value {
+    let out =
+        std::process::Command::new("sh").args(["-c", command]).envs(vars.iter().copied()).output().expect("sh runs");
     assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{command}: not JSON ({e})"))
 }
@@ -105,4 +111,92 @@ fn the_quick_starts_login_and_userinfo_answer_as_it_says() {
         .replace("<access_token>", tokens["access_token"].as_str().expect("access token"));
     let info = run(&userinfo);
     assert_eq!(info["openid"], format!("openid-{name}").as_str(), "{info}");
+
+    // The /wechat/* lines of "WeChat data from the mini program", with the variables they name.
+    let base = std::env::var("WXAUTH_LOCAL_URL").expect("WXAUTH_LOCAL_URL");
+    let vars =
+        [("ISSUER", base.trim_end_matches('/')), ("ACCESS_TOKEN", tokens["access_token"].as_str().expect("token"))];
+    let line = |prefix: &str| {
+        let start = README.find(prefix).unwrap_or_else(|| panic!("no {prefix} in the README"));
+        README[start..].lines().next().expect("a line").to_string()
+    };
+    let phone = run_with(&line("curl -s $ISSUER/wechat/phone "), &vars);
+    assert_eq!(phone["pure_phone_number"], "13800138000", "{phone}");
+    let session = run_with(&line("curl -s $ISSUER/wechat/session "), &vars);
+    assert_eq!(session["valid"], true, "{session}");
+}
+
+/// The commands of the README's ```sh block that follows `heading`: continuation lines joined,
+/// comments dropped, and lines that are not commands as written (alternatives `a | b`, elided
+/// arguments `...` between words) left out.
+fn commands_after(heading: &str) -> Vec<String> {
+    let section = &README[README.find(heading).unwrap_or_else(|| panic!("no {heading}"))..];
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let block = &section[start..start + section[start..].find("```").expect("the block ends")];
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in block.lines() {
+        let code = line.split(" #").next().unwrap_or_default().trim_end();
+        if code.trim().is_empty() {
+            continue;
+        }
+        current.push_str(code.trim_end_matches('\\').trim_end());
+        current.push(' ');
+        if !code.ends_with('\\') {
+            commands.push(current.trim().to_string());
+            current.clear();
+        }
+    }
+    commands.retain(|c| !c.contains(" | ") && !c.contains(" ... "));
+    commands
+}
+
+#[tokio::test]
+async fn the_administration_and_wechat_app_commands_run_as_written() {
+    let env = wxauth_tests::TestEnv::new().await;
+    let bin_dir = std::env::var("WXAUTH_BIN_DIR").expect("WXAUTH_BIN_DIR: run through scripts/test");
+    // A key to bring (`--kms-key-id <ARN>`), as an operator would create it.
+    let brought = env
+        .kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Rsa2048)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("an RSA key")
+        .key_metadata
+        .expect("metadata")
+        .arn
+        .expect("arn");
+    let sub = wxauth::secret::random_id();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let vars = [
+        ("PATH", path.as_str()),
+        ("WXAUTH_TABLE", env.app.config.table.as_str()),
+        ("KMS_DATA_KEY_ID", env.app.config.kms_data_key_id.as_str()),
+    ];
+    let mut ran = 0;
+    for command in
+        commands_after("## Administration\n").into_iter().chain(commands_after("**What to register at WeChat.**"))
+    {
+        let id = if command.contains("--rotate-secret") { "reports" } else { "web" };
+        let command = command
+            .replace("=... ", "=secret-from-the-readme ")
+            .replace(" update ID ", &format!(" update {id} "))
+            .replace("SUB", &sub)
+            .replace("<ARN>", &brought);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .env_remove("ISSUER")
+            .env_remove("AUDIENCE")
+            .envs(vars.iter().copied())
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{command}:\n{}", String::from_utf8_lossy(&out.stderr));
+        ran += 1;
+    }
+    assert!(ran >= 20, "the README's administration commands ran ({ran})");
+    let apps = env.app.store.wechat_web_apps().await.expect("apps");
+    assert_eq!(apps.len(), 1, "added twice, one removed");
+    assert!(env.app.store.client("reports").await.expect("read").is_some());
 }
