@@ -200,3 +200,31 @@ async fn the_administration_and_wechat_app_commands_run_as_written() {
     assert_eq!(apps.len(), 1, "added twice, one removed");
     assert!(env.app.store.client("reports").await.expect("read").is_some());
 }
+
+#[test]
+fn the_quick_starts_refresh_service_token_introspection_and_revocation_answer_as_it_says() {
+    let name = format!("readme{}", wxauth::secret::random_id().replace(['-', '_'], "x"));
+    let login =
+        quick_start_command("curl -s http://127.0.0.1:3000/oauth/token").replace("ok-alice", &format!("ok-{name}"));
+    let first = run(&login);
+    let block = commands_after("More to try on the same stack");
+    assert_eq!(block.len(), 4, "{block:?}");
+    let base = std::env::var("WXAUTH_LOCAL_URL").expect("WXAUTH_LOCAL_URL");
+    let secret = std::env::var("DEMO_SERVICE_SECRET").expect("DEMO_SERVICE_SECRET: scripts/test exports it");
+    let fill = |command: &str, pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .fold(command.replace("http://127.0.0.1:3000", base.trim_end_matches('/')), |c, (k, v)| c.replace(k, v))
+    };
+    let refreshed = run(&fill(&block[0], &[("<refresh_token>", first["refresh_token"].as_str().expect("refresh"))]));
+    assert!(refreshed["access_token"].is_string(), "{refreshed}");
+    let service = run(&fill(&block[1], &[("<secret>", &secret)]));
+    let token = service["access_token"].as_str().expect("a service token");
+    let introspected = run(&fill(&block[2], &[("<secret>", &secret), ("<service_access_token>", token)]));
+    assert_eq!(introspected["active"], true, "{introspected}");
+    let newest = refreshed["refresh_token"].as_str().expect("the rotated refresh token");
+    let revoked = run(&fill(&block[3], &[("<refresh_token>", newest)]));
+    assert_eq!(revoked, serde_json::json!({}));
+    let again = run(&fill(&block[0], &[("<refresh_token>", newest)]));
+    assert_eq!(again["error"], "invalid_grant", "{again}");
+}
