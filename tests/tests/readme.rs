@@ -228,3 +228,23 @@ fn the_quick_starts_refresh_service_token_introspection_and_revocation_answer_as
     let again = run(&fill(&block[0], &[("<refresh_token>", newest)]));
     assert_eq!(again["error"], "invalid_grant", "{again}");
 }
+
+#[test]
+fn every_file_the_readme_and_docs_link_to_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (page, text) in [
+        ("README.md", README),
+        ("docs/cost.md", include_str!("../../docs/cost.md")),
+        ("docs/performance.md", include_str!("../../docs/performance.md")),
+        ("docs/security.md", include_str!("../../docs/security.md")),
+    ] {
+        let dir = root.join(page).parent().expect("a folder").to_path_buf();
+        for (i, _) in text.match_indices("](") {
+            let target = &text[i + 2..i + 2 + text[i + 2..].find(')').expect("the link ends")];
+            if target.starts_with('#') || target.starts_with("http") {
+                continue;
+            }
+            assert!(dir.join(target).exists(), "{page} links to {target}, which does not exist");
+        }
+    }
+}
