@@ -415,3 +415,38 @@ async fn wechat_repeating_the_step_up_callback_gets_the_same_step_up() {
     assert_eq!(first.1, second.1);
     assert_eq!(env.mock_calls(&oa.appid).await["sns_oauth2_access_token"].as_u64(), Some(1));
 }
+
+#[tokio::test]
+async fn a_replayed_callback_issues_nothing_after_a_deny_or_in_a_browser_with_another_session() {
+    let env = TestEnv::new().await;
+    env.wechat_web_app(WebAppKind::OfficialAccount).await;
+    env.wechat_web_app(WebAppKind::Website).await;
+    let client_id = env.web_client(&[], SCOPE).await;
+
+    // Inside WeChat: the consent page after WeChat, denied; the callback fetched again (Back).
+    let mut phone = WechatBrowser::new(&env, IN_WECHAT);
+    let (_, html) = phone.sign_in(&code_request(&client_id, SCOPE, "d"), &format!("{}.u", person("mo"))).await.page();
+    let form = [
+        ("request_id", hidden_field(&html, "request_id")),
+        ("csrf_token", hidden_field(&html, "csrf_token")),
+        ("decision", "deny".to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut req = form_request("/oauth/authorize", &fields);
+    let cookie = phone.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    req.headers_mut().insert("cookie", cookie.parse().expect("cookie"));
+    let denied = wxauth_tests::sign_in::location_params(&env.dispatch(req).await);
+    assert_eq!(denied["error"], "access_denied");
+    let last = phone.callbacks.last().expect("a callback").clone();
+    let (status, html) = phone.ours(&last).await.into_page();
+    assert_eq!(status, 400, "no code after a deny: {html}");
+
+    // On a desktop: signed in; then another session in that browser; the callback again.
+    let (mut desktop, callback) = at_callback(&env, &client_id, &person("ned")).await;
+    let (status, ..) = desktop.ours(&callback).await;
+    assert_eq!(status, 302);
+    let session_name = desktop.cookies.keys().find(|k| k.contains("session")).expect("a session").clone();
+    desktop.cookies.insert(session_name, "another-sessions-cookie-value-0000000000000".into());
+    let (status, html) = desktop.ours(&callback).await.into_page();
+    assert_eq!(status, 400, "the first sign-in is not brought back over another session: {html}");
+}

@@ -28,7 +28,8 @@ pub async fn handle(app: &App, req: &Request) -> Response {
         }
     };
     let binding = http::cookie(req.headers(), wechat_web::binding_cookie_name(&app.config.issuer));
-    let end = match wechat_web::callback(app, &params, binding, unix_now()).await {
+    let session = http::cookie(req.headers(), browser_session::cookie_name(&app.config.issuer));
+    let end = match wechat_web::callback(app, &params, binding, session, unix_now()).await {
         Ok(end) => end,
         Err(Refusal::Shown(why)) => return pages::error_response(400, locale, why.into()),
         Err(Refusal::Redirect(location)) => return http::found(&location),

@@ -52,6 +52,8 @@ pub struct WechatProgress {
     pub pending: PendingAuthorization,
     /// The request was answered (a code issued, or denied).
     pub consumed: bool,
+    /// It was answered by WeChat's callback itself (not by a decision on a page since).
+    pub answered_by_callback: bool,
     /// Hash of the WeChat code whose callback holds the request now.
     pub claimed_code: Option<String>,
     /// Hash of the `snsapi_base` code whose openid was new: the sign-in stepped up from there.

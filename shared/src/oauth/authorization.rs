@@ -304,11 +304,19 @@ pub async fn deny(app: &App, resumed: &Resumed, now: i64) -> Result<String, Refu
 /// for that session): the request is used up, the consent remembered, and the client gets a code
 /// (or, implicit, an access token in the fragment) for the scope it may still have.
 pub async fn approve(app: &App, resumed: &Resumed, session: &BrowserSession, now: i64) -> Result<String, Refusal> {
-    let Resumed { client, pending } = resumed;
+    let pending = &resumed.pending;
     if pending.session_sid.as_ref().is_some_and(|sid| *sid != session.sid) {
         return Err(Refusal::Shown(Unredirectable::SessionEnded));
     }
     consume(app, pending, now).await?;
+    grant(app, resumed, session, now).await
+}
+
+/// [`approve`] of a request consumed already by the caller's own write (WeChat's callback, which
+/// consumes it together with what a repeated callback needs): the consent remembered, the answer
+/// issued.
+pub(super) async fn grant(app: &App, resumed: &Resumed, session: &BrowserSession, now: i64) -> Result<String, Refusal> {
+    let Resumed { client, pending } = resumed;
     let scope = pending.scope.intersection(&client.scope);
     let consent_until = now + app.config.consent_ttl.as_secs() as i64;
     app.store.remember_consent(&session.user_id, &client.id, &scope, consent_until, now).await?;

@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use crate::App;
-use crate::domain::authorization::{WechatLeg, WechatProgress};
+use crate::domain::authorization::{PendingAuthorization, WechatLeg, WechatProgress};
 use crate::domain::browser_session::SignInMethod;
 use crate::domain::user::{Openid, WechatIdentity};
 use crate::domain::wechat_web::{BrowserKind, WebAppKind, WebScope, WechatWebApp};
@@ -154,8 +154,15 @@ pub enum CallbackEnd {
     Failed { problem: WechatProblem, retry: String },
 }
 
-/// Handles WeChat's redirect back with `code` and `state`, in the browser holding `binding`.
-pub async fn callback(app: &App, params: &Params, binding: Option<&str>, now: i64) -> Result<CallbackEnd, Refusal> {
+/// Handles WeChat's redirect back with `code` and `state`, in the browser holding `binding` (and,
+/// if it has one, the browser-session cookie `session`).
+pub async fn callback(
+    app: &App,
+    params: &Params,
+    binding: Option<&str>,
+    session: Option<&str>,
+    now: i64,
+) -> Result<CallbackEnd, Refusal> {
     let state = params.get("state").unwrap_or_default();
     if !(1..=128).contains(&state.len()) || !state.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Refusal::Shown(Unredirectable::Expired));
@@ -186,31 +193,56 @@ pub async fn callback(app: &App, params: &Params, binding: Option<&str>, now: i6
         && progress.claimed_code.is_none()
         && app.store.claim_for_wechat_code(&id_hash, &code_hash, &mark, now).await? == Written::Yes;
     if !claimed {
-        return repeated(app, state, &code_hash, binding, now).await;
+        return repeated(app, state, &code_hash, binding, session, now).await;
     }
-    let signed_in = match sign_in(app, &leg, code, now).await {
-        Ok(signed_in) => signed_in,
-        Err(e) => {
-            app.store.release_wechat_claim(&id_hash, &mark, None).await?;
-            return Err(e.into());
-        }
-    };
-    let user_id = match signed_in {
+    let claim = Claim { id_hash: &id_hash, mark: &mark, code_hash: &code_hash };
+    let ended = finish(app, progress.pending, leg, state, code, &claim, binding, retry, now).await;
+    if ended.is_err() {
+        // Whatever failed, the request takes the next code (WeChat's retry link) instead of
+        // waiting out its ten minutes; the error it answers says more than a failed release.
+        let _ = app.store.release_wechat_claim(&id_hash, &mark, None).await;
+    }
+    ended
+}
+
+/// The request's claim for one WeChat code: the request, the claim's mark, the code.
+struct Claim<'a> {
+    id_hash: &'a str,
+    mark: &'a str,
+    code_hash: &'a str,
+}
+
+/// The callback once `claim` is held: WeChat asked, the user found, the session started, the
+/// request answered or turned into a consent page.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    app: &App,
+    pending: PendingAuthorization,
+    leg: WechatLeg,
+    state: &str,
+    code: &str,
+    claim: &Claim<'_>,
+    binding: &str,
+    retry: String,
+    now: i64,
+) -> Result<CallbackEnd, Refusal> {
+    let user_id = match sign_in(app, &leg, code, now).await? {
         SignedIn::User(user_id) => user_id,
         SignedIn::StepUp => {
-            app.store.release_wechat_claim(&id_hash, &mark, Some((WebScope::Userinfo, &code_hash))).await?;
+            let step_up = Some((WebScope::Userinfo, claim.code_hash));
+            app.store.release_wechat_claim(claim.id_hash, claim.mark, step_up).await?;
             let leg = WechatLeg { scope: WebScope::Userinfo, ..leg };
             return Ok(CallbackEnd::StepUp(wechat_url(app, &leg, state)));
         }
         SignedIn::Refused(problem) => {
-            app.store.release_wechat_claim(&id_hash, &mark, None).await?;
+            app.store.release_wechat_claim(claim.id_hash, claim.mark, None).await?;
             return Ok(CallbackEnd::Failed { problem, retry });
         }
     };
-    let resumed = authorization::recheck(app, progress.pending, now).await?;
+    let resumed = authorization::recheck(app, pending, now).await?;
     // A new session, with a new cookie value, as every sign-in starts.
     let (session_cookie, session) = browser_session::start(app, &user_id, SignInMethod::Wechat, now).await?;
-    let replay = wechat_replay::seal(binding, &id_hash, &session_cookie)?;
+    let replay = wechat_replay::seal(binding, claim.id_hash, &session_cookie)?;
     // The QR link was chosen on our page, which named the client and the scopes: that is the
     // consent, as a password sign-in on it is. Inside WeChat our page was never shown: a
     // remembered consent counts, unless the request said prompt=consent.
@@ -222,16 +254,17 @@ pub async fn callback(app: &App, params: &Params, binding: Option<&str>, now: i6
                 .await?
                 .is_some_and(|c| c.covers(&resumed.pending.scope));
     if consented {
-        if app.store.record_wechat_sign_in(&id_hash, &mark, &replay, None).await? == Written::LostRace {
+        // The replay and the request's consumption in one write: a repeated callback sees both.
+        if app.store.record_wechat_sign_in(claim.id_hash, claim.mark, &replay, None).await? == Written::LostRace {
             return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
         }
-        let location = authorization::approve(app, &resumed, &session, now).await?;
+        let location = authorization::grant(app, &resumed, &session, now).await?;
         return Ok(CallbackEnd::Client { location, session_cookie });
     }
     let csrf_token = random_token();
     let csrf_hash = hash(&csrf_token);
     let consent_for = Some((csrf_hash.as_str(), session.sid.as_str()));
-    if app.store.record_wechat_sign_in(&id_hash, &mark, &replay, consent_for).await? == Written::LostRace {
+    if app.store.record_wechat_sign_in(claim.id_hash, claim.mark, &replay, consent_for).await? == Written::LostRace {
         return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
     }
     let mut resumed = resumed;
@@ -247,15 +280,33 @@ pub async fn user_name(app: &App, user_id: &str) -> Result<Option<String>, Error
 }
 
 /// A callback for a request claimed already: WeChat repeating the first callback's code (then the
-/// same sign-in is answered again, once the first finished), or anything else (refused).
-async fn repeated(app: &App, state: &str, code_hash: &str, binding: &str, now: i64) -> Result<CallbackEnd, Refusal> {
+/// same answer, once the first finished), or anything else (refused). The first sign-in is
+/// answered again only while it stands: the request ended in it (not in a decision on the
+/// consent page since), and the browser holds no other session.
+async fn repeated(
+    app: &App,
+    state: &str,
+    code_hash: &str,
+    binding: &str,
+    current_session: Option<&str>,
+    now: i64,
+) -> Result<CallbackEnd, Refusal> {
     let id_hash = hash(state);
     let started = std::time::Instant::now();
     let progress = loop {
         let Some(progress) = app.store.wechat_progress(&id_hash, now).await? else {
             return Err(Refusal::Shown(Unredirectable::Expired));
         };
+        let leg = progress.pending.wechat.clone().ok_or(Refusal::Shown(Unredirectable::Expired))?;
+        if progress.stepped_up_by.as_deref() == Some(code_hash) {
+            return Ok(CallbackEnd::StepUp(wechat_url(app, &leg, state)));
+        }
         if progress.claimed_code.as_deref() != Some(code_hash) {
+            if !progress.consumed && progress.claimed_code.is_none() {
+                // The first callback of this code failed and let go: as it answered.
+                let retry = wechat_url(app, &leg, state);
+                return Ok(CallbackEnd::Failed { problem: WechatProblem::CodeRejected, retry });
+            }
             return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
         }
         if progress.replay.is_some() {
@@ -266,10 +317,16 @@ async fn repeated(app: &App, state: &str, code_hash: &str, binding: &str, now: i
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    if progress.consumed && !progress.answered_by_callback {
+        return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
+    }
     let WechatProgress { pending, consumed, replay, .. } = progress;
     let session_cookie = replay
         .and_then(|sealed| wechat_replay::open(binding, &id_hash, &sealed))
         .ok_or(Refusal::Shown(Unredirectable::AlreadyAnswered))?;
+    if current_session.is_some_and(|current| current != session_cookie) {
+        return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
+    }
     let Some(session) = browser_session::current(app, Some(&session_cookie), now).await? else {
         return Err(Refusal::Shown(Unredirectable::SessionEnded));
     };

@@ -96,6 +96,8 @@ impl Store {
         Ok(Some(WechatProgress {
             pending,
             consumed: item.opt_string("consumed_by").is_some(),
+            answered_by_callback: item.opt_string("consumed_by").is_some()
+                && item.opt_string("consumed_by") == item.opt_string("wechat_claim"),
             claimed_code: item.opt_string("wechat_code"),
             stepped_up_by: item.opt_string("wechat_stepped"),
             replay: item.opt_bytes("wechat_replay"),
@@ -152,8 +154,11 @@ impl Store {
         conditional(update.send().await, "UpdateItem").map(drop)
     }
 
-    /// Records, under claim `mark`, the sealed session its callback started; with `consent` the
-    /// request turns into a consent page for that session (its new CSRF hash and `sid`).
+    /// Records, under claim `mark`, the sealed session its callback started. With `consent` the
+    /// request turns into a consent page for that session (its new CSRF hash and `sid`); without,
+    /// the callback answers it, and the request is consumed by this very write (marked with the
+    /// claim's mark, so that a repeated callback knows the request ended in this sign-in and
+    /// not in a decision on a page).
     pub async fn record_wechat_sign_in(
         &self,
         id_hash: &str,
@@ -171,7 +176,7 @@ impl Store {
                 .update_expression("SET wechat_replay = :replay, csrf_hash = :csrf, session_sid = :sid")
                 .expression_attribute_values(":csrf", s(csrf_hash))
                 .expression_attribute_values(":sid", s(sid)),
-            None => update.update_expression("SET wechat_replay = :replay"),
+            None => update.update_expression("SET wechat_replay = :replay, consumed_by = :mark"),
         };
         conditional(update.send().await, "UpdateItem").map(Written::from_conditional)
     }
