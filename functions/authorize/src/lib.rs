@@ -137,7 +137,7 @@ async fn show(
 
 /// The `Set-Cookie` value binding a page's form to this browser.
 pub(crate) fn csrf_cookie(app: &App, csrf_token: &str) -> String {
-    let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let secure = browser_session::secure_attribute(&app.config.issuer);
     format!("{CSRF_COOKIE}={csrf_token}; Path={PATH}; Max-Age={PENDING_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}")
 }
 

@@ -87,7 +87,7 @@ fn confirmation(app: &App, request: &logout::LogoutRequest, locale: Locale) -> R
         state: request.state.as_deref(),
     };
     let mut res = pages::html_response(200, &ConfirmLogoutPage::new(locale, &form));
-    let secure = if app.config.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let secure = browser_session::secure_attribute(&app.config.issuer);
     let cookie = format!(
         "{CSRF_COOKIE}={csrf_token}; Path={PATH}; Max-Age={CONFIRM_TTL_SECONDS}; HttpOnly; SameSite=Strict{secure}"
     );

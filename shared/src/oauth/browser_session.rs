@@ -26,18 +26,24 @@ fn is_https(issuer: &str) -> bool {
     issuer.starts_with("https://")
 }
 
+/// `; Secure` for a cookie of an `https` issuer, else nothing (the local stack's plain http):
+/// the attribute every cookie of ours carries on https.
+pub fn secure_attribute(issuer: &str) -> &'static str {
+    if is_https(issuer) { "; Secure" } else { "" }
+}
+
 /// The `Set-Cookie` value that gives the browser session `value`. No `Max-Age`: the cookie lives
 /// as long as the browser, the session as long as its limits (checked on every read).
 pub fn set_cookie(app: &App, value: &str) -> String {
     let issuer = &app.config.issuer;
-    let secure = if is_https(issuer) { "; Secure" } else { "" };
+    let secure = secure_attribute(issuer);
     format!("{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}", cookie_name(issuer))
 }
 
 /// The `Set-Cookie` value that removes the cookie.
 pub fn clear_cookie(app: &App) -> String {
     let issuer = &app.config.issuer;
-    let secure = if is_https(issuer) { "; Secure" } else { "" };
+    let secure = secure_attribute(issuer);
     format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}", cookie_name(issuer))
 }
 

@@ -92,7 +92,7 @@ pub fn binding_cookie_name(issuer: &str) -> &'static str {
 /// The `Set-Cookie` value of binding cookie `value`.
 pub fn binding_cookie(app: &App, value: &str) -> String {
     let issuer = &app.config.issuer;
-    let secure = if issuer.starts_with("https://") { "; Secure" } else { "" };
+    let secure = browser_session::secure_attribute(issuer);
     format!(
         "{}={value}; Path=/; Max-Age={BINDING_TTL_SECONDS}; HttpOnly; SameSite=Lax{secure}",
         binding_cookie_name(issuer)
@@ -193,7 +193,7 @@ pub async fn callback(
         && progress.claimed_code.is_none()
         && app.store.claim_for_wechat_code(&id_hash, &code_hash, &mark, now).await? == Written::Yes;
     if !claimed {
-        return repeated(app, state, &code_hash, binding, session, now).await;
+        return repeated(app, state, &id_hash, &code_hash, binding, session, now).await;
     }
     let claim = Claim { id_hash: &id_hash, mark: &mark, code_hash: &code_hash };
     let ended = finish(app, progress.pending, leg, state, code, &claim, binding, retry, now).await;
@@ -286,15 +286,15 @@ pub async fn user_name(app: &App, user_id: &str) -> Result<Option<String>, Error
 async fn repeated(
     app: &App,
     state: &str,
+    id_hash: &str,
     code_hash: &str,
     binding: &str,
     current_session: Option<&str>,
     now: i64,
 ) -> Result<CallbackEnd, Refusal> {
-    let id_hash = hash(state);
     let started = std::time::Instant::now();
     let progress = loop {
-        let Some(progress) = app.store.wechat_progress(&id_hash, now).await? else {
+        let Some(progress) = app.store.wechat_progress(id_hash, now).await? else {
             return Err(Refusal::Shown(Unredirectable::Expired));
         };
         let leg = progress.pending.wechat.clone().ok_or(Refusal::Shown(Unredirectable::Expired))?;
@@ -322,7 +322,7 @@ async fn repeated(
     }
     let WechatProgress { pending, consumed, replay, .. } = progress;
     let session_cookie = replay
-        .and_then(|sealed| wechat_replay::open(binding, &id_hash, &sealed))
+        .and_then(|sealed| wechat_replay::open(binding, id_hash, &sealed))
         .ok_or(Refusal::Shown(Unredirectable::AlreadyAnswered))?;
     if current_session.is_some_and(|current| current != session_cookie) {
         return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
@@ -341,7 +341,7 @@ async fn repeated(
         return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
     }
     let csrf_token = random_token();
-    if app.store.renew_consent_csrf(&id_hash, &hash(&csrf_token), now).await? == Written::LostRace {
+    if app.store.renew_consent_csrf(id_hash, &hash(&csrf_token), now).await? == Written::LostRace {
         return Err(Refusal::Shown(Unredirectable::AlreadyAnswered));
     }
     let resumed = authorization::recheck(app, pending, now).await?;
