@@ -104,6 +104,12 @@ start_mock_wechat() { # port
   export WECHAT_OPEN_BASE="$WECHAT_API_BASE"
 }
 
+# Scan sign-in through demo-miniprogram's confirmation page (API.md's local stack); an empty
+# SCAN_LOGIN_CLIENT turns it off.
+export SCAN_LOGIN_CLIENT=${SCAN_LOGIN_CLIENT-demo-miniprogram}
+export SCAN_LOGIN_PAGE=${SCAN_LOGIN_PAGE-pages/scan/scan}
+[ -n "$SCAN_LOGIN_CLIENT" ] || unset SCAN_LOGIN_CLIENT SCAN_LOGIN_PAGE
+
 start_local_server() { # port
   PORT="$1" "$WXAUTH_BIN_DIR/wxauth-local" >"$STATE/local.log" 2>&1 &
   PIDS+=($!)

@@ -106,6 +106,33 @@ export interface PhoneNumber {
   country_code: string;
 }
 
+/** Where a scanned sign-in stands: `scanned` (bound to this user, not answered yet), or the answer. */
+export type ScanStatus = 'scanned' | 'approved' | 'denied';
+
+/** `POST /wechat/scan`'s answer: what the confirmation page shows. */
+export interface ScanTicket {
+  status: ScanStatus;
+  /** The name of the website asking to sign in (its client id when it has none). */
+  client_name: string;
+  /** The scopes it asks for, e.g. `['openid', 'profile']`. */
+  scopes: string[];
+  /** Seconds the code has left. */
+  expires_in: number;
+}
+
+/**
+ * Scan to sign in on a computer. `scene` is `options.scene` of the page the code opened, raw or
+ * URL-encoded (decoded when it has a `%`); 1 to 32 characters, or `invalid_argument`.
+ */
+export interface ScanApi {
+  /** Binds the code to this user (the first who scans it) and says what the website asks for. */
+  inspect(scene: string): Promise<ScanTicket>;
+  /** Signs the computer in as this user. */
+  approve(scene: string): Promise<ScanTicket>;
+  /** Refuses the sign-in. */
+  deny(scene: string): Promise<ScanTicket>;
+}
+
 export interface LogoutResult {
   /** Whether the server revoked the refresh token. Storage is cleared either way. */
   revoked: boolean;
@@ -121,6 +148,7 @@ export type ErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'invalid_token'
+  | 'insufficient_scope'
   | 'invalid_session_key'
   | 'temporarily_unavailable'
   | 'server_error'
@@ -173,6 +201,8 @@ export interface WxAuthClient {
   decrypt<T = Record<string, unknown>>(input: DecryptInput): Promise<DecryptResult<T>>;
   /** POST /wechat/phone with the code of the getPhoneNumber button's event (`e.detail.code`). */
   phoneNumber(code: string): Promise<PhoneNumber>;
+  /** POST /wechat/scan: answers a desktop's mini-program code (README: "Scan to sign in on a computer"). */
+  readonly scan: ScanApi;
   /** Revokes the refresh token and clears storage (cleared even when the revocation fails). */
   logout(): Promise<LogoutResult>;
   /** The stored tokens (without the refresh token), or null when logged out. */

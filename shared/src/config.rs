@@ -31,6 +31,11 @@ pub struct Config {
     /// `WECHAT_OPEN_BASE` (default `https://open.weixin.qq.com`): where browsers are sent for
     /// WeChat's web authorization and QR sign-in pages.
     pub wechat_open_base: String,
+    /// `SCAN_LOGIN_CLIENT` (a mini-program client's id) and `SCAN_LOGIN_PAGE` (its page that
+    /// confirms, e.g. `pages/scan/scan`), with `SCAN_LOGIN_ENV_VERSION` (`release`, default;
+    /// `trial` or `develop` before the page is published): desktop sign-in pages show that mini
+    /// program's code. Unset: no scan sign-in.
+    pub scan_login: Option<ScanLogin>,
     /// `WECHAT_TIMEOUT_MS` (default 3000): per WeChat HTTP call, connection included.
     pub wechat_timeout: Duration,
     /// `SESSION_KEY_TTL` seconds (default 3 days): how long a stored WeChat session key is used.
@@ -169,6 +174,7 @@ impl Config {
                 .unwrap_or_else(|| "https://open.weixin.qq.com".into())
                 .trim_end_matches('/')
                 .to_string(),
+            scan_login: ScanLogin::from_vars(&vars)?,
             wechat_timeout: Duration::from_millis(vars.number("WECHAT_TIMEOUT_MS", 3000)?),
             session_key_ttl: vars.seconds("SESSION_KEY_TTL", 3 * 86_400)?,
             previous_session_key_ttl: vars.seconds("PREVIOUS_SESSION_KEY_TTL", 300)?,
@@ -188,6 +194,38 @@ impl Config {
             aws_timeouts: AwsTimeouts::from_vars(&vars)?,
             deadline_fallback: Duration::from_millis(vars.number("DEADLINE_FALLBACK_MS", 5000)?),
         })
+    }
+}
+
+/// Sign-in by scanning a mini program's code: which mini program, and its confirmation page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanLogin {
+    pub client_id: String,
+    /// The page WeChat opens with the ticket as `scene`: a path without a leading `/`.
+    pub page: String,
+    /// `release`, `trial` or `develop`: which version of the mini program the code opens.
+    pub env_version: String,
+}
+
+impl ScanLogin {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<Self>, ConfigError> {
+        let (client, page) = (vars.optional("SCAN_LOGIN_CLIENT"), vars.optional("SCAN_LOGIN_PAGE"));
+        let env_version = vars.optional("SCAN_LOGIN_ENV_VERSION").unwrap_or_else(|| "release".into());
+        if !["release", "trial", "develop"].contains(&env_version.as_str()) {
+            return Err(ConfigError::Invalid {
+                name: "SCAN_LOGIN_ENV_VERSION",
+                reason: "release, trial or develop".into(),
+            });
+        }
+        match (client, page) {
+            (None, None) => Ok(None),
+            (Some(client_id), Some(page)) if !page.starts_with('/') => Ok(Some(Self { client_id, page, env_version })),
+            (Some(_), Some(_)) => {
+                Err(ConfigError::Invalid { name: "SCAN_LOGIN_PAGE", reason: "a page path without a leading /".into() })
+            }
+            (Some(_), None) => Err(ConfigError::Missing("SCAN_LOGIN_PAGE")),
+            (None, Some(_)) => Err(ConfigError::Missing("SCAN_LOGIN_CLIENT")),
+        }
     }
 }
 
@@ -254,6 +292,24 @@ mod tests {
         assert_eq!(c.client_cache_ttl, Duration::from_secs(60));
         let bounds = DataKeyBounds { max_age: Duration::from_secs(300), max_messages: 10_000 };
         assert_eq!(c.data_key_bounds, bounds);
+    }
+
+    #[test]
+    fn scan_login_needs_its_client_and_page_together() {
+        assert_eq!(config(&REQUIRED).expect("valid").scan_login, None);
+        let with =
+            |extra: &[(&'static str, &'static str)]| config(&REQUIRED.iter().chain(extra).copied().collect::<Vec<_>>());
+        let both = with(&[("SCAN_LOGIN_CLIENT", "mp"), ("SCAN_LOGIN_PAGE", "pages/scan/scan")]).expect("valid");
+        let expected =
+            ScanLogin { client_id: "mp".into(), page: "pages/scan/scan".into(), env_version: "release".into() };
+        assert_eq!(both.scan_login, Some(expected));
+        assert_eq!(with(&[("SCAN_LOGIN_CLIENT", "mp")]), Err(ConfigError::Missing("SCAN_LOGIN_PAGE")));
+        assert_eq!(with(&[("SCAN_LOGIN_PAGE", "pages/scan/scan")]), Err(ConfigError::Missing("SCAN_LOGIN_CLIENT")));
+        assert!(with(&[("SCAN_LOGIN_CLIENT", "mp"), ("SCAN_LOGIN_PAGE", "/pages/scan/scan")]).is_err());
+        let trial = [("SCAN_LOGIN_CLIENT", "mp"), ("SCAN_LOGIN_PAGE", "p/s"), ("SCAN_LOGIN_ENV_VERSION", "trial")];
+        assert_eq!(with(&trial).expect("valid").scan_login.expect("on").env_version, "trial");
+        let bad = [("SCAN_LOGIN_CLIENT", "mp"), ("SCAN_LOGIN_PAGE", "p/s"), ("SCAN_LOGIN_ENV_VERSION", "beta")];
+        assert!(with(&bad).is_err());
     }
 
     #[test]

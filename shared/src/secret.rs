@@ -22,7 +22,12 @@ pub fn random_id() -> String {
 /// A fresh secret of 32 random bytes as 64 hexadecimal digits: for handles that travel where only
 /// letters and digits may (WeChat's `state`).
 pub fn random_alphanumeric() -> String {
-    let mut bytes = [0u8; 32];
+    random_hex::<32>()
+}
+
+/// `N` random bytes as `2N` hexadecimal digits.
+pub fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,6 +16,7 @@ pub mod iam;
 pub mod lambda;
 pub mod relying_party;
 pub mod runtime_api;
+pub mod scan;
 pub mod server;
 pub mod sign_in;
 pub mod template;
@@ -174,9 +175,15 @@ impl TestEnv {
     }
 
     pub async fn miniprogram_with_appid(&self, appid: &str) -> MiniProgram {
+        self.miniprogram_with_ids(&format!("mp-{}", random_id()), appid).await
+    }
+
+    /// Registers the mini program `appid` as client `client_id`, its app secret known to the mock
+    /// WeChat.
+    pub async fn miniprogram_with_ids(&self, client_id: &str, appid: &str) -> MiniProgram {
         let secret = format!("secret-{appid}");
         self.mock_post("/mock/apps", serde_json::json!({"appid": appid, "secret": secret})).await;
-        let client_id = format!("mp-{}", random_id());
+        let client_id = client_id.to_string();
         self.create_client(NewClient {
             id: client_id.clone(),
             name: "test mini program".into(),
@@ -301,6 +308,12 @@ impl TestEnv {
     }
 
     /// A control call on the mock WeChat.
+    /// The mock WeChat's control route `path` (JSON).
+    pub async fn mock_get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.mock_wechat);
+        self.http.get(url).send().await.expect("mock WeChat reachable").json().await.expect("json")
+    }
+
     pub async fn mock_post(&self, path: &str, body: Value) {
         let res = self
             .http

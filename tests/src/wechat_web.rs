@@ -121,6 +121,11 @@ impl<'a> WechatBrowser<'a> {
         }
     }
 
+    /// The server this browser talks to.
+    pub fn server(&self) -> &'a Server {
+        self.server
+    }
+
     /// Opens the authorization request `query` and follows it, approving at WeChat as `user`
     /// whenever WeChat shows its page.
     pub async fn sign_in(&mut self, query: &[(&str, &str)], user: &str) -> Landed {

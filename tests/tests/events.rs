@@ -98,6 +98,7 @@ async fn the_protected_resource_events_reach_their_handlers() {
         reply(wechat_decrypt::handle(&env.app, event("wechat-decrypt.json")).await),
         reply(wechat_phone::handle(&env.app, event("wechat-phone.json")).await),
         reply(wechat_session::handle(&env.app, event("wechat-session.json")).await),
+        reply(wechat_scan::handle(&env.app, event("wechat-scan.json")).await),
     ];
     for r in replies {
         assert_eq!((r.status, r.error()), (401, "invalid_token"), "{}", r.json);
@@ -123,6 +124,9 @@ async fn the_web_flow_events_reach_their_handlers() {
     env.create_demo_web().await;
     let page = authorize::handle(&env.app, event("authorize-get.json")).await;
     assert_eq!(page.status(), 200, "the sign-in page for demo-web");
+    // A ticket this deployment never made: polled, it is expired like any unknown one.
+    let status = reply(authorize::handle(&env.app, event("scan-status.json")).await);
+    assert_eq!((status.status, &status.json), (200, &serde_json::json!({"status": "expired"})));
     let signed_out = end_session::handle(&env.app, event("end-session.json")).await;
     assert_eq!(signed_out.status(), 200, "no session: the signed-out page");
     // The samples carry made-up codes, secrets and tokens: each is refused the RFC way.

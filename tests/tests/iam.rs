@@ -21,6 +21,7 @@ use wxauth_tests::iam::{
     LeadingKeys, Policies, WRITE_ACTIONS, assert_policy_matches, assert_policy_matches_with, recorded,
 };
 use wxauth_tests::relying_party::RelyingParty;
+use wxauth_tests::scan::{ScanBrowser, scan_action};
 use wxauth_tests::wechat_web::{DESKTOP, IN_WECHAT, Landed, WechatBrowser, wechat_link};
 use wxauth_tests::{
     ISSUER, PKCE_VERIFIER, REDIRECT_URI, Server, TestEnv, WECHAT_GRANT, approval, approve, bearer_request, code_for,
@@ -43,6 +44,7 @@ const DRIVEN: &[&str] = &[
     "wechat-decrypt",
     "wechat-phone",
     "wechat-session",
+    "wechat-scan",
 ];
 
 // ---- the template on its own -----------------------------------------------------------------------
@@ -185,7 +187,12 @@ async fn the_authorize_functions_policy_with_kms_held_keys_allows_exactly_what_i
 }
 
 async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
-    let env = TestEnv::with_custody(custody).await;
+    // Scan sign-in on: every desktop page makes a mini-program code.
+    let scan_client = format!("mp-{}", wxauth::secret::random_id());
+    let login = wxauth_tests::scan::scan_login(&scan_client);
+    let env = TestEnv::with_key(wxauth_provision::DEFAULT_ALGORITHM, custody, |c| c.scan_login = Some(login)).await;
+    let appid = format!("wx{}", wxauth::secret::random_id().replace(['-', '_'], "0"));
+    let mp = env.miniprogram_with_ids(&scan_client, &appid).await;
     let proxy = FaultProxy::start().await;
     let app = proxy.server(&env).await;
     let web = env.web_client(&[], "openid").await;
@@ -252,7 +259,37 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
         assert!(desktop.go(&wechat_link(&html), &user).await.client().contains_key("code"));
     }
 
+    // Scan with the mini program: the page's code (the server token fetched and cached, the
+    // ticket and its image stored), the image and a poll; approved on the phone (setup), the
+    // browser continues (the ticket used, a session, a code). A second container reads the
+    // cached server token.
+    let mut desktop = ScanBrowser::open_on(&app, &env.mock_wechat, &web, "openid").await;
+    assert_eq!(desktop.image().await.0, 200);
+    assert_eq!(desktop.poll().await.1["status"], "pending");
+    let phone_user = env.login(&mp, "ok-iamscan").await;
+    assert_eq!(scan_action(&env, phone_user.str("access_token"), &desktop.ticket, "approve").await.status, 200);
+    assert_eq!(desktop.continue_().await.0, 302);
+    let second = proxy.server(&env).await;
+    ScanBrowser::open_on(&second, &env.mock_wechat, &web, "openid").await;
+
     assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "authorize", &proxy, &[&env]);
+}
+
+#[tokio::test]
+async fn the_wechat_scan_functions_policy_allows_exactly_what_answering_a_ticket_does() {
+    let (env, mp) = wxauth_tests::scan::scan_env(|_| {}).await;
+    let web = env.web_client(&[], "openid").await;
+    let (first, second) = (env.login(&mp, "ok-iamsa").await, env.login(&mp, "ok-iamsb").await);
+    let desktop = ScanBrowser::open(&env, &web, "openid").await;
+    // Through the proxy: the scan, a second scanner refused (the ticket read after the lost
+    // condition), the approval.
+    let proxy = FaultProxy::start().await;
+    let app = proxy.server(&env).await;
+    assert_eq!(scan_action(&app, first.str("access_token"), &desktop.ticket, "scanned").await.status, 200);
+    assert_eq!(scan_action(&app, second.str("access_token"), &desktop.ticket, "scanned").await.status, 400);
+    assert_eq!(scan_action(&app, first.str("access_token"), &desktop.ticket, "approve").await.status, 200);
+
+    assert_policy_matches("wechat-scan", &proxy, &[&env]);
 }
 
 #[tokio::test]

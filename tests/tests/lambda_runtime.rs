@@ -66,6 +66,7 @@ async fn every_sample_event_runs_through_its_function_binary() {
         ("metadata.json", 200, ""),
         ("metadata-openid.json", 200, ""),
         ("revoke.json", 200, ""),
+        ("scan-status.json", 200, ""),
         ("token-authorization-code.json", 400, "invalid_grant"),
         ("token-client-credentials.json", 401, "invalid_client"),
         ("token-refresh.json", 200, ""),
@@ -75,6 +76,7 @@ async fn every_sample_event_runs_through_its_function_binary() {
         ("wechat-callback.json", 400, ""),
         ("wechat-decrypt.json", 401, "invalid_token"),
         ("wechat-phone.json", 401, "invalid_token"),
+        ("wechat-scan.json", 401, "invalid_token"),
         ("wechat-session.json", 401, "invalid_token"),
     ];
     let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"))

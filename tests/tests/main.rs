@@ -12,6 +12,7 @@ mod introspect; // POST /oauth/introspect
 mod password; // POST /oauth/token, grant_type=password
 mod refresh; // POST /oauth/token, grant_type=refresh_token
 mod revoke; // POST /oauth/revoke
+mod scan; // scan with the mini program: the desktop page's code, /wechat/scan, polling and continue
 mod sessions; // /oauth/authorize with a browser session (SSO, prompt, max_age, id_token_hint, consent); /oauth/end_session
 mod wechat_data; // /wechat/decrypt, /wechat/phone, /wechat/session, and /userinfo
 mod wechat_login; // POST /oauth/token, the WeChat grant

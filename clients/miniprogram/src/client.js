@@ -283,6 +283,50 @@ function createClient(options) {
     return http.jsonBody(res.data);
   }
 
+  // Scan to sign in on a computer (README.md): the page a desktop's mini-program code opens gets
+  // the ticket as `options.scene`, and answers it with the user's access token.
+  function scanScene(method, scene) {
+    const where = 'scan.' + method + ': ';
+    if (typeof scene !== 'string') {
+      throw new WxAuthError(codes.INVALID_ARGUMENT, where + 'the scene (options.scene of the page the code opened) is required');
+    }
+    let value = scene;
+    // WeChat hands the scene to the page URL-encoded; a ticket itself never has a '%'.
+    if (value.indexOf('%') >= 0) {
+      try {
+        value = decodeURIComponent(value);
+      } catch (e) {
+        throw new WxAuthError(codes.INVALID_ARGUMENT, where + 'the scene is not validly URL-encoded', { cause: e });
+      }
+    }
+    if (value.length < 1 || value.length > 32) {
+      throw new WxAuthError(codes.INVALID_ARGUMENT, where + 'the scene must be 1 to 32 characters');
+    }
+    return value;
+  }
+
+  // POST /wechat/scan. Each action is idempotent for the same user, so the request's retries
+  // (429/503 with Retry-After, and once after 401 invalid_token) are safe.
+  async function scanAnswer(method, action, scene) {
+    const value = scanScene(method, scene);
+    const res = await postJson('/wechat/scan', { scene: value, action });
+    const body = http.jsonBody(res.data);
+    if (!body || typeof body !== 'object' || typeof body.status !== 'string') {
+      throw new WxAuthError(codes.INVALID_RESPONSE, 'scan.' + method + ': the answer has no status', {
+        status: res.statusCode,
+        data: body,
+        header: res.header,
+      });
+    }
+    return body;
+  }
+
+  const scan = Object.freeze({
+    inspect: (scene) => scanAnswer('inspect', 'scanned', scene),
+    approve: (scene) => scanAnswer('approve', 'approve', scene),
+    deny: (scene) => scanAnswer('deny', 'deny', scene),
+  });
+
   async function logout() {
     // A login or refresh in flight finishes first: what is revoked is then the latest refresh
     // token, and nothing stores tokens after they were cleared.
@@ -312,6 +356,7 @@ function createClient(options) {
     request,
     decrypt,
     phoneNumber,
+    scan,
     logout,
     getTokens: () => publicTokens(tokens),
   };

@@ -15,6 +15,7 @@
 //! WeChat. The same function serves WeChat's callback ([`wechat_callback`]) and the
 //! domain-verification file WeChat asks for at the issuer's root ([`verify_file`]).
 
+mod scan;
 mod verify_file;
 mod wechat_callback;
 
@@ -25,10 +26,12 @@ use wxauth::domain::wechat_web::{BrowserKind, WebAppKind};
 use wxauth::http::{self, Request, Response};
 use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Unredirectable};
 use wxauth::oauth::browser_session;
+use wxauth::oauth::scan::{self as scan_sign_in, ScanOffer};
 use wxauth::oauth::sign_in::sign_in;
 use wxauth::oauth::wechat_web::{self, Choice};
-use wxauth::pages::{self, Locale, Problem, SignInForm, SignInPage, WechatOffer};
+use wxauth::pages::{self, Locale, Problem, ScanPanel, SignInForm, SignInPage, WechatOffer};
 use wxauth::params::Params;
+use wxauth::secret::hash;
 
 const CSRF_COOKIE: &str = "wxauth_csrf";
 pub(crate) const PATH: &str = "/oauth/authorize";
@@ -37,6 +40,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
     match req.uri().path() {
         PATH => authorize(app, req).await,
         wechat_web::CALLBACK_PATH => wechat_callback::handle(app, &req).await,
+        path if path.starts_with(scan_sign_in::PATH) => scan::handle(app, &req).await,
         // `GET /{file}`: any other file at the root.
         _ => verify_file::handle(app, &req).await,
     }
@@ -87,29 +91,34 @@ async fn show(
         _ => None,
     };
     // A consent page signs nobody in: WeChat is offered on sign-in pages only.
+    let browser = browser_kind(req);
     let choice = match signed_in_as {
         Some(_) => Choice::Nothing,
-        None => {
-            let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
-            wechat_web::choose(app, BrowserKind::of(user_agent)).await.map_err(backend)?
-        }
+        None => wechat_web::choose(app, browser).await.map_err(backend)?,
     };
-    let binding_cookie = http::cookie(req.headers(), wechat_web::binding_cookie_name(&app.config.issuer));
-    let (binding, leg) = match &choice {
+    // One binding cookie ties WeChat's callback and the scan ticket to this browser.
+    let binding = binding_value(app, req);
+    let leg = match &choice {
         Choice::OfficialAccount(web_app) | Choice::Website(web_app) => {
-            let (value, leg) = wechat_web::bind(binding_cookie, web_app);
-            (Some(value), Some(leg))
+            Some(wechat_web::bind(Some(&binding), web_app).1)
         }
-        Choice::Nothing | Choice::OpenInWechat => (None, None),
+        Choice::Nothing | Choice::OpenInWechat => None,
     };
     let wechat_url = leg.as_ref().map(|leg| wechat_web::wechat_url(app, leg, &started.request_id));
+    let bound = leg.is_some();
     authorization::keep(app, &mut started, leg).await.map_err(backend)?;
-    if let (Choice::OfficialAccount(_), Some(url), Some(binding)) = (&choice, &wechat_url, &binding) {
+    if let (Choice::OfficialAccount(_), Some(url)) = (&choice, &wechat_url) {
         // Inside WeChat: straight to its silent authorization; the page would only add a tap.
         let mut res = http::found(url);
-        http::add_cookie(&mut res, &wechat_web::binding_cookie(app, binding));
+        http::add_cookie(&mut res, &wechat_web::binding_cookie(app, &binding));
         return Ok(res);
     }
+    let scan = match signed_in_as {
+        Some(_) => ScanOffer::Nothing,
+        None => scan_sign_in::offer(app, browser, &started.client, &started.pending, &hash(&binding), now)
+            .await
+            .map_err(backend)?,
+    };
     let wechat = match (&choice, &wechat_url) {
         (Choice::Website(_), Some(url)) => WechatOffer::QrLink(url),
         (Choice::OpenInWechat, _) => WechatOffer::OpenInWechat,
@@ -126,13 +135,32 @@ async fn show(
         signed_in_as: signed_in_as.as_deref(),
         wrong_password: false,
         wechat,
+        scan: scan_panel(&scan),
     };
     let mut res = pages::html_response(200, &SignInPage::new(locale, &page));
     http::add_cookie(&mut res, &csrf_cookie(app, &started.csrf_token));
-    if let Some(binding) = binding {
+    if bound || matches!(scan, ScanOffer::Code(_)) {
         http::add_cookie(&mut res, &wechat_web::binding_cookie(app, &binding));
     }
     Ok(res)
+}
+
+fn browser_kind(req: &Request) -> BrowserKind {
+    BrowserKind::of(req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()))
+}
+
+/// The value of the browser's binding cookie: its own, or a new one for the response to set.
+fn binding_value(app: &App, req: &Request) -> String {
+    wechat_web::binding_value(http::cookie(req.headers(), wechat_web::binding_cookie_name(&app.config.issuer)))
+}
+
+/// How a page shows a scan offer.
+fn scan_panel(offer: &ScanOffer) -> ScanPanel<'_> {
+    match offer {
+        ScanOffer::Nothing => ScanPanel::Nothing,
+        ScanOffer::Code(ticket) => ScanPanel::Code(ticket.as_str()),
+        ScanOffer::Unavailable(problem) => ScanPanel::Unavailable(*problem),
+    }
 }
 
 /// The `Set-Cookie` value binding a page's form to this browser.
@@ -173,7 +201,7 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
         .as_ref()
         .filter(|leg| leg.scope.kind() == WebAppKind::Website)
         .map(|leg| wechat_web::wechat_url(app, leg, request_id));
-    let page = |locale: Locale, wrong_password: bool| {
+    let page = |locale: Locale, wrong_password: bool, scan: &ScanOffer| {
         let form = SignInForm {
             client_name: &resumed.client.name,
             client_id: &resumed.client.id,
@@ -185,11 +213,31 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
             signed_in_as: signed_in_as.as_deref(),
             wrong_password,
             wechat: qr_link.as_deref().map_or(WechatOffer::Nothing, WechatOffer::QrLink),
+            scan: scan_panel(scan),
         };
         pages::html_response(200, &SignInPage::new(locale, &form))
     };
+    // Shown again, a sign-in page gets a new code (the form carries no ticket).
+    let (on_consent_page, resumed_ref, page_ref) = (consenting.is_some(), &resumed, &page);
+    let shown_again = move |locale: Locale, wrong_password: bool| async move {
+        let binding = binding_value(app, req);
+        let scan = if on_consent_page {
+            ScanOffer::Nothing
+        } else {
+            let (client, pending) = (&resumed_ref.client, &resumed_ref.pending);
+            scan_sign_in::offer(app, browser_kind(req), client, pending, &hash(&binding), now).await?
+        };
+        let mut res = page_ref(locale, wrong_password, &scan);
+        if matches!(scan, ScanOffer::Code(_)) {
+            http::add_cookie(&mut res, &wechat_web::binding_cookie(app, &binding));
+        }
+        Ok::<_, wxauth::error::Error>(res)
+    };
     if let Some(other) = form.get("switch_locale").and_then(Locale::from_tag) {
-        return Ok(page(other, false));
+        return shown_again(other, false).await.map_err(backend);
+    }
+    if form.get("scan") == Some("renew") {
+        return shown_again(locale, false).await.map_err(backend);
     }
     if form.get("decision") != Some("approve") {
         let location = authorization::deny(app, &resumed, now).await.map_err(|r| (r, locale))?;
@@ -201,7 +249,7 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
     }
     let password = form.get("password").unwrap_or_default();
     let Some(user_id) = sign_in(app, username, password, now).await.map_err(backend)? else {
-        return Ok(page(locale, true));
+        return shown_again(locale, true).await.map_err(backend);
     };
     // A new session, with a new cookie value, on every sign-in: whatever cookie the browser
     // brought (set by someone else, say) is never the one that signs anybody in.

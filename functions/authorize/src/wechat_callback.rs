@@ -10,7 +10,7 @@ use wxauth::oauth::authorization::{Refusal, Unredirectable};
 use wxauth::oauth::browser_session;
 use wxauth::oauth::wechat_web::{self, CallbackEnd, WechatProblem};
 use wxauth::pages::text::Text;
-use wxauth::pages::{self, ErrorPage, Locale, Problem, SignInForm, SignInPage, WechatOffer};
+use wxauth::pages::{self, ErrorPage, Locale, Problem, ScanPanel, SignInForm, SignInPage, WechatOffer};
 use wxauth::params::Params;
 
 pub async fn handle(app: &App, req: &Request) -> Response {
@@ -54,6 +54,7 @@ pub async fn handle(app: &App, req: &Request) -> Response {
                 signed_in_as: Some(user_name.as_deref().unwrap_or(Text::of(locale).wechat_user)),
                 wrong_password: false,
                 wechat: WechatOffer::Nothing,
+                scan: ScanPanel::Nothing,
             };
             let mut res = pages::html_response(200, &SignInPage::new(locale, &form));
             http::add_cookie(&mut res, &crate::csrf_cookie(app, &csrf_token));

@@ -12,6 +12,7 @@ pub mod jwk;
 pub mod lockout;
 pub mod logout_notice;
 pub mod refresh_token;
+pub mod scan;
 pub mod session_keys;
 pub mod signing_key;
 pub mod user;

@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod logout;
 pub mod pkce;
 pub mod revocation;
+pub mod scan;
 pub mod server_token;
 pub mod sign_in;
 pub mod userinfo;

@@ -74,10 +74,16 @@ pub async fn choose(app: &App, browser: BrowserKind) -> Result<Choice, Error> {
 /// The browser's binding cookie: its value (kept when the browser has one of ours, so that pages
 /// open in two tabs both stay bound) and the leg of a request for `web_app` bound to it.
 pub fn bind(browser_cookie: Option<&str>, web_app: &WechatWebApp) -> (String, WechatLeg) {
-    let value = browser_cookie.filter(|v| plausible_binding(v)).map_or_else(random_token, str::to_string);
+    let value = binding_value(browser_cookie);
     let leg =
         WechatLeg { appid: web_app.appid().to_string(), scope: web_app.kind.first_scope(), browser_hash: hash(&value) };
     (value, leg)
+}
+
+/// The binding cookie's value for a page: the browser's own when it has one of ours, else a new
+/// one. It binds the scan sign-in's ticket to the browser as well.
+pub fn binding_value(browser_cookie: Option<&str>) -> String {
+    browser_cookie.filter(|v| plausible_binding(v)).map_or_else(random_token, str::to_string)
 }
 
 fn plausible_binding(value: &str) -> bool {

@@ -19,6 +19,8 @@ pub enum Problem {
     Logout(LogoutProblem),
     /// WeChat's web sign-in did not go through.
     Wechat(WechatProblem),
+    /// Sign-in by scanning was declined in the mini program.
+    ScanDeclined,
     /// A method other than GET or POST.
     MethodNotAllowed,
     /// A request body over the route's limit.
@@ -132,6 +134,13 @@ fn words(problem: &Problem) -> (Words, Words) {
         Problem::Logout(LogoutProblem::UnregisteredRedirect) => (
             ("Invalid redirect", "The return address is not registered for this application."),
             ("无效的跳转地址", "这个返回地址（post_logout_redirect_uri）没有为该应用注册。"),
+        ),
+        Problem::ScanDeclined => (
+            (
+                "Not signed in",
+                "Sign-in was declined in the mini program. Go back to the sign-in page for a new code, or sign in another way.",
+            ),
+            ("未登录", "已在小程序中取消登录。请返回登录页面刷新小程序码，或使用其他方式登录。"),
         ),
         Problem::Wechat(WechatProblem::Declined) => (
             ("Not signed in", "WeChat sign-in was not allowed. You can try again, or go back to the application."),

@@ -5,12 +5,14 @@
 //! the pages stay HTML files a designer can read, and one base layout carries the head, the
 //! style and the language for the pages the coming sign-in methods add.
 //!
-//! Server-rendered, no JavaScript, one `<style>` element allowed by its hash; readable without
-//! CSS; in zh-CN and en ([`Locale`]).
+//! Server-rendered, one `<style>` element allowed by its hash, no JavaScript but the scan
+//! sign-in's polling (allowed by its hash, with a fallback that works without it); readable
+//! without CSS; in zh-CN and en ([`Locale`]).
 
 mod error_page;
 pub mod locale;
 mod logout;
+mod scan_wait;
 mod sign_in;
 pub mod text;
 
@@ -27,23 +29,34 @@ use crate::http::{Body, Response};
 pub use error_page::{ErrorPage, Problem};
 pub use locale::Locale;
 pub use logout::{ConfirmLogout, ConfirmLogoutPage, SignedOutPage};
-pub use sign_in::{ScopeLine, SignInForm, SignInPage, WechatOffer};
+pub use scan_wait::ScanWaitPage;
+pub use sign_in::{ScanPanel, ScopeLine, SignInForm, SignInPage, WechatOffer};
 
 /// The pages' only styling. Its exact bytes are hashed into the CSP: the `<style>` element of
 /// `base.html` carries this constant and nothing else, and no element has a `style` attribute.
 pub const STYLE: &str = include_str!("../../templates/page.css");
 
-/// `'sha256-…'`: the CSP hash source of [`STYLE`] (CSP Level 2 §4.2.4).
-fn style_hash_source() -> String {
-    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(STYLE.as_bytes())))
+/// The pages' only script: the scan sign-in's polling (a sign-in page with a mini-program code
+/// carries it; everything works without it). Allowed by its hash, as [`STYLE`].
+pub const SCAN_SCRIPT: &str = include_str!("../../templates/scan.js");
+
+/// `'sha256-…'`: the CSP hash source of `text` (CSP Level 2 §4.2.4).
+fn hash_source(text: &str) -> String {
+    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
 /// No `form-action`: Chrome and Safari check it against the redirect a form submission
 /// answers too (w3c/webappsec-csp#8), and an approve or deny is answered by a redirect to the
 /// client's `redirect_uri`, so `form-action 'self'` would block every sign-in there. The form's
 /// action is ours and escaped, and nothing here can inject another form.
+/// Images and the poll come from this origin only (the code image is served by wxauth).
 static CSP: LazyLock<String> = LazyLock::new(|| {
-    format!("default-src 'none'; style-src {}; frame-ancestors 'none'; base-uri 'none'", style_hash_source())
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src 'self'; connect-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        hash_source(STYLE),
+        hash_source(SCAN_SCRIPT)
+    )
 });
 
 /// Headers every page response carries (names in lowercase, as HTTP/2 sends them).
@@ -117,7 +130,8 @@ mod tests {
         assert!(csp.contains("default-src 'none'"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.contains("base-uri 'none'"));
-        assert!(!csp.contains("unsafe-inline"));
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert!(csp.contains("img-src 'self'") && csp.contains("connect-src 'self'"));
         assert!(!csp.contains("form-action"), "would block the redirect to redirect_uri in Chrome");
     }
 
@@ -145,14 +159,17 @@ mod tests {
         &html[start..end]
     }
 
-    /// What every page must be, in every language: a whole document, phone-sized, no script,
-    /// and its one style block the one the CSP allows.
+    /// What every page must be, in every language: a whole document, phone-sized, no script but
+    /// the one the CSP allows, and its one style block the one the CSP allows.
     pub(super) fn assert_well_formed_page(html: &str, locale: Locale) {
         assert!(html.starts_with("<!doctype html>"), "{html}");
         assert!(html.contains(&format!("<html lang=\"{}\">", locale.tag())));
         assert!(html.contains("<meta charset=\"utf-8\">"));
         assert!(html.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
-        assert!(!html.to_lowercase().contains("<script"));
+        let without_allowed_script = html.replace(&format!("<script>{SCAN_SCRIPT}</script>"), "");
+        assert!(!without_allowed_script.to_lowercase().contains("<script"));
+        let digest = STANDARD.encode(Sha256::digest(SCAN_SCRIPT.as_bytes()));
+        assert!(header("Content-Security-Policy").contains(&format!("script-src 'sha256-{digest}'")));
         assert!(!html.contains(" style="), "style attributes would be blocked by the CSP");
         assert_eq!(style_block(html), STYLE);
         let digest = STANDARD.encode(Sha256::digest(style_block(html).as_bytes()));

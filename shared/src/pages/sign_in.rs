@@ -9,6 +9,7 @@ use askama::Template;
 
 use super::locale::Locale;
 use super::text::{Text, scope_description};
+use crate::oauth::scan::ScanProblem;
 use crate::scope::Scope;
 
 /// One line of "It asks for": a scope token and what it means.
@@ -52,6 +53,21 @@ pub struct SignInPage<'a> {
     /// Shown above the form.
     error: Option<&'static str>,
     wechat: WechatOffer<'a>,
+    /// The ticket whose mini-program code the page shows.
+    scan_ticket: Option<&'a str>,
+    /// Why the page shows no code although scan sign-in is offered.
+    scan_problem: Option<&'static str>,
+}
+
+/// What the sign-in page offers for scanning with the mini program (`oauth::scan::ScanOffer`,
+/// as a page shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanPanel<'a> {
+    Nothing,
+    /// The code of this ticket, its polling script, a fallback link and a button for a new code.
+    Code(&'a str),
+    /// No code, and why.
+    Unavailable(ScanProblem),
 }
 
 /// What the sign-in page offers for WeChat (`oauth::wechat_web::Choice`, as a page shows it).
@@ -78,6 +94,7 @@ pub struct SignInForm<'a> {
     /// After a wrong username or password.
     pub wrong_password: bool,
     pub wechat: WechatOffer<'a>,
+    pub scan: ScanPanel<'a>,
 }
 
 impl<'a> SignInPage<'a> {
@@ -96,6 +113,17 @@ impl<'a> SignInPage<'a> {
             signed_in_as: form.signed_in_as,
             error: form.wrong_password.then_some(text.wrong_password),
             wechat: if form.signed_in_as.is_some() { WechatOffer::Nothing } else { form.wechat },
+            scan_ticket: match form.scan {
+                ScanPanel::Code(ticket) if form.signed_in_as.is_none() => Some(ticket),
+                _ => None,
+            },
+            scan_problem: match form.scan {
+                ScanPanel::Unavailable(_) if form.signed_in_as.is_some() => None,
+                ScanPanel::Unavailable(ScanProblem::NotPublished) => Some(text.scan_not_published),
+                ScanPanel::Unavailable(ScanProblem::Quota) => Some(text.scan_quota),
+                ScanPanel::Unavailable(ScanProblem::Failed) => Some(text.scan_failed),
+                _ => None,
+            },
         }
     }
 }
@@ -126,6 +154,7 @@ mod tests {
             signed_in_as: None,
             wrong_password: false,
             wechat: WechatOffer::Nothing,
+            scan: ScanPanel::Nothing,
         };
         change(&mut form);
         SignInPage::new(locale, &form).render().unwrap()
@@ -251,6 +280,59 @@ mod tests {
             });
             assert!(!consent.contains("class=\"wechat\""), "a consent page signs nobody in");
         }
+    }
+
+    #[test]
+    fn the_scan_code_comes_with_its_script_fallback_and_new_code_button_in_both_languages() {
+        let ticket = "0123456789abcdef0123456789abcdef";
+        for locale in Locale::ALL {
+            let text = Text::of(locale);
+            let html = render(locale, |f| f.scan = ScanPanel::Code(ticket));
+            assert_well_formed_page(&html, locale);
+            assert!(
+                html.contains(&format!("<section class=\"scan\" id=\"scan\" data-status=\"/oauth/scan/{ticket}\">"))
+            );
+            assert!(
+                html.contains(&format!(
+                    "<img src=\"/oauth/scan/{ticket}/image\" width=\"200\" height=\"200\" alt=\"{}\"",
+                    text.scan_image_alt
+                )),
+                "{html}"
+            );
+            assert!(html.contains(&format!("<a href=\"/oauth/scan/{ticket}/continue\">{}</a>", text.scan_continue)));
+            assert!(
+                html.contains(&format!("name=\"scan\" value=\"renew\" formnovalidate>{}</button>", text.scan_new_code))
+            );
+            assert_eq!(html.matches("<script>").count(), 1);
+            for hidden in [text.scan_scanned, text.scan_denied, text.scan_expired] {
+                assert!(html.contains(&format!(" hidden>{hidden}</p>")), "{hidden}");
+            }
+            let approve = html.find("value=\"approve\"").unwrap();
+            assert!(approve < html.find("value=\"renew\"").unwrap(), "Enter must still submit approve");
+            let plain = render(locale, |_| {});
+            assert!(!plain.contains("<script") && !plain.contains("id=\"scan\""));
+            let consent = render(locale, |f| {
+                f.signed_in_as = Some("ann");
+                f.scan = ScanPanel::Code(ticket);
+            });
+            assert!(!consent.contains("id=\"scan\"") && !consent.contains("<script"), "a consent page signs nobody in");
+        }
+    }
+
+    #[test]
+    fn a_page_without_a_code_says_why() {
+        for (problem, words) in [
+            (ScanProblem::NotPublished, Text::of(Locale::En).scan_not_published),
+            (ScanProblem::Quota, Text::of(Locale::En).scan_quota),
+            (ScanProblem::Failed, Text::of(Locale::En).scan_failed),
+        ] {
+            let html = render(Locale::En, |f| f.scan = ScanPanel::Unavailable(problem));
+            let words = words.replace('\'', "&#39;");
+            assert!(html.contains(&format!("<p class=\"hint\" role=\"status\">{words}</p>")), "{html}");
+            assert!(!html.contains("<script") && !html.contains("<img"));
+        }
+        let zh = render(Locale::ZhCn, |f| f.scan = ScanPanel::Unavailable(ScanProblem::Quota));
+        assert!(zh.contains(Text::of(Locale::ZhCn).scan_quota));
     }
 
     #[test]

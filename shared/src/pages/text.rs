@@ -36,6 +36,21 @@ pub struct Text {
     pub try_wechat_again: &'static str,
     /// How the consent page names a WeChat user whose nickname WeChat did not give.
     pub wechat_user: &'static str,
+    /// The sign-in page's mini-program code: its heading, the image's text, what to do, each
+    /// state the polling shows, the fallback link, the button for a new code, and why there is
+    /// no code; the page that waits for the phone's answer.
+    pub scan_heading: &'static str,
+    pub scan_image_alt: &'static str,
+    pub scan_hint: &'static str,
+    pub scan_scanned: &'static str,
+    pub scan_denied: &'static str,
+    pub scan_expired: &'static str,
+    pub scan_continue: &'static str,
+    pub scan_new_code: &'static str,
+    pub scan_not_published: &'static str,
+    pub scan_quota: &'static str,
+    pub scan_failed: &'static str,
+    pub scan_waiting: &'static str,
 }
 
 const EN: Text = Text {
@@ -61,6 +76,18 @@ const EN: Text = Text {
     open_in_wechat: "To sign in with WeChat, open this page in WeChat.",
     try_wechat_again: "Sign in with WeChat again",
     wechat_user: "WeChat user",
+    scan_heading: "Or scan with WeChat",
+    scan_image_alt: "Mini program code: scan it with WeChat",
+    scan_hint: "Scan this code with WeChat, then confirm in the mini program.",
+    scan_scanned: "Scanned. Confirm in the mini program on your phone.",
+    scan_denied: "Sign-in was declined in the mini program.",
+    scan_expired: "This code has expired.",
+    scan_continue: "Confirmed on your phone? Continue",
+    scan_new_code: "New code",
+    scan_not_published: "Scanning is not available yet: the mini program's sign-in page is not published.",
+    scan_quota: "WeChat is making too many codes for this mini program just now: try a new code in a minute, or sign in another way.",
+    scan_failed: "The code could not be made just now. Try a new code, or sign in another way.",
+    scan_waiting: "Waiting for your confirmation in the mini program…",
 };
 
 const ZH_CN: Text = Text {
@@ -86,6 +113,18 @@ const ZH_CN: Text = Text {
     open_in_wechat: "如需使用微信登录，请在微信中打开此页面。",
     try_wechat_again: "重新使用微信登录",
     wechat_user: "微信用户",
+    scan_heading: "或使用微信扫码登录",
+    scan_image_alt: "小程序码：请用微信扫描",
+    scan_hint: "请用微信扫描小程序码，并在小程序中确认。",
+    scan_scanned: "已扫码，请在手机上的小程序中确认。",
+    scan_denied: "已在小程序中取消登录。",
+    scan_expired: "小程序码已过期。",
+    scan_continue: "已在手机上确认？继续",
+    scan_new_code: "刷新小程序码",
+    scan_not_published: "暂时无法扫码登录：小程序的登录确认页尚未发布。",
+    scan_quota: "小程序码生成过于频繁，请一分钟后刷新小程序码，或使用其他方式登录。",
+    scan_failed: "暂时无法生成小程序码。请刷新重试，或使用其他方式登录。",
+    scan_waiting: "正在等待你在小程序中确认……",
 };
 
 impl Text {

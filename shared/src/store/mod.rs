@@ -29,6 +29,8 @@
 //! | consent | `CONSENT#<user_id>#<client_id>` | `CONSENT` | [`consents`] | the scopes allowed (a string set, united by `ADD`), `CONSENT_TTL` after the last approval |
 //! | WeChat web app | `WECHATWEB` | `APP#<appid>` | [`wechat_web_apps`] | kind (Official Account, website app), callback domain, sealed app secret, the domain-verification file |
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
+//! | scan sign-in ticket | `SCAN#<sha256(ticket)>` | `SCAN` | [`scan_tickets`] | 5 minutes; the pending request it completes, the browser's binding hash, status, the first scanner (conditional), used once |
+//! | scan code image | `SCAN#<sha256(ticket)>` | `IMAGE` | [`scan_tickets`] | WeChat's PNG for the ticket, as long as the ticket lives |
 //! | deployment settings | `DEPLOYMENT` | `SETTINGS` | [`deployment`] | the issuer and the default audience, recorded by `wxauth-admin init --issuer`; read by the admin tool only (never a function), to refuse them as a client's audience |
 //!
 //! What wins a race is written with a condition or in a transaction, so two concurrent requests
@@ -38,7 +40,7 @@
 //! the password-failure lease, the session keys, a browser session's use and a consent's
 //! scopes (conditions on the item's state). Written
 //! without a condition, where a retry must succeed and no race can be lost: the pending sign-in
-//! request, the authorization code and the browser session (keys are hashes of 256 random bits), the deny-list entry
+//! request, a scan ticket and its image, the authorization code and the browser session (keys are hashes of 128 or 256 random bits), the deny-list entry
 //! of a revoked access token, the WeChat server access token and the deployment settings (the
 //! newest wins), and the deletes
 //! of a client, of a password-failure counter and (in its transaction) of a deleted user's item.
@@ -58,6 +60,7 @@ pub mod item;
 pub mod password_failures;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
+pub mod scan_tickets;
 pub mod server_tokens;
 pub mod session_keys;
 pub mod signing_keys;

@@ -324,7 +324,7 @@ pub(super) fn check(errcode: i64, errmsg: String) -> Result<(), WechatError> {
 }
 
 /// A transport failure, without the URL (it holds the app secret).
-fn transport(e: reqwest::Error) -> WechatError {
+pub(super) fn transport(e: reqwest::Error) -> WechatError {
     let kind = if e.is_connect() {
         CONNECT
     } else if e.is_timeout() {

@@ -7,3 +7,4 @@ pub mod errcode;
 pub mod secrets;
 pub mod server_token;
 pub mod web;
+pub mod wxacode;

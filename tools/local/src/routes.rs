@@ -48,6 +48,7 @@ pub enum Function {
     WechatDecrypt,
     WechatPhone,
     WechatSession,
+    WechatScan,
 }
 
 impl Function {
@@ -65,6 +66,7 @@ impl Function {
             Function::WechatDecrypt => "wechat-decrypt",
             Function::WechatPhone => "wechat-phone",
             Function::WechatSession => "wechat-session",
+            Function::WechatScan => "wechat-scan",
         }
     }
 
@@ -82,6 +84,7 @@ impl Function {
             Function::WechatDecrypt => wechat_decrypt::handle(app, req).await,
             Function::WechatPhone => wechat_phone::handle(app, req).await,
             Function::WechatSession => wechat_session::handle(app, req).await,
+            Function::WechatScan => wechat_scan::handle(app, req).await,
         }
     }
 }
@@ -95,6 +98,10 @@ pub const ROUTES: &[Route] = &[
     function("/oauth/token", &["POST"], Function::Token),
     function("/oauth/authorize", &["GET", "POST"], Function::Authorize),
     function("/oauth/wechat/callback", &["GET"], Function::Authorize),
+    // A scan sign-in ticket: its status (polled), its code image, and the browser's continue.
+    function("/oauth/scan/{ticket}", &["GET"], Function::Authorize),
+    function("/oauth/scan/{ticket}/image", &["GET"], Function::Authorize),
+    function("/oauth/scan/{ticket}/continue", &["GET"], Function::Authorize),
     // WeChat's domain-verification file (MP_verify_*.txt) at the root; API Gateway prefers
     // every more specific route.
     function("/{file}", &["GET"], Function::Authorize),
@@ -108,6 +115,7 @@ pub const ROUTES: &[Route] = &[
     function("/wechat/decrypt", &["POST"], Function::WechatDecrypt),
     function("/wechat/phone", &["POST"], Function::WechatPhone),
     function("/wechat/session", &["GET"], Function::WechatSession),
+    function("/wechat/scan", &["POST"], Function::WechatScan),
     Route { path: "/demo/callback", methods: &["GET"], serves: Serves::DemoCallback },
     Route { path: "/demo/logged-out", methods: &["GET"], serves: Serves::DemoCallback },
     Route { path: "/demo/backchannel-logout", methods: &["GET", "POST"], serves: Serves::DemoBackchannelLogout },

@@ -1,7 +1,7 @@
 // How a mini program (or a bundler-based framework) uses the SDK through the ES module entry;
 // type-checked by test/unit/types.test.mjs. Never run.
 import wxauth, { createClient, WxAuthError, errorCodes } from 'wxauth-miniprogram';
-import type { ClientOptions, Tokens, WxLike, DecryptResult, PhoneNumber, LogoutResult } from 'wxauth-miniprogram';
+import type { ClientOptions, Tokens, WxLike, DecryptResult, PhoneNumber, LogoutResult, ScanStatus, ScanTicket } from 'wxauth-miniprogram';
 
 declare const wx: WxLike;
 
@@ -20,6 +20,12 @@ async function page(): Promise<void> {
   const nick: string = data.data.nickName;
   const authenticated: boolean = data.authenticated;
   const phone: PhoneNumber = await client.phoneNumber('code');
+  const ticket: ScanTicket = await client.scan.inspect('0123456789abcdef0123456789abcdef');
+  const site: string = ticket.client_name;
+  const scopes: string[] = ticket.scopes;
+  const left: number = ticket.expires_in;
+  const answered: ScanStatus = (await client.scan.approve(decodeURIComponent('abc'))).status;
+  if ((await client.scan.deny('abc')).status === 'denied') void answered;
   const out: LogoutResult = await same.logout();
   const t: Tokens | null = client.getTokens();
   try {
@@ -32,6 +38,6 @@ async function page(): Promise<void> {
       void [why, s, wait];
     }
   }
-  void [openid, token, sub, status, nick, authenticated, phone, out, t];
+  void [openid, token, sub, status, nick, authenticated, phone, site, scopes, left, out, t];
 }
 void page;
