@@ -45,6 +45,10 @@ pub enum Metric {
     BackchannelLogouts,
     /// A unionid arrived for a user while another user holds it: nothing merged (security).
     UnionidConflicts,
+    /// The mini program answered a scan sign-in ticket; dimension `Outcome`: `approved`,
+    /// `denied`, or `other_user` (a second user scanned a ticket bound to the first: someone
+    /// else's screen, or a shared code).
+    ScanAnswers,
     /// An invocation's time in the handler.
     Latency,
 }
@@ -62,6 +66,7 @@ impl Metric {
             Metric::WechatErrors => "WechatErrors",
             Metric::UpstreamFaults => "UpstreamFaults",
             Metric::BackchannelLogouts => "BackchannelLogouts",
+            Metric::ScanAnswers => "ScanAnswers",
             Metric::Latency => "Latency",
         }
     }

@@ -66,7 +66,7 @@ async function idClaims(page, state, verifier) {
 
 /** A mini-program user signed in through the SDK: the SDK client and their `sub`. */
 async function phoneUser(label) {
-  const wx = createFakeWx({ name: `scan${randomBytes(6).toString('hex')}${label}` });
+  const { wx } = createFakeWx({ name: `scan${randomBytes(6).toString('hex')}${label}` });
   const client = createClient({ baseUrl: BASE, clientId: 'demo-miniprogram', wx });
   const tokens = await client.login();
   return { client, sub: claimsOf(tokens.accessToken).sub };
@@ -111,9 +111,12 @@ describe('Scan with the mini program in Chromium', { timeout: 4 * TEST_MS }, () 
   test('on a desktop: scanned, approved in the mini program, signed in as its user', { timeout: TEST_MS }, async () => {
     const { client, sub } = await phoneUser('a');
     const page = await newPage({ viewport: DESKTOP });
+    // Script errors, CSP refusals, and failed loads of ours (the favicon Chromium asks for is not
+    // ours to serve).
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+    page.on('response', (r) => r.status() >= 400 && !r.url().endsWith('/favicon.ico') && errors.push(`${r.status()} ${r.url()}`));
     const request = authorizeRequest();
     await page.goto(request.url);
     const image = page.locator('#scan img');
@@ -155,7 +158,7 @@ describe('Scan with the mini program in Chromium', { timeout: 4 * TEST_MS }, () 
     await page.locator('#scan img').waitFor({ state: 'visible' });
     const again = await sceneOnPage(page);
     assert.notEqual(again, scene);
-    await assert.rejects(client.scan.approve(scene), (e) => e.code === 'invalid_grant', 'the denied code stays denied');
+    await assert.rejects(client.scan.approve(scene), (e) => e.error === 'invalid_grant', 'the denied code stays denied');
   });
 
   test('a code that can no longer be used says it expired', { timeout: TEST_MS }, async () => {

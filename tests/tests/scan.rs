@@ -35,7 +35,7 @@ async fn phone_user(env: &TestEnv, mp: &wxauth_tests::MiniProgram, prefix: &str)
 #[tokio::test]
 async fn the_phone_approves_and_the_desktop_lands_at_the_client_signed_in_as_the_mini_program_user() {
     let (env, mp) = scan_env(|_| {}).await;
-    let client = env.web_client(&["refresh_token"], SCOPE).await;
+    let client = env.web_client(&[], SCOPE).await;
     let (access, sub) = phone_user(&env, &mp, "ann").await;
     let mut desktop = ScanBrowser::open(&env, &client, SCOPE).await;
 
@@ -306,4 +306,37 @@ async fn only_desktop_sign_in_pages_show_a_code() {
     let mut browser = WechatBrowser::new(&plain, DESKTOP);
     let (_, _, html) = browser.ours(&format!("/oauth/authorize?{}", query_of(&client))).await;
     assert!(ticket_of(&html).is_none(), "no scan sign-in configured");
+}
+
+#[tokio::test]
+async fn a_poll_is_one_read_and_the_approval_reaches_the_code_without_kms() {
+    let (env, mp) = scan_env(|_| {}).await;
+    let client = env.web_client(&[], SCOPE).await;
+    let (access, _) = phone_user(&env, &mp, "me").await;
+    let desktop = ScanBrowser::open(&env, &client, SCOPE).await;
+    assert_eq!(scan_action(&env, &access, &desktop.ticket, "scanned").await.status, 200);
+
+    // The page's poll, through the proxy that records every AWS request.
+    let polls = wxauth_tests::faults::FaultProxy::start().await;
+    let server = polls.server(&env).await;
+    let mut browser = WechatBrowser::on(&server, &env.mock_wechat, DESKTOP);
+    browser.cookies = desktop.browser.cookies.clone();
+    let (status, _, body) = browser.ours(&format!("/oauth/scan/{}", desktop.ticket)).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"scanned"}"#));
+    assert_eq!(polls.targets(), ["DynamoDB_20120810.GetItem"], "a poll is one read");
+    assert_eq!(polls.calls("DynamoDB_20120810.GetItem"), 1);
+
+    // From the approval to the code: the phone's answer, the poll that sees it, the continue.
+    let proxy = wxauth_tests::faults::FaultProxy::start().await;
+    let server = proxy.server(&env).await;
+    assert_eq!(scan_action(&server, &access, &desktop.ticket, "approve").await.status, 200);
+    let mut browser = WechatBrowser::on(&server, &env.mock_wechat, DESKTOP);
+    browser.cookies = desktop.browser.cookies.clone();
+    let (_, _, body) = browser.ours(&format!("/oauth/scan/{}", desktop.ticket)).await;
+    assert!(body.contains("\"continue\""), "{body}");
+    let (status, _, _) = browser.ours(&format!("/oauth/scan/{}/continue", desktop.ticket)).await;
+    assert_eq!(status, 302);
+    let counts: Vec<(String, usize)> = proxy.targets().into_iter().map(|t| (t.clone(), proxy.calls(&t))).collect();
+    eprintln!("approve to code: {counts:?}");
+    assert!(counts.iter().all(|(target, _)| target.starts_with("DynamoDB")), "no KMS: {counts:?}");
 }

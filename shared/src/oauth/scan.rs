@@ -25,6 +25,7 @@ use crate::domain::client::Client;
 use crate::domain::scan::{ScanImage, ScanStatus, ScanTicket, TICKET_TTL_SECONDS, Ticket};
 use crate::domain::wechat_web::BrowserKind;
 use crate::error::{Error, OAuthError};
+use crate::metrics::{self, Metric};
 use crate::oauth::authorization::{self, Refusal, Unredirectable};
 use crate::oauth::browser_session;
 use crate::oauth::server_token::with_server_token;
@@ -276,7 +277,17 @@ pub async fn answer(
     }
     let gone = || OAuthError::invalid_grant("this code expired or was answered already: show a new one").into();
     let Some(ticket) = Ticket::parse(scene) else { return Err(gone()) };
-    match app.store.answer_scan(&hash(ticket.as_str()), &claims.sub, action.status(), now).await? {
+    let answered = app.store.answer_scan(&hash(ticket.as_str()), &claims.sub, action.status(), now).await?;
+    let outcome = match (&answered, action) {
+        (ScanAnswer::Done(_), ScanAction::Approve) => Some("approved"),
+        (ScanAnswer::Done(_), ScanAction::Deny) => Some("denied"),
+        (ScanAnswer::OtherUser, _) => Some("other_user"),
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        metrics::count(Metric::ScanAnswers, &[("Outcome", outcome)]);
+    }
+    match answered {
         ScanAnswer::Done(t) => Ok(Reply {
             status: t.status.as_str(),
             client_name: if t.client_name.is_empty() { t.client_id.clone() } else { t.client_name.clone() },

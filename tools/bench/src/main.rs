@@ -55,12 +55,18 @@ enum Scenario {
     WechatQrNew,
     /// The same for a person seen before (their openid linked: no `/sns/userinfo`).
     WechatQrReturning,
+    /// Scan with the mini program (`SCAN_LOGIN_CLIENT=demo-miniprogram`): the page's code (desktop
+    /// User-Agent) scanned by a mini-program user, then measured from the approval to the code:
+    /// `POST /wechat/scan` approve, one poll, the browser's continue.
+    ScanSignIn,
 }
 
 const DESKTOP: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
 const WECHAT_GRANT: &str = "urn:wxauth:grant-type:wechat-code";
+/// The local stack's scan sign-in mini program.
+const SCAN_CLIENT: &str = "demo-miniprogram";
 /// RFC 7636's example challenge: the bench never redeems its codes.
 const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
@@ -141,9 +147,15 @@ impl Target {
             }
             Scenario::LoginNew | Scenario::ClientCredentials | Scenario::SignIn | Scenario::WechatQrNew => None,
             Scenario::SilentSignIn => Some(self.sign_in(&format!("{tag}-w{w}")).await?), // the session cookie
+            Scenario::ScanSignIn => Some(self.scan_user(&format!("ok-{tag}-scan-w{w}")).await?), // its access token
         };
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
+            if let Scenario::ScanSignIn = self.scenario {
+                let access = refresh_token.as_deref().context("an access token")?;
+                latencies.push(self.scan_sign_in(access, &format!("{tag}-{w}-{i}")).await?);
+                continue;
+            }
             let started = Instant::now();
             match self.scenario {
                 Scenario::LoginNew => drop(self.login(format!("ok-{tag}-w{w}-{i}")).await?),
@@ -167,6 +179,7 @@ impl Target {
                     let request = self.http.get(self.authorize_url(&format!("{tag}-{w}-{i}"), true));
                     redirected_with_code(request.header("cookie", session)).await?;
                 }
+                Scenario::ScanSignIn => unreachable!("measured above"),
             }
             latencies.push(started.elapsed());
         }
@@ -230,6 +243,37 @@ impl Target {
         }
         redirected_with_code(self.http.get(callback).header("cookie", binding)).await?;
         Ok(())
+    }
+
+    /// A mini-program user of the scan sign-in client, logged in with `code`: their access token.
+    async fn scan_user(&self, code: &str) -> anyhow::Result<String> {
+        let form = [("grant_type", WECHAT_GRANT), ("client_id", SCAN_CLIENT), ("code", code)];
+        let res = self.http.post(&self.token_url).form(&form).send().await?;
+        let body: serde_json::Value = res.json().await?;
+        body["access_token"].as_str().map(str::to_string).with_context(|| format!("no access token: {body}"))
+    }
+
+    /// A desktop page's code scanned by the user of `access` (not measured), then the approval,
+    /// one poll and the continue to the code: how long that took.
+    async fn scan_sign_in(&self, access: &str, state: &str) -> anyhow::Result<Duration> {
+        let page = self.http.get(self.authorize_url(state, false)).header("user-agent", DESKTOP).send().await?;
+        let binding = cookie(&page, "wxauth_wechat=").context("the page's binding cookie")?;
+        let html = page.text().await?;
+        let marker = "data-status=\"/oauth/scan/";
+        let start = html.find(marker).context("no mini-program code on the page (SCAN_LOGIN_CLIENT?)")? + marker.len();
+        let ticket = html.get(start..start + 32).context("a ticket")?.to_string();
+        let answer = |action: &'static str| {
+            let body = serde_json::json!({"scene": ticket, "action": action});
+            self.http.post(format!("{}/wechat/scan", self.url)).bearer_auth(access).json(&body).send()
+        };
+        answer("scanned").await?.error_for_status()?;
+        let started = Instant::now();
+        answer("approve").await?.error_for_status()?;
+        let status_url = format!("{}/oauth/scan/{ticket}", self.url);
+        let poll: serde_json::Value = self.http.get(status_url).header("cookie", &binding).send().await?.json().await?;
+        let continue_url = poll["continue"].as_str().with_context(|| format!("not approved: {poll}"))?;
+        redirected_with_code(self.http.get(continue_url).header("cookie", &binding)).await?;
+        Ok(started.elapsed())
     }
 
     /// A WeChat login; returns the refresh token.
