@@ -140,6 +140,11 @@ init_stack() {
 # ($ISSUER) must be set: demo-web's redirect URI hangs off it. Exports DEMO_SERVICE_SECRET (the
 # confidential client's secret, shown once at creation).
 create_demo_clients() {
+  # A TV or CLI of the device flow (RFC 8628): public, the device grant and refresh tokens. Before
+  # the check below, so that a stack made before it existed gets it too.
+  admin client show demo-device >/dev/null 2>&1 || admin client create --id demo-device --name "Demo TV" \
+    --kind public --grant urn:ietf:params:oauth:grant-type:device_code --grant refresh_token \
+    --scope "openid profile" >/dev/null
   admin client show demo-miniprogram >/dev/null 2>&1 && return
   curl -fsS -o /dev/null -X POST "$WECHAT_API_BASE/mock/apps" -H 'content-type: application/json' \
     -d '{"appid":"wxdemoappid000001","secret":"demo-app-secret"}'

@@ -49,6 +49,9 @@ pub enum Metric {
     /// `denied`, or `other_user` (a second user scanned a ticket bound to the first: someone
     /// else's screen, or a shared code).
     ScanAnswers,
+    /// A user code entered at `/device` that no waiting device holds (mistyped, expired,
+    /// answered, or guessed): a steady stream is someone guessing codes.
+    UserCodeMisses,
     /// An invocation's time in the handler.
     Latency,
 }
@@ -67,6 +70,7 @@ impl Metric {
             Metric::UpstreamFaults => "UpstreamFaults",
             Metric::BackchannelLogouts => "BackchannelLogouts",
             Metric::ScanAnswers => "ScanAnswers",
+            Metric::UserCodeMisses => "UserCodeMisses",
             Metric::Latency => "Latency",
         }
     }

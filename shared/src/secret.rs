@@ -32,6 +32,24 @@ pub fn random_hex<const N: usize>() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `len` characters drawn uniformly from `alphabet` (ASCII, 1 to 128 characters): short codes a
+/// person types, such as the device flow's user code. Bytes beyond the largest multiple of the
+/// alphabet's size are drawn again, so that no character is likelier than another.
+pub fn random_chars(alphabet: &[u8], len: usize) -> String {
+    let size = alphabet.len();
+    assert!((1..=128).contains(&size) && alphabet.is_ascii(), "an ASCII alphabet of 1 to 128 characters");
+    let limit = 256 - 256 % size;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+        for b in bytes.into_iter().filter(|b| usize::from(*b) < limit).take(len - out.len()) {
+            out.push(char::from(alphabet[usize::from(b) % size]));
+        }
+    }
+    out
+}
+
 fn random_base64url<const N: usize>() -> String {
     let mut bytes = [0u8; N];
     // The OS generator failing means the machine cannot do cryptography at all.
@@ -59,6 +77,14 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&t).expect("base64url").len(), 32);
         assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(t, random_token());
+    }
+
+    #[test]
+    fn random_chars_come_from_the_alphabet_only() {
+        let code = random_chars(b"BCD", 64);
+        assert_eq!(code.len(), 64);
+        assert!(code.bytes().all(|b| b"BCD".contains(&b)));
+        assert!(code.contains('B') && code.contains('C') && code.contains('D'), "{code}");
     }
 
     #[test]

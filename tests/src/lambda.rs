@@ -68,6 +68,7 @@ impl Deployment {
         })
         .await;
         env.create_demo_web().await;
+        env.create_demo_device().await;
         let service_secret = env
             .create_client(NewClient {
                 id: "demo-service".into(),

@@ -5,12 +5,14 @@
 //!
 //! Here: [`TestEnv`] (a deployment and its clients and users), the requests and replies.
 //! Beside it: [`server`] (the routes served in-process, through `wxauth-local`'s route table),
-//! [`sign_in`] (the browser's and the web client's side of the code flow), [`template`] (the one
+//! [`sign_in`] (the browser's and the web client's side of the code flow), [`device`] (the
+//! device flow's two sides), [`template`] (the one
 //! reader of template.yaml), [`iam`] (its IAM policies held against recorded AWS requests),
 //! [`faults`] (the fault-injecting proxy in front of moto), [`lambda`] and [`runtime_api`] (the
 //! release binaries under a Runtime API).
 
 pub mod browser;
+pub mod device;
 pub mod faults;
 pub mod iam;
 pub mod lambda;
@@ -209,6 +211,24 @@ impl TestEnv {
             kind: ClientKind::Public,
             grant_types: vec![],
             redirect_uris: vec!["http://127.0.0.1:3000/demo/callback".into()],
+            post_logout_redirect_uris: vec![],
+            backchannel_logout: None,
+            scope: Scope::parse("openid profile").expect("scope"),
+            audience: None,
+            wechat: None,
+        })
+        .await;
+    }
+
+    /// Registers `demo-device` as the samples in events/ and `create_demo_clients` name it: a
+    /// public client of the device grant (RFC 8628) that may refresh, scope `openid profile`.
+    pub async fn create_demo_device(&self) {
+        self.create_client(NewClient {
+            id: "demo-device".into(),
+            name: "Demo TV".into(),
+            kind: ClientKind::Public,
+            grant_types: vec![wxauth::grant_type::DEVICE_CODE.into(), "refresh_token".into()],
+            redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             backchannel_logout: None,
             scope: Scope::parse("openid profile").expect("scope"),

@@ -26,7 +26,8 @@ impl Server {
     /// server dispatches it; a path no function serves fails the test.
     pub async fn dispatch(&self, req: Request) -> wxauth::http::Response {
         match routes::route(req.uri().path()).map(|r| r.serves) {
-            Some(Serves::Function(function)) => function.handle(&self.app, req).await,
+            // Boxed: every handler's future in one enum is big, and a test thread's stack is not.
+            Some(Serves::Function(function)) => Box::pin(function.handle(&self.app, req)).await,
             _ => panic!("no function serves {}", req.uri().path()),
         }
     }

@@ -143,6 +143,11 @@ fn resolve(resolver: &Resolver<'_>, variable: &str, value: &Yaml) -> String {
         Yaml::String(s) => s.clone(),
         Yaml::Number(n) => n.to_string(),
         Yaml::Bool(b) => b.to_string(),
+        // `!If [condition, then, else]`: the branch the parameters' defaults choose.
+        Yaml::Tagged(tagged) if tagged.tag == "If" => match Conditions::evaluate(&[]).take(value) {
+            Some(branch) => resolve(resolver, variable, branch),
+            None => String::new(),
+        },
         Yaml::Tagged(tagged) => {
             let target = tagged.value.as_str().unwrap_or_default();
             given(target)

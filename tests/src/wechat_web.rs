@@ -221,7 +221,7 @@ impl IntoPage for (u16, Option<String>, String) {
 }
 
 /// Keeps (or, `Max-Age=0`, drops) the cookie a `Set-Cookie` value sets.
-fn keep_cookie(jar: &mut HashMap<String, String>, set_cookie: &str) {
+pub(crate) fn keep_cookie(jar: &mut HashMap<String, String>, set_cookie: &str) {
     let pair = set_cookie.split(';').next().unwrap_or_default();
     let Some((name, value)) = pair.split_once('=') else { return };
     if set_cookie.contains("Max-Age=0") || value.is_empty() {

@@ -487,6 +487,23 @@ async fn an_unknown_grant_type_is_refused() {
     assert_eq!(created["grant_types"], serde_json::json!(["password"]), "exactly the grants asked for");
 }
 
+#[tokio::test]
+async fn the_device_grant_is_given_at_creation_and_by_update_under_its_urn() {
+    let env = TestEnv::new().await;
+    let id = unique("tv");
+    let create = Cli::client_create(&id, "public")
+        .opt("--grant", wxauth::grant_type::DEVICE_CODE)
+        .opt("--grant", "refresh_token")
+        .opt("--scope", "openid profile")
+        .json();
+    let created = admin(&env, &create, &[]).json();
+    assert_eq!(created["grant_types"], serde_json::json!([wxauth::grant_type::DEVICE_CODE, "refresh_token"]));
+    let (service, _) = confidential_client(&env, &[("--scope", "openid")]);
+    let update = Cli::client_update(&service).opt("--grant", wxauth::grant_type::DEVICE_CODE).json();
+    let updated = admin(&env, &update, &[]).json();
+    assert_eq!(updated["grant_types"], serde_json::json!([wxauth::grant_type::DEVICE_CODE]));
+}
+
 // ---- client update -----------------------------------------------------------------------------
 
 #[tokio::test]

@@ -64,6 +64,9 @@ async fn the_metadata_names_the_endpoints_and_grants() {
     let grants: Vec<&str> =
         m.json["grant_types_supported"].as_array().expect("grants").iter().filter_map(|g| g.as_str()).collect();
     assert!(grants.contains(&"urn:wxauth:grant-type:wechat-code") && grants.contains(&"refresh_token"));
+    // RFC 8628 §4: the device authorization endpoint, and its grant.
+    assert_eq!(m.json["device_authorization_endpoint"], format!("{ISSUER}/oauth/device_authorization"));
+    assert!(grants.contains(&"urn:ietf:params:oauth:grant-type:device_code"), "{grants:?}");
 }
 
 #[tokio::test]

@@ -145,6 +145,19 @@ async fn the_web_flow_events_reach_their_handlers() {
 }
 
 #[tokio::test]
+async fn the_device_events_start_a_device_grant_and_show_the_page_with_their_code() {
+    let env = TestEnv::new().await;
+    env.create_demo_device().await;
+    let started = reply(device_authorization::handle(&env.app, event("device-authorization.json")).await);
+    assert_eq!(started.status, 200, "{}", started.json);
+    assert_eq!(started.str("verification_uri"), format!("{}/device", wxauth_tests::ISSUER));
+    let page = authorize::handle(&env.app, event("device-page.json")).await;
+    assert_eq!(page.status(), 200);
+    let html = String::from_utf8_lossy(page.body().as_ref()).into_owned();
+    assert!(html.contains("value=\"BCDF-GHJK\"") && html.contains("<html lang=\"zh-CN\">"), "{html}");
+}
+
+#[tokio::test]
 async fn the_wechat_callback_event_without_its_pending_request_is_the_expired_page() {
     let env = TestEnv::new().await;
     let res = env.dispatch(event("wechat-callback.json")).await;

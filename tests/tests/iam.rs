@@ -16,6 +16,7 @@ use serde_json::{Value as Json, json};
 use wxauth::domain::client::ClientKind;
 use wxauth::domain::wechat_web::WebAppKind;
 use wxauth_provision::KeyCustody;
+use wxauth_tests::device::{DeviceBrowser, device_authorization, device_codes, interval_passes, poll};
 use wxauth_tests::faults::FaultProxy;
 use wxauth_tests::iam::{
     LeadingKeys, Policies, WRITE_ACTIONS, assert_policy_matches, assert_policy_matches_with, recorded,
@@ -45,6 +46,7 @@ const DRIVEN: &[&str] = &[
     "wechat-phone",
     "wechat-session",
     "wechat-scan",
+    "device-authorization",
 ];
 
 // ---- the template on its own -----------------------------------------------------------------------
@@ -173,17 +175,37 @@ async fn token_function_flows(custody: KeyCustody, parameter: &str) {
     }
     assert_eq!(password("tlou", "tlou's password").await.status, 400, "locked");
 
+    Box::pin(device_polls(&env, &app)).await;
+
     assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "token", &proxy, &[&env]);
+}
+
+/// The device grant's polls on `app`: one before the answer, one too early (slow_down), the
+/// redemption (tokens and a refresh family), and the spent code polled again.
+async fn device_polls(env: &TestEnv, app: &Server) {
+    let tv = env.device_client(true).await;
+    env.password_user("tdev", "tdev's password").await;
+    let (device_code, user_code) = device_codes(env, &tv, None).await;
+    assert_eq!(poll(app, &tv, &device_code).await.error(), "authorization_pending");
+    assert_eq!(poll(app, &tv, &device_code).await.error(), "slow_down");
+    let mut browser = DeviceBrowser::new(env, &env.mock_wechat, wxauth_tests::wechat_web::PHONE);
+    browser.open("").await;
+    browser.enter(&user_code).await;
+    assert_eq!(browser.sign_in("tdev", "tdev's password").await.0, 302);
+    interval_passes(env, &device_code).await;
+    assert_eq!(poll(app, &tv, &device_code).await.status, 200);
+    assert_eq!(poll(app, &tv, &device_code).await.error(), "invalid_grant");
 }
 
 #[tokio::test]
 async fn the_authorize_functions_policy_allows_exactly_what_its_pages_do() {
-    authorize_function_flows(KeyCustody::Envelope, "envelope").await;
+    // Boxed: the flows' future is too big for a test thread's stack in a debug build.
+    Box::pin(authorize_function_flows(KeyCustody::Envelope, "envelope")).await;
 }
 
 #[tokio::test]
 async fn the_authorize_functions_policy_with_kms_held_keys_allows_exactly_what_its_pages_do() {
-    authorize_function_flows(KeyCustody::Kms, "kms").await;
+    Box::pin(authorize_function_flows(KeyCustody::Kms, "kms")).await;
 }
 
 async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
@@ -259,20 +281,43 @@ async fn authorize_function_flows(custody: KeyCustody, parameter: &str) {
         assert!(desktop.go(&wechat_link(&html), &user).await.client().contains_key("code"));
     }
 
-    // Scan with the mini program: the page's code (the server token fetched and cached, the
-    // ticket and its image stored), the image and a poll; approved on the phone (setup), the
-    // browser continues (the ticket used, a session, a code). A second container reads the
-    // cached server token.
-    let mut desktop = ScanBrowser::open_on(&app, &env.mock_wechat, &web, "openid").await;
-    assert_eq!(desktop.image().await.0, 200);
-    assert_eq!(desktop.poll().await.1["status"], "pending");
-    let phone_user = env.login(&mp, "ok-iamscan").await;
-    assert_eq!(scan_action(&env, phone_user.str("access_token"), &desktop.ticket, "approve").await.status, 200);
-    assert_eq!(desktop.continue_().await.0, 302);
-    let second = proxy.server(&env).await;
-    ScanBrowser::open_on(&second, &env.mock_wechat, &web, "openid").await;
+    Box::pin(scan_flows(&env, &proxy, &app, &mp, &web)).await;
+
+    // Boxed: the flows above already make this test's future as large as a test thread's stack.
+    Box::pin(device_page_flows(&env, &app)).await;
 
     assert_policy_matches_with(&[("SigningKeyCustody", parameter)], "authorize", &proxy, &[&env]);
+}
+
+/// Scan with the mini program: the page's code (the server token fetched and cached, the ticket
+/// and its image stored), the image and a poll; approved on the phone (setup), the browser
+/// continues (the ticket used, a session, a code). A second container reads the cached server
+/// token.
+async fn scan_flows(env: &TestEnv, proxy: &FaultProxy, app: &Server, mp: &wxauth_tests::MiniProgram, web: &str) {
+    let mut desktop = ScanBrowser::open_on(app, &env.mock_wechat, web, "openid").await;
+    assert_eq!(desktop.image().await.0, 200);
+    assert_eq!(desktop.poll().await.1["status"], "pending");
+    let phone_user = env.login(mp, "ok-iamscan").await;
+    assert_eq!(scan_action(env, phone_user.str("access_token"), &desktop.ticket, "approve").await.status, 200);
+    assert_eq!(desktop.continue_().await.0, 302);
+    let second = proxy.server(env).await;
+    ScanBrowser::open_on(&second, &env.mock_wechat, web, "openid").await;
+}
+
+/// The device page on `app`: a code nobody waits for, a device's code (its grant read through the
+/// user code), its sign-in (as `ava`) approving the device's grant, another device's denied.
+async fn device_page_flows(env: &TestEnv, app: &Server) {
+    let tv = env.device_client(false).await;
+    for decision in ["approve", "deny"] {
+        let (_, user_code) = device_codes(env, &tv, None).await;
+        let mut browser = DeviceBrowser::new(app, &env.mock_wechat, wxauth_tests::wechat_web::PHONE);
+        browser.open("").await;
+        assert_eq!(browser.enter("BCDF-GHJK").await.0, 400);
+        assert_eq!(browser.enter(&user_code).await.0, 200);
+        let fields = [("username", "ava"), ("password", "ava's password"), ("decision", decision)];
+        let answered = browser.post("/oauth/authorize", &["request_id", "csrf_token"], &fields).await;
+        assert_eq!(answered.0, 302, "{decision}");
+    }
 }
 
 #[tokio::test]
@@ -290,6 +335,26 @@ async fn the_wechat_scan_functions_policy_allows_exactly_what_answering_a_ticket
     assert_eq!(scan_action(&app, first.str("access_token"), &desktop.ticket, "approve").await.status, 200);
 
     assert_policy_matches("wechat-scan", &proxy, &[&env]);
+}
+
+#[tokio::test]
+async fn the_device_authorization_functions_policy_allows_exactly_what_starting_a_device_grant_does() {
+    let env = TestEnv::new().await;
+    let tv = env.device_client(true).await;
+    let web = env.web_client(&[], "openid").await;
+    let (service, secret) =
+        env.client(ClientKind::Confidential, &[wxauth_tests::device::DEVICE_GRANT], &[], "openid", None).await;
+    let proxy = FaultProxy::start().await;
+    let app = proxy.server(&env).await;
+    // A public client's request, a confidential client's, one not registered for the grant, an
+    // unknown client.
+    assert_eq!(device_authorization(&app, &tv, Some("openid")).await.status, 200);
+    let confidential = app.post_basic("/oauth/device_authorization", &service, &secret.expect("a secret"), &[]).await;
+    assert_eq!(confidential.status, 200, "{}", confidential.json);
+    assert_eq!(device_authorization(&app, &web, None).await.error(), "unauthorized_client");
+    assert_eq!(device_authorization(&app, "nobody", None).await.status, 401);
+
+    assert_policy_matches("device-authorization", &proxy, &[&env]);
 }
 
 #[tokio::test]

@@ -60,6 +60,8 @@ async fn every_sample_event_runs_through_its_function_binary() {
     let expected: &[(&str, u16, &str)] = &[
         ("authorize-get.json", 200, ""),
         ("backchannel-logout.json", 0, ""),
+        ("device-authorization.json", 200, ""),
+        ("device-page.json", 200, ""),
         ("end-session.json", 200, ""),
         ("introspect.json", 401, "invalid_client"),
         ("jwks.json", 200, ""),
@@ -341,6 +343,65 @@ async fn a_web_sign_in_runs_through_the_binaries() {
     let replay = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&body))).await;
     assert_eq!((replay.status, replay.json["error"].as_str()), (400, Some("invalid_grant")));
     assert!(emf_documents(&token.process.output()).iter().any(|m| m.get("CodeReplay").is_some()));
+}
+
+/// The device flow (RFC 8628) through the device-authorization, authorize and token binaries: the
+/// device's request, a poll before the answer, the user at `/device` signing in, the tokens.
+#[tokio::test]
+async fn a_device_flow_runs_through_the_binaries() {
+    let deployment = Deployment::new().await;
+    let device = deployment.start("device-authorization", |_| {}).await;
+    let authorize = deployment.start("authorize", |_| {}).await;
+    let token = deployment.start("token", |_| {}).await;
+    let request = form(&[("client_id", "demo-device"), ("scope", "openid profile")]);
+    let started = device.invoke(event("POST", "/oauth/device_authorization", &[FORM], Some(&request))).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.header("cache-control"), Some("no-store"));
+    let device_code = started.json["device_code"].as_str().expect("device_code").to_string();
+    let user_code = started.json["user_code"].as_str().expect("user_code").to_string();
+    let poll = form(&[
+        ("grant_type", wxauth::grant_type::DEVICE_CODE),
+        ("client_id", "demo-device"),
+        ("device_code", &device_code),
+    ]);
+    let pending = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&poll))).await;
+    assert_eq!((pending.status, pending.json["error"].as_str()), (400, Some("authorization_pending")));
+
+    let cookie = |answer: &wxauth_tests::runtime_api::HttpAnswer, name: &str| {
+        let prefix = format!("{name}=");
+        let set = answer.cookies.iter().chain(answer.headers.get("set-cookie")).find(|c| c.starts_with(&prefix));
+        set.and_then(|c| c.split(';').next()).unwrap_or_else(|| panic!("no {name} cookie")).to_string()
+    };
+    let page = authorize.invoke(event("GET", &format!("/device?user_code={user_code}"), &[], None)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let entered =
+        form(&[("csrf_token", &wxauth_tests::hidden_field(&page.body, "csrf_token")), ("user_code", &user_code)]);
+    let headers = [FORM, ("cookie", &cookie(&page, "wxauth_device_csrf"))];
+    let sign_in = authorize.invoke(event("POST", "/device", &headers, Some(&entered))).await;
+    assert_eq!(sign_in.status, 200, "{}", sign_in.body);
+    let fields = [
+        ("request_id", wxauth_tests::hidden_field(&sign_in.body, "request_id")),
+        ("csrf_token", wxauth_tests::hidden_field(&sign_in.body, "csrf_token")),
+        ("username", "demo".into()),
+        ("password", "demo-password".into()),
+        ("decision", "approve".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let headers = [FORM, ("cookie", &cookie(&sign_in, "wxauth_csrf"))];
+    let approved = authorize.invoke(event("POST", "/oauth/authorize", &headers, Some(&form(&fields)))).await;
+    let result = format!("{ISSUER}/device?result=approved");
+    assert_eq!((approved.status, approved.header("location")), (302, Some(result.as_str())), "{}", approved.body);
+
+    // The device waits its interval out (here: the table is told so).
+    wxauth_tests::device::interval_passes(&deployment.env, &device_code).await;
+    let tokens = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&poll))).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert!(tokens.json["refresh_token"].is_string(), "demo-device may refresh");
+    let (_, claims) =
+        deployment.env.verify_id_token(tokens.json["id_token"].as_str().expect("id token"), "demo-device").await;
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    let spent = token.invoke(event("POST", "/oauth/token", &[FORM], Some(&poll))).await;
+    assert_eq!((spent.status, spent.json["error"].as_str()), (400, Some("invalid_grant")));
 }
 
 /// A request that would outlast Lambda's deadline is answered 503 before it, with Retry-After.

@@ -7,6 +7,7 @@ mod authorization_code; // POST /oauth/token, grant_type=authorization_code
 mod authorize; // /oauth/authorize: the sign-in page and the authorization request
 mod backchannel; // back-channel logout: the queue, the handler, relying parties up and down
 mod client_credentials; // POST /oauth/token, grant_type=client_credentials
+mod device; // the device authorization grant (RFC 8628): /oauth/device_authorization, its polls, /device; oauth2's device flow
 mod discovery; // the JWKS and the metadata documents
 mod introspect; // POST /oauth/introspect
 mod password; // POST /oauth/token, grant_type=password

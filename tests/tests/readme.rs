@@ -248,3 +248,20 @@ fn every_file_the_readme_and_docs_link_to_exists() {
         }
     }
 }
+
+#[test]
+fn the_device_sections_curl_lines_answer_as_it_says() {
+    let commands: Vec<String> =
+        commands_after("### Devices (RFC 8628)\n").into_iter().filter(|c| c.starts_with("curl ")).collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    let base = std::env::var("WXAUTH_LOCAL_URL").expect("WXAUTH_LOCAL_URL: run through scripts/test");
+    let local = |command: &str| command.replace("http://127.0.0.1:3000", base.trim_end_matches('/'));
+    let started = run(&local(&commands[0]));
+    for field in ["device_code", "user_code", "verification_uri", "verification_uri_complete"] {
+        assert!(started[field].is_string(), "{field} in {started}");
+    }
+    assert_eq!((started["expires_in"].as_i64(), started["interval"].as_i64()), (Some(600), Some(5)));
+    let device_code = started["device_code"].as_str().expect("device_code");
+    let polled = run(&local(&commands[1]).replace("<device_code>", device_code));
+    assert_eq!(polled["error"], "authorization_pending", "{polled}");
+}

@@ -12,9 +12,11 @@
 //! The sign-in page offers WeChat by the browser ([`wxauth::oauth::wechat_web::choose`]):
 //! inside WeChat with an Official Account the page is skipped for WeChat's silent authorization;
 //! desktops get a link to the website app's QR page; other phones a hint to open the page in
-//! WeChat. The same function serves WeChat's callback ([`wechat_callback`]) and the
-//! domain-verification file WeChat asks for at the issuer's root ([`verify_file`]).
+//! WeChat. The same function serves WeChat's callback ([`wechat_callback`]), the
+//! domain-verification file WeChat asks for at the issuer's root ([`verify_file`]), and the
+//! device verification page, where a user code leads to the same sign-in page ([`device`]).
 
+mod device;
 mod scan;
 mod verify_file;
 mod wechat_callback;
@@ -24,7 +26,7 @@ use wxauth::clock::unix_now;
 use wxauth::domain::browser_session::{BrowserSession, SignInMethod};
 use wxauth::domain::wechat_web::{BrowserKind, WebAppKind};
 use wxauth::http::{self, Request, Response};
-use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Unredirectable};
+use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Started, Unredirectable};
 use wxauth::oauth::browser_session;
 use wxauth::oauth::scan::{self as scan_sign_in, ScanOffer};
 use wxauth::oauth::sign_in::sign_in;
@@ -41,6 +43,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
         PATH => authorize(app, req).await,
         wechat_web::CALLBACK_PATH => wechat_callback::handle(app, &req).await,
         path if path.starts_with(scan_sign_in::PATH) => scan::handle(app, &req).await,
+        wxauth::oauth::device::VERIFICATION_PATH => device::handle(app, &req).await,
         // `GET /{file}`: any other file at the root.
         _ => verify_file::handle(app, &req).await,
     }
@@ -67,7 +70,7 @@ async fn authorize(app: &App, req: Request) -> Response {
 }
 
 /// A refusal and the language to tell it in.
-type Refused = (Refusal, Locale);
+pub(crate) type Refused = (Refusal, Locale);
 
 async fn show(
     app: &App,
@@ -81,12 +84,25 @@ async fn show(
     let locale = Locale::negotiate(params.get("ui_locales"), accept_language);
     let now = unix_now();
     let session = current_session(app, req, now).await.map_err(|e| (e.into(), locale))?;
-    let mut started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
+    let started = match authorization::start(app, &params, session.as_ref(), now).await.map_err(|r| (r, locale))? {
         Next::Answered(location) => return Ok(http::found(&location)),
         Next::Page(started) => started,
     };
+    present(app, req, started, session.as_ref(), locale, now).await
+}
+
+/// The page of a started request, stored with the sign-in methods it offers: a sign-in, or
+/// consent for `session`'s user (a web client's request, or a device's from `/device`).
+pub(crate) async fn present(
+    app: &App,
+    req: &Request,
+    mut started: Box<Started>,
+    session: Option<&BrowserSession>,
+    locale: Locale,
+    now: i64,
+) -> Result<Response, Refused> {
     let backend = |e: wxauth::error::Error| (Refusal::from(e), locale);
-    let signed_in_as = match (&started.pending.session_sid, &session) {
+    let signed_in_as = match (&started.pending.session_sid, session) {
         (Some(_), Some(session)) => Some(display_name(app, session).await.map_err(backend)?),
         _ => None,
     };

@@ -9,7 +9,7 @@ use wxauth::error::Error;
 use wxauth::grant_type;
 use wxauth::http::{self, Request, Response};
 use wxauth::keys::algorithm::Algorithm;
-use wxauth::oauth::client_auth;
+use wxauth::oauth::{client_auth, device};
 use wxauth::pages::Locale;
 use wxauth::tokens::id::OPENID;
 use wxauth::tokens::refresh::OFFLINE_ACCESS;
@@ -32,6 +32,8 @@ pub struct Metadata {
     pub introspection_endpoint: String,
     /// RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// RFC 8628 §4: where a device asks for a device code and a user code.
+    pub device_authorization_endpoint: String,
     /// Back-Channel Logout 1.0: logout tokens reach registered clients, always with `sid`.
     pub backchannel_logout_supported: bool,
     pub backchannel_logout_session_supported: bool,
@@ -98,6 +100,7 @@ impl Metadata {
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
             end_session_endpoint: format!("{issuer}/oauth/end_session"),
+            device_authorization_endpoint: format!("{issuer}{}", device::PATH),
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,
             scopes_supported: vec![OPENID, "profile", "phone", OFFLINE_ACCESS],
@@ -167,12 +170,14 @@ mod tests {
         assert_eq!(m.token_endpoint, "https://auth.example.com/oauth/token");
         assert_eq!(m.authorization_endpoint, "https://auth.example.com/oauth/authorize");
         assert_eq!(m.jwks_uri, "https://auth.example.com/.well-known/jwks.json");
+        assert_eq!(m.device_authorization_endpoint, "https://auth.example.com/oauth/device_authorization");
         for grant in [
             "urn:wxauth:grant-type:wechat-code",
             "authorization_code",
             "refresh_token",
             "client_credentials",
             "password",
+            "urn:ietf:params:oauth:grant-type:device_code",
             "implicit",
         ] {
             assert!(m.grant_types_supported.contains(&grant), "{grant}");

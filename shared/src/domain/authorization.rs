@@ -32,6 +32,10 @@ pub struct PendingAuthorization {
     pub prompt_consent: bool,
     /// Set when the page offers WeChat sign-in: the request id is then also WeChat's `state`.
     pub wechat: Option<WechatLeg>,
+    /// Set for a device's request (RFC 8628), entered by its user code at `/device`: the hash of
+    /// its device code. Such a request has no redirect URI and ends in no code: its approval
+    /// marks the device's grant approved, and the browser learns the outcome on a page.
+    pub device: Option<String>,
     pub expires_at: i64,
 }
 

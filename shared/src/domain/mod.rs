@@ -8,6 +8,7 @@ pub mod browser_session;
 pub mod client;
 pub mod consent;
 pub mod deployment;
+pub mod device_grant;
 pub mod jwk;
 pub mod lockout;
 pub mod logout_notice;

@@ -17,15 +17,21 @@
 //! the request and the code and echoed in the ID token; `login_hint` pre-fills the username;
 //! `request`, `request_uri` and `registration` are refused with their own error codes (§6,
 //! §3.1.2.6).
+//!
+//! A device's request (RFC 8628, started from its user code by [`super::device_verification`])
+//! is resumed, approved and denied the same way, by any sign-in method, but has no redirect URI:
+//! its client must still allow the device grant, and its answer goes to the device's grant
+//! ([`super::device`]) and sends the browser to the verification page's result, never a code.
 
 use crate::App;
 use crate::domain::authorization::{PendingAuthorization, WechatLeg};
 use crate::domain::browser_session::BrowserSession;
 use crate::domain::client::Client;
-use crate::error::Error;
-use crate::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
+use crate::error::{Error, OAuthError};
+use crate::grant_type::{AUTHORIZATION_CODE, DEVICE_CODE, IMPLICIT};
 use crate::oauth::browser_session;
 use crate::oauth::client_auth::plausible_client_id;
+use crate::oauth::device::{self, Outcome};
 use crate::oauth::grants::count_issued;
 use crate::oauth::pkce::CodeChallenge;
 use crate::params::Params;
@@ -208,6 +214,7 @@ pub async fn start(app: &App, params: &Params, session: Option<&BrowserSession>,
         session_sid: None,
         prompt_consent: prompt.consent,
         wechat: None,
+        device: None,
         expires_at: now + PENDING_TTL_SECONDS,
     };
     // §3.1.2.1: the session counts only for a sign-in recent enough, of the hinted user.
@@ -272,6 +279,14 @@ pub async fn resume(
 /// A pending request found again, with its client read again: where we may send the user, and
 /// what it may have, are decided by its registration now.
 pub(super) async fn recheck(app: &App, pending: PendingAuthorization, now: i64) -> Result<Resumed, Refusal> {
+    // A device's request has no redirect URI: its client must still exist and allow the grant.
+    if pending.device.is_some() {
+        let client = app.store.client(&pending.client_id).await?.filter(|c| c.allows_grant(DEVICE_CODE));
+        let Some(client) = client else {
+            return Err(Refusal::Shown(Unredirectable::NoLongerRegistered));
+        };
+        return Ok(Resumed { client, pending });
+    }
     let client =
         app.store.client(&pending.client_id).await?.filter(|c| c.redirect_uris.contains(&pending.redirect_uri));
     let Some(client) = client else {
@@ -293,6 +308,13 @@ pub(super) async fn recheck(app: &App, pending: PendingAuthorization, now: i64) 
 /// The user said no: the request is used up, and the client learns `access_denied`.
 pub async fn deny(app: &App, resumed: &Resumed, now: i64) -> Result<String, Refusal> {
     consume(app, &resumed.pending, now).await?;
+    // A device learns it by polling; the browser sees the verification page say so.
+    if let Some(device_hash) = &resumed.pending.device {
+        return match device::deny(app, device_hash, now).await? {
+            Written::Yes => Ok(device::result_location(app, Outcome::Denied)),
+            Written::LostRace => Err(Refusal::Shown(Unredirectable::AlreadyAnswered)),
+        };
+    }
     Ok(answer(
         &resumed.pending,
         &[("error", "access_denied"), ("error_description", "the user denied the request")],
@@ -317,6 +339,13 @@ pub async fn approve(app: &App, resumed: &Resumed, session: &BrowserSession, now
 /// issued.
 pub(super) async fn grant(app: &App, resumed: &Resumed, session: &BrowserSession, now: i64) -> Result<String, Refusal> {
     let Resumed { client, pending } = resumed;
+    // A device's request remembers no consent: the next one asks again.
+    if let Some(device_hash) = &pending.device {
+        return match approve_device(app, client, pending, device_hash, session, now).await? {
+            Written::Yes => Ok(device::result_location(app, Outcome::Approved)),
+            Written::LostRace => Err(Refusal::Shown(Unredirectable::AlreadyAnswered)),
+        };
+    }
     let scope = pending.scope.intersection(&client.scope);
     let consent_until = now + app.config.consent_ttl.as_secs() as i64;
     app.store.remember_consent(&session.user_id, &client.id, &scope, consent_until, now).await?;
@@ -332,6 +361,13 @@ pub(super) async fn issue(
     session: &BrowserSession,
     now: i64,
 ) -> Result<String, Error> {
+    // Answered again (WeChat repeating its callback): the device's grant, never a code.
+    if let Some(device_hash) = &pending.device {
+        return match approve_device(app, client, pending, device_hash, session, now).await? {
+            Written::Yes => Ok(device::result_location(app, Outcome::Approved)),
+            Written::LostRace => Err(OAuthError::invalid_grant("the device's request was answered or expired").into()),
+        };
+    }
     let scope = pending.scope.intersection(&client.scope);
     let issuer = &app.config.issuer;
     let location = match pending.code_challenge.clone() {
@@ -358,6 +394,25 @@ pub(super) async fn issue(
     };
     browser_session::used_for(app, session, &client.id, now).await?;
     Ok(location)
+}
+
+/// The device's grant (its device code hashing to `device_hash`) approved for the user of
+/// `session`, for the scope the client may still have; the session records the client, as for a
+/// code.
+async fn approve_device(
+    app: &App,
+    client: &Client,
+    pending: &PendingAuthorization,
+    device_hash: &str,
+    session: &BrowserSession,
+    now: i64,
+) -> Result<Written, Error> {
+    let scope = pending.scope.intersection(&client.scope);
+    let written = device::approve(app, device_hash, session, scope, now).await?;
+    if written == Written::Yes {
+        browser_session::used_for(app, session, &client.id, now).await?;
+    }
+    Ok(written)
 }
 
 /// Marks the pending request answered; of two concurrent submissions only one gets here.

@@ -7,6 +7,8 @@ pub mod backchannel;
 pub mod bearer;
 pub mod browser_session;
 pub mod client_auth;
+pub mod device;
+pub mod device_verification;
 pub mod grants;
 pub mod introspection;
 pub mod logout;

@@ -1,5 +1,5 @@
 //! The HTML pages wxauth serves (the sign-in and consent page, the logout confirmation and
-//! "signed out", the error page), rendered by
+//! "signed out", the device verification page, the error page), rendered by
 //! askama from `shared/templates/`: compiled with the crate, and every value is HTML-escaped
 //! unless a template says `|safe` (only the constant [`STYLE`] does). askama rather than maud:
 //! the pages stay HTML files a designer can read, and one base layout carries the head, the
@@ -9,6 +9,7 @@
 //! sign-in's polling (allowed by its hash, with a fallback that works without it); readable
 //! without CSS; in zh-CN and en ([`Locale`]).
 
+mod device;
 mod error_page;
 pub mod locale;
 mod logout;
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::http::{Body, Response};
 
+pub use device::{DevicePage, DeviceStep};
 pub use error_page::{ErrorPage, Problem};
 pub use locale::Locale;
 pub use logout::{ConfirmLogout, ConfirmLogoutPage, SignedOutPage};

@@ -51,6 +51,17 @@ pub struct Text {
     pub scan_quota: &'static str,
     pub scan_failed: &'static str,
     pub scan_waiting: &'static str,
+    /// The device verification page (`/device`, RFC 8628): its title, what to do, the field, the
+    /// button, the error for a code no device waits for; the pages after an answer.
+    pub device_title: &'static str,
+    pub device_hint: &'static str,
+    pub device_user_code: &'static str,
+    pub device_continue: &'static str,
+    pub device_unknown_code: &'static str,
+    pub device_approved_title: &'static str,
+    pub device_approved: &'static str,
+    pub device_denied_title: &'static str,
+    pub device_denied: &'static str,
 }
 
 const EN: Text = Text {
@@ -88,6 +99,15 @@ const EN: Text = Text {
     scan_quota: "WeChat is making too many codes for this mini program just now: try a new code in a minute, or sign in another way.",
     scan_failed: "The code could not be made just now. Try a new code, or sign in another way.",
     scan_waiting: "Waiting for your confirmation in the mini program…",
+    device_title: "Connect a device",
+    device_hint: "Enter the code your TV, console or app shows.",
+    device_user_code: "Code",
+    device_continue: "Continue",
+    device_unknown_code: "No device is waiting for this code: it is mistyped, expired or used. Check the code on your device.",
+    device_approved_title: "Device connected",
+    device_approved: "You allowed the device. Return to it: it signs in by itself. You can close this page.",
+    device_denied_title: "Request denied",
+    device_denied: "You denied the device's request: it stays signed out. You can close this page.",
 };
 
 const ZH_CN: Text = Text {
@@ -125,6 +145,15 @@ const ZH_CN: Text = Text {
     scan_quota: "小程序码生成过于频繁，请一分钟后刷新小程序码，或使用其他方式登录。",
     scan_failed: "暂时无法生成小程序码。请刷新重试，或使用其他方式登录。",
     scan_waiting: "正在等待你在小程序中确认……",
+    device_title: "连接设备",
+    device_hint: "请输入电视、游戏机或应用上显示的代码。",
+    device_user_code: "代码",
+    device_continue: "继续",
+    device_unknown_code: "没有设备在等待这个代码：可能输入有误、已过期或已被使用。请核对设备上显示的代码。",
+    device_approved_title: "设备已连接",
+    device_approved: "你已授权该设备。请返回设备，它会自动登录。现在可以关闭此页面。",
+    device_denied_title: "已拒绝",
+    device_denied: "你已拒绝该设备的请求，设备不会登录。现在可以关闭此页面。",
 };
 
 impl Text {

@@ -16,6 +16,8 @@
 //!   attempt's own), releases it when that code failed or the sign-in steps up to
 //!   `snsapi_userinfo` (recording the code that stepped up: `wechat_stepped`), and records the
 //!   sealed session it started (`wechat_replay`) for a repeated callback with the same code. Every write of a claim is conditioned on its mark.
+//! - A device's request (RFC 8628, entered at `/device`) names its grant by the device code's
+//!   hash (`device_hash`, absent on every other request: older items read as no device's).
 //! - Reads check `expires_at` themselves: TTL deletes late.
 
 use super::backend::{Store, Written, conditional};
@@ -246,6 +248,7 @@ fn request_to_item(p: &PendingAuthorization) -> Item {
         .set_opt("wechat_appid", p.wechat.as_ref().map(|w| s(&w.appid)))
         .set_opt("wechat_scope", p.wechat.as_ref().map(|w| s(w.scope.as_str())))
         .set_opt("wechat_browser", p.wechat.as_ref().map(|w| s(&w.browser_hash)))
+        .set_opt("device_hash", p.device.as_ref().map(s))
 }
 
 fn wechat_leg_from_item(item: &Item) -> anyhow::Result<Option<WechatLeg>> {
@@ -274,6 +277,8 @@ fn request_from_item(item: &Item) -> anyhow::Result<PendingAuthorization> {
         session_sid: item.opt_string("session_sid"),
         prompt_consent: item.opt_bool("prompt_consent").unwrap_or(false),
         wechat: wechat_leg_from_item(item)?,
+        // Absent on every request but a device's (and on every item stored before devices).
+        device: item.opt_string("device_hash"),
         expires_at: item.number("expires_at")?,
     })
 }
@@ -347,6 +352,7 @@ mod tests {
             session_sid: None,
             prompt_consent: false,
             wechat: None,
+            device: None,
             expires_at: 600,
         };
         let item = request_to_item(&request);
@@ -374,6 +380,10 @@ mod tests {
         let leg = WechatLeg { appid: "wxoa".into(), scope: WebScope::Base, browser_hash: "bh".into() };
         let with_wechat = PendingAuthorization { wechat: Some(leg), prompt_consent: true, ..consent_page };
         assert_eq!(request_from_item(&request_to_item(&with_wechat)).expect("reads"), with_wechat);
+        let for_device = PendingAuthorization { device: Some("dh".into()), wechat: None, ..with_wechat };
+        let item = request_to_item(&for_device);
+        assert_eq!(item.attributes()["device_hash"], s("dh"));
+        assert_eq!(request_from_item(&item).expect("reads"), for_device);
     }
 
     #[test]

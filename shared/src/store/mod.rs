@@ -31,14 +31,16 @@
 //! | WeChat server access token | `WXTOKEN#<appid>` | `WXTOKEN` | [`server_tokens`] | sealed (`WXE1` envelope under a KMS data key), until 5 minutes before it expires |
 //! | scan sign-in ticket | `SCAN#<sha256(ticket)>` | `SCAN` | [`scan_tickets`] | 5 minutes; the pending request it completes, the browser's binding hash, status, the first scanner (conditional), used once |
 //! | scan code image | `SCAN#<sha256(ticket)>` | `IMAGE` | [`scan_tickets`] | WeChat's PNG for the ticket, as long as the ticket lives |
+//! | device grant | `DEVICE#<sha256(device_code)>` | `DEVICE` | [`device_grants`] | RFC 8628, 10 minutes; client, scope, `device_status` (pending, then approved with the user, `auth_time`, `amr`, `sid`, `granted_scope`, or denied: conditional, once), `poll_interval`, `next_poll_at` (a poll is one conditional update), redeemed once (`redeemed_by`) |
+//! | user code -> device grant | `USERCODE#<sha256(user_code)>` | `USERCODE` | [`device_grants`] | `device_hash`; created with the grant in one transaction (a user code held by a live grant cancels it) |
 //! | deployment settings | `DEPLOYMENT` | `SETTINGS` | [`deployment`] | the issuer and the default audience, recorded by `wxauth-admin init --issuer`; read by the admin tool only (never a function), to refuse them as a client's audience |
 //!
 //! What wins a race is written with a condition or in a transaction, so two concurrent requests
 //! can never both win it: creating a client, a user and its mappings, a token family, a signing
-//! key (`attribute_not_exists(pk)`); updating a client (`attribute_exists(pk)`: one deleted
+//! key, a device grant and its user code (`attribute_not_exists(pk)`); updating a client (`attribute_exists(pk)`: one deleted
 //! meanwhile is not recreated); rotation, redemption, consumption, revocation of a family,
-//! the password-failure lease, the session keys, a browser session's use and a consent's
-//! scopes (conditions on the item's state). Written
+//! the password-failure lease, the session keys, a browser session's use, a consent's
+//! scopes, and a device grant's polls, answer and redemption (conditions on the item's state). Written
 //! without a condition, where a retry must succeed and no race can be lost: the pending sign-in
 //! request, a scan ticket and its image, the authorization code and the browser session (keys are hashes of 128 or 256 random bits), the deny-list entry
 //! of a revoked access token, the WeChat server access token and the deployment settings (the
@@ -56,6 +58,7 @@ pub mod client_cache;
 pub mod clients;
 pub mod consents;
 pub mod deployment;
+pub mod device_grants;
 pub mod item;
 pub mod password_failures;
 pub mod refresh_tokens;

@@ -52,6 +52,10 @@ fn request(deployment: &Deployment, callers: &Callers, binary: &str, run: usize,
             ]);
             event("GET", &format!("/oauth/authorize?{query}"), &[], None)
         }
+        "device-authorization" => {
+            let body = form(&[("client_id", "demo-device"), ("scope", "openid")]);
+            event("POST", "/oauth/device_authorization", &[FORM], Some(&body))
+        }
         "revoke" => {
             let body = form(&[("token", "unknown-token"), ("client_id", "demo-miniprogram")]);
             event("POST", "/oauth/revoke", &[FORM], Some(&body))

@@ -59,6 +59,9 @@ enum Scenario {
     /// User-Agent) scanned by a mini-program user, then measured from the approval to the code:
     /// `POST /wechat/scan` approve, one poll, the browser's continue.
     ScanSignIn,
+    /// The desktop page's poll of a ticket nobody answered yet (`GET /oauth/scan/{ticket}`), each
+    /// worker polling its own page's ticket.
+    ScanPoll,
 }
 
 const DESKTOP: &str =
@@ -148,6 +151,10 @@ impl Target {
             Scenario::LoginNew | Scenario::ClientCredentials | Scenario::SignIn | Scenario::WechatQrNew => None,
             Scenario::SilentSignIn => Some(self.sign_in(&format!("{tag}-w{w}")).await?), // the session cookie
             Scenario::ScanSignIn => Some(self.scan_user(&format!("ok-{tag}-scan-w{w}")).await?), // its access token
+            Scenario::ScanPoll => {
+                let (ticket, binding) = self.scan_page(&format!("{tag}-poll-{w}")).await?;
+                Some(format!("{ticket} {binding}"))
+            }
         };
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
@@ -180,6 +187,15 @@ impl Target {
                     redirected_with_code(request.header("cookie", session)).await?;
                 }
                 Scenario::ScanSignIn => unreachable!("measured above"),
+                Scenario::ScanPoll => {
+                    let (ticket, binding) =
+                        refresh_token.as_deref().and_then(|t| t.split_once(' ')).context("a ticket")?;
+                    let poll = self.http.get(format!("{}/oauth/scan/{ticket}", self.url)).header("cookie", binding);
+                    let body: serde_json::Value = poll.send().await?.json().await?;
+                    if body["status"] != "pending" {
+                        bail!("the ticket is {body}");
+                    }
+                }
             }
             latencies.push(started.elapsed());
         }
@@ -256,12 +272,7 @@ impl Target {
     /// A desktop page's code scanned by the user of `access` (not measured), then the approval,
     /// one poll and the continue to the code: how long that took.
     async fn scan_sign_in(&self, access: &str, state: &str) -> anyhow::Result<Duration> {
-        let page = self.http.get(self.authorize_url(state, false)).header("user-agent", DESKTOP).send().await?;
-        let binding = cookie(&page, "wxauth_wechat=").context("the page's binding cookie")?;
-        let html = page.text().await?;
-        let marker = "data-status=\"/oauth/scan/";
-        let start = html.find(marker).context("no mini-program code on the page (SCAN_LOGIN_CLIENT?)")? + marker.len();
-        let ticket = html.get(start..start + 32).context("a ticket")?.to_string();
+        let (ticket, binding) = self.scan_page(state).await?;
         let answer = |action: &'static str| {
             let body = serde_json::json!({"scene": ticket, "action": action});
             self.http.post(format!("{}/wechat/scan", self.url)).bearer_auth(access).json(&body).send()
@@ -274,6 +285,16 @@ impl Target {
         let continue_url = poll["continue"].as_str().with_context(|| format!("not approved: {poll}"))?;
         redirected_with_code(self.http.get(continue_url).header("cookie", &binding)).await?;
         Ok(started.elapsed())
+    }
+
+    /// A desktop sign-in page with a mini-program code: its ticket and the browser's binding cookie.
+    async fn scan_page(&self, state: &str) -> anyhow::Result<(String, String)> {
+        let page = self.http.get(self.authorize_url(state, false)).header("user-agent", DESKTOP).send().await?;
+        let binding = cookie(&page, "wxauth_wechat=").context("the page's binding cookie")?;
+        let html = page.text().await?;
+        let marker = "data-status=\"/oauth/scan/";
+        let start = html.find(marker).context("no mini-program code on the page (SCAN_LOGIN_CLIENT?)")? + marker.len();
+        Ok((html.get(start..start + 32).context("a ticket")?.to_string(), binding))
     }
 
     /// A WeChat login; returns the refresh token.

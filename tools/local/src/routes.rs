@@ -49,6 +49,7 @@ pub enum Function {
     WechatPhone,
     WechatSession,
     WechatScan,
+    DeviceAuthorization,
 }
 
 impl Function {
@@ -67,6 +68,7 @@ impl Function {
             Function::WechatPhone => "wechat-phone",
             Function::WechatSession => "wechat-session",
             Function::WechatScan => "wechat-scan",
+            Function::DeviceAuthorization => "device-authorization",
         }
     }
 
@@ -85,6 +87,7 @@ impl Function {
             Function::WechatPhone => wechat_phone::handle(app, req).await,
             Function::WechatSession => wechat_session::handle(app, req).await,
             Function::WechatScan => wechat_scan::handle(app, req).await,
+            Function::DeviceAuthorization => device_authorization::handle(app, req).await,
         }
     }
 }
@@ -105,8 +108,11 @@ pub const ROUTES: &[Route] = &[
     // WeChat's domain-verification file (MP_verify_*.txt) at the root; API Gateway prefers
     // every more specific route.
     function("/{file}", &["GET"], Function::Authorize),
+    // The device verification page (RFC 8628): the user enters the code a TV or CLI shows.
+    function("/device", &["GET", "POST"], Function::Authorize),
     function("/oauth/end_session", &["GET", "POST"], Function::EndSession),
     function("/oauth/revoke", &["POST"], Function::Revoke),
+    function("/oauth/device_authorization", &["POST"], Function::DeviceAuthorization),
     function("/oauth/introspect", &["POST"], Function::Introspect),
     function("/.well-known/jwks.json", &["GET"], Function::Jwks),
     function(metadata::OAUTH_PATH, &["GET"], Function::Metadata),
@@ -218,5 +224,6 @@ mod tests {
         assert_eq!(route("/MP_verify_abc.txt").map(|r| r.serves), file);
         assert_eq!(route("/oauth/wechat/callback").map(|r| r.path), Some("/oauth/wechat/callback"));
         assert_eq!(route("/userinfo").map(|r| r.serves), Some(Serves::Function(Function::Userinfo)));
+        assert_eq!(route("/device").map(|r| r.path), Some("/device"), "not taken for a file");
     }
 }

@@ -1,10 +1,12 @@
 //! The mock's own control routes under `/mock/` (not WeChat's): JSON in and
 //! out, served as `application/json`.
 //!
-//! - `POST /mock/apps` `{"appid", "secret", "kind"?, "domain"?}` registers
-//!   (or replaces) an app: its secret, and for a web app its `kind`
+//! - `POST /mock/apps` `{"appid", "secret", "kind"?, "domain"?, "pages"?}`
+//!   registers (or replaces) an app: its secret, for a web app its `kind`
 //!   (`"official-account"` or `"website"`) and `domain`, the host every
-//!   `redirect_uri` of its sign-in page must have (see [`crate::fixtures`]).
+//!   `redirect_uri` of its sign-in page must have, and for a mini program
+//!   its published `pages`, the first its main page (default
+//!   `["pages/index/index", "pages/scan/scan"]`; see [`crate::fixtures`]).
 //! - `POST /mock/codes` `{"code", "appid", "openid", "session_key", "unionid"?}`
 //!   or `{"code", "errcode"}` adds (or replaces, as fresh) a fixture login
 //!   code (see [`crate::jscode2session`]).
@@ -15,10 +17,19 @@
 //! - `GET /mock/calls?appid=X` → `{"jscode2session": n, "stable_token": n,
 //!   "getuserphonenumber": n, "checksession": n, "web_authorize": n,
 //!   "sns_oauth2_access_token": n, "sns_oauth2_refresh_token": n,
-//!   "sns_userinfo": n, "sns_auth": n}` (`web_authorize`: both sign-in
-//!   pages, GET and POST). A call counts once its appid is known: from the
-//!   `appid` parameter (or form field), or from a known (even expired or
-//!   invalid) access token.
+//!   "sns_userinfo": n, "sns_auth": n, "getwxacodeunlimit": n}`
+//!   (`web_authorize`: both sign-in pages, GET and POST). A call counts once
+//!   its appid is known: from the `appid` parameter (or form field), or from
+//!   a known (even expired or invalid) access token.
+//! - `GET /mock/wxacodes?appid=X` → `[{"scene", "page", "env_version",
+//!   "check_path", "width"}]`, the codes `getwxacodeunlimit` made for the
+//!   app (`page`: as given, or the main page), newest first; `[]` for an app
+//!   with none ([`crate::wxacode`]).
+//! - `POST /mock/wxacode-errors` `{"appid", "errcode", "times"}`: the app's
+//!   next `times` `getwxacodeunlimit` calls (token checked, whatever their
+//!   body) answer `errcode` with WeChat's text for it (45009, 41030, 40001,
+//!   -1, ...; not 0), then codes again. It replaces what was asked for
+//!   before; `times` 0 clears it.
 //! - `GET /mock/health` → 200 `ok` (plain text).
 //!
 //! These answer `{"ok": true}`, or 400/404 with `{"error": "..."}`.
@@ -33,9 +44,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::errors::WxError;
 use crate::fixtures::{AppSpec, CodeSpec};
 use crate::routes::{AppState, query_params};
 use crate::state::{Calls, Mock};
+use crate::wxacode::WxaCode;
 
 /// The `/mock/` routes, merged into [`crate::routes::router`].
 pub(crate) fn routes() -> Router<AppState> {
@@ -45,6 +58,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/mock/access-tokens/expire", post(expire_token))
         .route("/mock/access-tokens/invalidate", post(invalidate_token))
         .route("/mock/calls", get(calls))
+        .route("/mock/wxacodes", get(wxacodes))
+        .route("/mock/wxacode-errors", post(wxacode_errors))
         .route("/mock/health", get(|| async { "ok" }))
 }
 
@@ -129,13 +144,42 @@ fn token_control(state: &AppState, body: &[u8], f: impl FnOnce(&mut Mock, &str, 
     control_ok()
 }
 
-async fn calls(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Calls>, ControlError> {
-    let params = query_params(query);
-    let appid = params
-        .get("appid")
+/// The `appid` query parameter of the `GET` routes (400 without one).
+fn appid_param(query: Option<String>) -> Result<String, ControlError> {
+    query_params(query)
+        .remove("appid")
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| bad_request("appid query parameter is required"))?;
-    Ok(Json(state.lock().0.calls(appid)))
+        .ok_or_else(|| bad_request("appid query parameter is required"))
+}
+
+async fn calls(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Calls>, ControlError> {
+    let appid = appid_param(query)?;
+    Ok(Json(state.lock().0.calls(&appid)))
+}
+
+async fn wxacodes(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<WxaCode>>, ControlError> {
+    let appid = appid_param(query)?;
+    Ok(Json(state.lock().0.wxacodes_made(&appid)))
+}
+
+#[derive(Deserialize)]
+struct WxacodeErrorsBody {
+    appid: String,
+    errcode: i64,
+    times: u32,
+}
+
+async fn wxacode_errors(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let WxacodeErrorsBody { appid, errcode, times } = control_body(&body)?;
+    required(&appid, "appid")?;
+    if errcode == 0 {
+        return Err(bad_request("errcode must not be 0"));
+    }
+    state.lock().0.fail_wxacodes(&appid, WxError(errcode), times);
+    control_ok()
 }
 
 #[cfg(test)]

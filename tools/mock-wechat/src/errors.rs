@@ -46,6 +46,17 @@ impl WxError {
     /// `/sns/userinfo` with a token of scope `snsapi_base`.
     pub const API_UNAUTHORIZED: Self = Self(48001);
     pub const INVALID_SIGNATURE: Self = Self(87009);
+    /// `getwxacodeunlimit`: a `scene` that is missing, empty, too long or of
+    /// other characters.
+    pub const INVALID_SCENE: Self = Self(40169);
+    /// `getwxacodeunlimit`: an argument out of range (`env_version`, `width`).
+    pub const INVALID_ARGS: Self = Self(40097);
+    /// `getwxacodeunlimit`: `page` is not a page of the released version (or
+    /// has a leading `/`).
+    pub const INVALID_PAGE: Self = Self(41030);
+    /// An API's quota or rate limit (`getwxacodeunlimit`'s: 5,000 calls a
+    /// minute).
+    pub const RATE_LIMITED: Self = Self(45009);
 
     // The sign-in pages' errors (an HTML page, see `crate::web_authorize`).
     /// The `redirect_uri`'s host is not the app's domain.
@@ -92,6 +103,10 @@ impl WxError {
             Self::DATA_FORMAT_ERROR => "data format error",
             Self::API_UNAUTHORIZED => "api unauthorized",
             Self::INVALID_SIGNATURE => "invalid signature",
+            Self::INVALID_SCENE => "invalid length for scene, or the data is not json string",
+            Self::INVALID_ARGS => "invalid args",
+            Self::INVALID_PAGE => "invalid page",
+            Self::RATE_LIMITED => "reach max api daily quota limit",
             Self::REDIRECT_URI_MISMATCH => "redirect_uri 参数错误",
             Self::SCOPE_UNAUTHORIZED => "Scope 参数错误或没有 Scope 权限",
             Self::SCOPE_MISSING => "scope不能为空",

@@ -9,6 +9,7 @@
 //!   },
 //!   "apps": {
 //!     "wx-mini…": "secret",
+//!     "wx-shop…": {"secret": "…", "pages": ["pages/home/home", "pages/scan/scan"]},
 //!     "wx-oa…": {"secret": "…", "kind": "official-account", "domain": "auth.example.com"},
 //!     "wx-web…": {"secret": "…", "kind": "website", "domain": "127.0.0.1"}
 //!   }
@@ -19,7 +20,11 @@
 //! `kind` (`official-account` or `website`) and optionally `domain`, a bare
 //! host (no scheme, port or path; compared case-insensitively) that every
 //! `redirect_uri` of its sign-in page must have. A web app without a domain
-//! accepts any host; a domain without a kind is refused.
+//! accepts any host; a domain without a kind is refused. A mini program may
+//! list its published `pages` (the first is its main page), which
+//! `getwxacodeunlimit` checks ([`crate::wxacode`]); without the list, its
+//! pages are [`crate::wxacode::DEFAULT_PAGES`]. A page is a path without a
+//! leading `/` or a `?`, at most 128 bytes, and the list is not empty.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +34,7 @@ use serde::Deserialize;
 
 use crate::jscode2session::{FixtureCode, Session};
 use crate::state::{App, AppKind, Mock};
+use crate::wxacode::is_page;
 
 /// One code: either `appid` + `openid` + `session_key` (+ `unionid`), or
 /// `errcode` alone.
@@ -59,18 +65,21 @@ impl CodeSpec {
     }
 }
 
-/// One app: its secret, and for a web app its kind and domain.
+/// One app: its secret, for a web app its kind and domain, for a mini
+/// program its published pages.
 #[derive(Debug, Default, Deserialize)]
 pub struct AppSpec {
     pub secret: String,
     pub kind: Option<AppKind>,
     pub domain: Option<String>,
+    pub pages: Option<Vec<String>>,
 }
 
 impl AppSpec {
-    /// Checks the secret is given and the domain is a bare host of a web app.
+    /// Checks the secret is given, the domain is a bare host of a web app and
+    /// the pages are pages.
     pub fn into_app(self) -> Result<App, String> {
-        let AppSpec { secret, kind, domain } = self;
+        let AppSpec { secret, kind, domain, pages } = self;
         if secret.is_empty() {
             return Err("secret must not be empty".into());
         }
@@ -82,7 +91,15 @@ impl AppSpec {
                 return Err("domain must be a host (letters, digits, '.' and '-'; no scheme, port or path)".into());
             }
         };
-        Ok(App { secret, kind, domain })
+        if let Some(pages) = &pages {
+            if pages.is_empty() {
+                return Err("pages must not be empty (the first is the main page)".into());
+            }
+            if let Some(page) = pages.iter().find(|page| !is_page(page)) {
+                return Err(format!("page {page:?} must be a path without a leading '/' or a '?' (at most 128 bytes)"));
+            }
+        }
+        Ok(App { secret, kind, domain, pages })
     }
 }
 
@@ -204,6 +221,7 @@ mod tests {
             secret: secret.into(),
             kind,
             domain: domain.map(Into::into),
+            pages: None,
         };
         assert_eq!(
             Fixtures::parse(text).map(|f| f.apps).map_err(|e| e.to_string()),
@@ -212,6 +230,16 @@ mod tests {
                 ("wxoa".into(), app("s1", Some(AppKind::OfficialAccount), Some("auth.example.com"))),
                 ("wxweb".into(), app("s2", Some(AppKind::Website), None)),
             ])
+        );
+    }
+
+    #[test]
+    fn parses_published_pages() {
+        let text = r#"{"apps": {"wxmp": {"secret": "s", "pages": ["pages/home/home", "pages/scan/scan"]}}}"#;
+        let pages = Fixtures::parse(text).map(|f| f.apps.into_iter().map(|(_, app)| app.pages).collect::<Vec<_>>());
+        assert_eq!(
+            pages.map_err(|e| e.to_string()),
+            Ok(vec![Some(vec!["pages/home/home".to_owned(), "pages/scan/scan".to_owned()])])
         );
     }
 
@@ -232,6 +260,11 @@ mod tests {
             r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": "127.0.0.1:3000"}}}"#,
             r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": "https://a.example"}}}"#,
             r#"{"apps": {"wxa": {"secret": "s", "kind": "website", "domain": ""}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "pages": []}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "pages": ["/pages/a/a"]}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "pages": ["pages/a/a?x=1"]}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "pages": [""]}}}"#,
+            r#"{"apps": {"wxa": {"secret": "s", "pages": "pages/a/a"}}}"#,
             r#"{"app": {}}"#,
         ] {
             assert!(Fixtures::parse(text).is_err(), "{text}");

@@ -8,7 +8,8 @@
 //! Its behaviour is driven by the *names* of the codes a test sends (for web
 //! sign-in, of the user typed into the sign-in page), by an optional
 //! fixtures file, and by a few control endpoints under `/mock/`. The
-//! sign-in pages answer HTML (`text/html; charset=utf-8`) and redirects.
+//! sign-in pages answer HTML (`text/html; charset=utf-8`) and redirects,
+//! and `getwxacodeunlimit` its image (`image/png`).
 //! Any other path answers a plain 404.
 //!
 //! ## Running
@@ -31,9 +32,10 @@
 //! | [`web_authorize`] | `GET`/`POST /connect/oauth2/authorize` and `/connect/qrconnect`: the web sign-in pages ("approve as"), their checks and error pages, the `user` conventions, the `mock_wechat_user` cookie |
 //! | [`sns_oauth2`] | `GET /sns/oauth2/access_token` and `/sns/oauth2/refresh_token`: the pages' codes, the user's access and refresh tokens |
 //! | [`sns_userinfo`] | `GET /sns/userinfo` and `/sns/auth`: what a user access token can do |
+//! | [`wxacode`] | `POST /wxa/getwxacodeunlimit`: mini-program codes as PNGs of QR codes of `page?scene=…`, WeChat's checks (scene, page, the app's published pages), the codes made, the failures `POST /mock/wxacode-errors` asks for |
 //! | [`tokens`] | access tokens, shared by every API that takes `access_token` (41001, 40001, 42001) |
 //! | [`errors`] | [`errors::WxError`]: WeChat's error codes, named once, and their `errmsg` texts |
-//! | [`state`] | [`state::Mock`], the one state behind one mutex: apps (secret, web kind and domain), one-time codes, call counters, `rid`s |
+//! | [`state`] | [`state::Mock`], the one state behind one mutex: apps (secret, web kind and domain, published pages), one-time codes, call counters, `rid`s |
 //! | [`control`] | the control routes under `/mock/` (`application/json`) |
 //! | [`fixtures`] | the fixtures file (`MOCK_WECHAT_FIXTURES`) and the code and app shapes `POST /mock/codes` and `POST /mock/apps` share |
 //! | [`routes`] | the router assembled from the files above, and WeChat's way of answering |
@@ -80,20 +82,39 @@
 //! with `kind` `official-account` or `website` and a `domain`, the host
 //! every `redirect_uri` must have.
 //!
+//! Mini-program codes (`POST /wxa/getwxacodeunlimit`, [`wxacode`]) are PNGs
+//! of QR codes whose text is `{page}?scene={scene}`. With `check_path` and
+//! `env_version` `release` (both the defaults), `page` must be one of the
+//! app's published pages: its `pages` (fixtures file or `POST /mock/apps`),
+//! by default `pages/index/index` (the main page, for a code without `page`)
+//! and `pages/scan/scan`; else 41030 `invalid page`.
+//!
 //! ## Fixtures file (`MOCK_WECHAT_FIXTURES`)
 //!
 //! ```text
 //! {"codes": {"<code>": {"appid", "openid", "session_key", "unionid"?} | {"errcode": N}},
-//!  "apps": {"<appid>": "<secret>" | {"secret", "kind"?, "domain"?}}}
+//!  "apps": {"<appid>": "<secret>" | {"secret", "kind"?, "domain"?, "pages"?}}}
 //! ```
 //!
 //! Codes expire 5 minutes after the mock loaded the file.
 //!
+//! ## Control routes (`/mock/`, [`control`])
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /mock/apps` `{"appid", "secret", "kind"?, "domain"?, "pages"?}` | registers (or replaces) an app |
+//! | `POST /mock/codes` `{"code", ...}` | adds a fixture login code |
+//! | `POST /mock/access-tokens/expire`, `/invalidate` `{"appid"}` | makes the app's token expired (42001) or invalid (40001) |
+//! | `GET /mock/calls?appid=` | calls received per API (`getwxacodeunlimit` included) |
+//! | `GET /mock/wxacodes?appid=` | `[{"scene", "page", "env_version", "check_path", "width"}]`: the codes made, newest first |
+//! | `POST /mock/wxacode-errors` `{"appid", "errcode", "times"}` | the app's next `times` `getwxacodeunlimit` calls answer `errcode` (45009, 41030, 40001, -1, ...) |
+//! | `GET /mock/health` | `ok` |
+//!
 //! ## Adding a WeChat API
 //!
-//! Web sign-in is done ([`web_authorize`], [`sns_oauth2`], [`sns_userinfo`]:
-//! one concept each, a file holding an API's closely tied pair of routes);
-//! code images (`/wxa/getwxacodeunlimit`) remain, in, say, `wxacode.rs`. A
+//! Each API is a file ([`web_authorize`], [`sns_oauth2`], [`sns_userinfo`]:
+//! one concept each, a file holding an API's closely tied pair of routes;
+//! [`wxacode`], the latest, is a small example of the whole pattern). A
 //! new file brings its `PATH` and `handle`, routed in [`routes::router`];
 //! the state only it reads as a type of its own, held in a field of
 //! [`state::Mock`]; its call counter in [`state::Calls`] and [`state::Api`];
@@ -115,6 +136,7 @@ pub mod stable_token;
 pub mod state;
 pub mod tokens;
 pub mod web_authorize;
+pub mod wxacode;
 
 #[cfg(test)]
 mod testing;

@@ -18,7 +18,9 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::WxError;
 use crate::state::Mock;
-use crate::{checksession, control, jscode2session, phone, sns_oauth2, sns_userinfo, stable_token, web_authorize};
+use crate::{
+    checksession, control, jscode2session, phone, sns_oauth2, sns_userinfo, stable_token, web_authorize, wxacode,
+};
 
 /// Current Unix time in milliseconds.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route(sns_oauth2::REFRESH_PATH, get(sns_oauth2::handle_refresh))
         .route(sns_userinfo::PATH, get(sns_userinfo::handle))
         .route(sns_userinfo::AUTH_PATH, get(sns_userinfo::handle_auth))
+        .route(wxacode::PATH, post(wxacode::handle))
         .merge(control::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
@@ -217,7 +220,7 @@ mod tests {
             json!({
                 "jscode2session": 1, "stable_token": 3, "getuserphonenumber": 5, "checksession": 3,
                 "web_authorize": 0, "sns_oauth2_access_token": 0, "sns_oauth2_refresh_token": 0,
-                "sns_userinfo": 0, "sns_auth": 0
+                "sns_userinfo": 0, "sns_auth": 0, "getwxacodeunlimit": 0
             })
         );
     }

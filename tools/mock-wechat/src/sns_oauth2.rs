@@ -353,7 +353,7 @@ mod tests {
         let code = approve(&mut m, OA, "snsapi_base", "dave", T0);
         // Another app's code: invalid, and not consumed.
         // wxoa2: an Official Account with the same secret.
-        let oa = App { secret: OA_SECRET.into(), kind: Some(AppKind::OfficialAccount), domain: None };
+        let oa = App { secret: OA_SECRET.into(), kind: Some(AppKind::OfficialAccount), domain: None, pages: None };
         m.add_app("wxoa2", oa);
         let other = Oauth2AccessTokenRequest { appid: Some("wxoa2".into()), ..exchange_req(OA, &code) };
         assert_eq!(m.sns_oauth2_access_token(&other, T0), Err(WxError::INVALID_CODE));

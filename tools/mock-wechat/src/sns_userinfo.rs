@@ -222,7 +222,7 @@ mod tests {
             json!({
                 "jscode2session": 0, "stable_token": 0, "getuserphonenumber": 0, "checksession": 0,
                 "web_authorize": 2, "sns_oauth2_access_token": 2, "sns_oauth2_refresh_token": 0,
-                "sns_userinfo": 3, "sns_auth": 3
+                "sns_userinfo": 3, "sns_auth": 3, "getwxacodeunlimit": 0
             })
         );
     }

@@ -1,7 +1,7 @@
 //! The mock's one shared state, [`Mock`] (served behind one mutex by
 //! [`crate::routes::AppState`]), and what several WeChat APIs share:
-//! registered apps (secret, kind, web domain), one-time code tracking, call
-//! counters, `rid`s and the random generator.
+//! registered apps (secret, kind, web domain, published pages), one-time
+//! code tracking, call counters, `rid`s and the random generator.
 //!
 //! Each API's rules are an `impl Mock` block in that API's file, and the
 //! state only that API reads lives in a type of that file (a field here).
@@ -45,6 +45,8 @@ pub struct Mock {
     /// Web sign-in: the codes the authorize pages issued, and the user
     /// access and refresh tokens `/sns/oauth2/*` issued for them.
     pub(crate) web: WebLogins,
+    /// `getwxacodeunlimit`: the codes made, and the failures asked for.
+    pub(crate) wxacodes: crate::wxacode::WxaCodes,
 }
 
 /// A registered app (fixtures file or `POST /mock/apps`).
@@ -58,12 +60,15 @@ pub struct App {
     /// The web app's 网页授权域名 / 授权回调域: a lowercase host that every
     /// `redirect_uri` must have (any port). `None`: any host.
     pub domain: Option<String>,
+    /// A mini program's published pages, the first its main page
+    /// ([`crate::wxacode`]); `None`: [`crate::wxacode::DEFAULT_PAGES`].
+    pub pages: Option<Vec<String>>,
 }
 
 impl App {
     /// An app known by its secret only (a mini program, say).
     pub fn with_secret(secret: &str) -> Self {
-        Self { secret: secret.to_owned(), kind: None, domain: None }
+        Self { secret: secret.to_owned(), kind: None, domain: None, pages: None }
     }
 }
 
@@ -90,6 +95,7 @@ pub struct Calls {
     pub sns_oauth2_refresh_token: u64,
     pub sns_userinfo: u64,
     pub sns_auth: u64,
+    pub getwxacodeunlimit: u64,
 }
 
 /// The WeChat APIs the mock counts calls of.
@@ -104,6 +110,7 @@ pub enum Api {
     SnsOauth2RefreshToken,
     SnsUserinfo,
     SnsAuth,
+    GetWxaCodeUnlimit,
 }
 
 impl Mock {
@@ -116,6 +123,7 @@ impl Mock {
             phone_codes: HashMap::new(),
             tokens: AccessTokens::default(),
             web: WebLogins::default(),
+            wxacodes: crate::wxacode::WxaCodes::default(),
         }
     }
 
@@ -162,6 +170,7 @@ impl Mock {
             Api::SnsOauth2RefreshToken => &mut calls.sns_oauth2_refresh_token,
             Api::SnsUserinfo => &mut calls.sns_userinfo,
             Api::SnsAuth => &mut calls.sns_auth,
+            Api::GetWxaCodeUnlimit => &mut calls.getwxacodeunlimit,
         };
         *counter += 1;
     }

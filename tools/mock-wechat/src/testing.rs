@@ -63,8 +63,11 @@ pub const WEB_SECRET: &str = "web-secret";
 
 /// Registers [`OA`] and [`WEB`].
 pub fn add_web_apps(m: &mut Mock) {
-    let app =
-        |secret: &str, kind, domain: &str| App { secret: secret.into(), kind: Some(kind), domain: Some(domain.into()) };
+    let app = |secret: &str, kind, domain: &str| App {
+        domain: Some(domain.into()),
+        kind: Some(kind),
+        ..App::with_secret(secret)
+    };
     m.add_app(OA, app(OA_SECRET, AppKind::OfficialAccount, "auth.example.com"));
     m.add_app(WEB, app(WEB_SECRET, AppKind::Website, "127.0.0.1"));
 }
@@ -146,6 +149,19 @@ pub async fn send_with(
     headers: &[(header::HeaderName, &str)],
     body: &str,
 ) -> (StatusCode, HeaderMap, String) {
+    let (status, headers, bytes) = send_raw(app, method, uri, headers, body).await;
+    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Sends a request with extra headers; returns status, headers and the
+/// body's bytes (an image, say).
+pub async fn send_raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(header::HeaderName, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
     let mut request = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         request = request.header(name, *value);
@@ -154,7 +170,7 @@ pub async fn send_with(
     let Ok(response) = app.clone().oneshot(request).await;
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (status, headers, bytes.to_vec())
 }
 
 /// A header's value ("" if absent).

@@ -1,6 +1,6 @@
 //! Access tokens, shared by every WeChat API that takes an `access_token`
-//! query parameter (`getuserphonenumber`, `checksession`, and the code-image
-//! API when it comes): issued by [`crate::stable_token`], resolved to their
+//! query parameter (`getuserphonenumber`, `checksession`,
+//! `getwxacodeunlimit`): issued by [`crate::stable_token`], resolved to their
 //! appid here, made expired or invalid by the control routes.
 //!
 //! Missing `access_token` → 41001 `access_token missing`; unknown or

@@ -747,7 +747,7 @@ mod tests {
             assert!(m.check_authorization(Page::OfficialAccount, &req).is_ok(), "{req:?}");
         }
         // A web app without a domain takes any host.
-        m.add_app("wxany", App { secret: "s".into(), kind: Some(AppKind::Website), domain: None });
+        m.add_app("wxany", App { secret: "s".into(), kind: Some(AppKind::Website), domain: None, pages: None });
         let any = with(&web, &|r| {
             r.appid = Some("wxany".into());
             r.redirect_uri = Some("https://anywhere.example/cb".into());
@@ -913,7 +913,7 @@ mod tests {
             json!({
                 "jscode2session": 0, "stable_token": 0, "getuserphonenumber": 0, "checksession": 0,
                 "web_authorize": 4, "sns_oauth2_access_token": 3, "sns_oauth2_refresh_token": 0,
-                "sns_userinfo": 1, "sns_auth": 0
+                "sns_userinfo": 1, "sns_auth": 0, "getwxacodeunlimit": 0
             })
         );
     }

@@ -4,6 +4,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
 pub mod wechat;
@@ -99,6 +100,7 @@ pub async fn exchange(app: &App, client: &Client, params: &Params, now: i64) -> 
             client_credentials::grant(app, client, &params.only(client_credentials::PARAMETERS), now).await
         }
         password::GRANT_TYPE => password::grant(app, client, &params.only(password::PARAMETERS), now).await,
+        device_code::GRANT_TYPE => device_code::grant(app, client, &params.only(device_code::PARAMETERS), now).await,
         _ => Err(OAuthError::unsupported_grant_type("this grant type is not supported").into()),
     };
     if issued.is_ok() {
@@ -112,7 +114,11 @@ pub fn count_issued(grant: &str, client: &Client) {
     metrics::count(Metric::TokensIssued, &[("Grant", grant), ("ClientKind", client.kind.as_str())]);
 }
 
-/// A grant's name as a metric dimension: the WeChat grant's URN shortened.
+/// A grant's name as a metric dimension: the URNs shortened.
 fn metric_name(grant_type: &str) -> &str {
-    if grant_type == wechat::GRANT_TYPE { "wechat" } else { grant_type }
+    match grant_type {
+        wechat::GRANT_TYPE => "wechat",
+        device_code::GRANT_TYPE => "device_code",
+        other => other,
+    }
 }
