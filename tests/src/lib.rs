@@ -366,21 +366,23 @@ impl TestEnv {
     /// Moves an item's `expires_at` into the past, as if time had passed (the item stays, as it
     /// does in DynamoDB until TTL gets to it).
     pub async fn expire_item(&self, key: &Key) {
-        self.app
-            .store
-            .dynamodb()
-            .update_item()
-            .table_name(self.app.store.table())
-            .set_key(Some(key.attributes()))
-            .update_expression("SET expires_at = :past")
-            .expression_attribute_values(
-                ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N((wxauth::clock::unix_now() - 1).to_string()),
-            )
-            .send()
-            .await
-            .expect("UpdateItem");
+        expire_item_in(self.app.store.dynamodb(), self.app.store.table(), key).await;
     }
+}
+
+/// Sets the `expires_at` of the item under `key` in `table` to a second ago (TTL has not run).
+pub async fn expire_item_in(ddb: &aws_sdk_dynamodb::Client, table: &str, key: &Key) {
+    ddb.update_item()
+        .table_name(table)
+        .set_key(Some(key.attributes()))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N((wxauth::clock::unix_now() - 1).to_string()),
+        )
+        .send()
+        .await
+        .expect("UpdateItem");
 }
 
 /// A request with `Authorization: Bearer <access_token>` and, when given, a JSON body.

@@ -643,18 +643,7 @@ async fn oauth2_is_told_when_the_device_code_expired() {
     let table = std::env::var("WXAUTH_TABLE").expect("WXAUTH_TABLE: run through scripts/test");
     let sdk = wxauth::aws::sdk_config(wxauth::config::AwsTimeouts::from_env().expect("timeouts")).await;
     let key = wxauth::store::device_grants::grant_key(&wxauth::secret::hash(details.device_code().secret()));
-    aws_sdk_dynamodb::Client::new(&sdk)
-        .update_item()
-        .table_name(table)
-        .set_key(Some(key.attributes()))
-        .update_expression("SET expires_at = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N((wxauth::clock::unix_now() - 1).to_string()),
-        )
-        .send()
-        .await
-        .expect("the grant expired");
+    wxauth_tests::expire_item_in(&aws_sdk_dynamodb::Client::new(&sdk), &table, &key).await;
     let polled = client.exchange_device_access_token(&details).request_async(&http, |_| async {}, None).await;
     match polled {
         Err(RequestTokenError::ServerResponse(e)) => {
