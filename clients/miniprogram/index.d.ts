@@ -118,6 +118,23 @@ export interface ScanTicket {
   scopes: string[];
   /** Seconds the code has left. */
   expires_in: number;
+  /** The computer asking, so the user can tell whether the screen they scanned is their own. */
+  requested_from: ScanRequester;
+}
+
+/** The browser that shows the code; each part only when the server could tell. */
+export interface ScanRequester {
+  /** E.g. `'Chrome'`, `'Edge'`, `'QQ Browser'`. */
+  browser?: string;
+  /** E.g. `'Windows'`, `'macOS'`. */
+  os?: string;
+  /** Its IP address, as the server saw it. */
+  ip?: string;
+  /**
+   * Whether this phone asks from the same network (the same IPv4 address, the same IPv6 /64):
+   * `false` is common on mobile data, and worth a warning when the user expects their own Wi-Fi.
+   */
+  same_network?: boolean;
 }
 
 /**

@@ -142,6 +142,29 @@ pub fn add_cookie(res: &mut Response, set_cookie: &str) {
     }
 }
 
+/// The address the request came from, as API Gateway saw it (`requestContext.http.sourceIp`):
+/// never a header the caller could have set.
+pub fn source_ip(req: &Request) -> Option<&str> {
+    use lambda_http::RequestExt as _;
+    use lambda_http::request::RequestContext;
+    #[allow(unreachable_patterns)] // other variants exist only with lambda_http features we leave off
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
+/// `req` as API Gateway passes it on from `ip`: for the local server, which stands in for API
+/// Gateway, and for tests.
+pub fn with_source_ip(req: Request, ip: &str) -> Request {
+    use lambda_http::RequestExt as _;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(ip.to_string());
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
 /// The value of cookie `name` among the request's `Cookie` headers (RFC 6265 §5.4), if sent.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -250,6 +273,15 @@ mod tests {
             builder = builder.header("content-type", ct);
         }
         builder.body(Body::Text(body.into())).expect("request")
+    }
+
+    #[test]
+    fn the_source_ip_is_api_gateways_never_a_header() {
+        let forwarded = http::Request::builder().header("x-forwarded-for", "198.51.100.1").body(Body::Empty);
+        let forwarded = forwarded.expect("request");
+        assert_eq!(source_ip(&forwarded), None);
+        let passed_on = with_source_ip(forwarded, "203.0.113.7");
+        assert_eq!(source_ip(&passed_on), Some("203.0.113.7"));
     }
 
     #[test]

@@ -10,82 +10,21 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { chromium } from 'playwright-core';
-
-const BASE = (process.env.WXAUTH_LOCAL_URL ?? '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CLIENT_ID = 'demo-web';
-const CLIENT_NAME = 'Demo web app';
-const REDIRECT_URI = `${BASE}/demo/callback`;
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
+import {
+  ARTIFACTS, BASE, CLIENT_ID, CLIENT_NAME, DESKTOP, PHONE, REDIRECT_URI, authorizeRequest, chromiumSession, claimsOf, redeem,
+} from './support.mjs';
 
 /** Every wait is bounded: an element, a navigation, a fetch, a whole test. */
 const WAIT_MS = 5_000;
 const TEST_MS = 30_000;
 
-// No internet here: nothing of Chromium's own may try to reach out (Playwright itself adds
-// --headless and --no-sandbox too, and a fresh temporary --user-data-dir that it deletes on close;
-// it refuses a --user-data-dir in `args` for launch()).
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const PHONE = { width: 420, height: 860 };
-const DESKTOP = { width: 1280, height: 800 };
-
-/** A fresh authorization request (`extra` adds parameters): its URL, state and PKCE verifier. */
-function authorizeRequest(extra = {}, clientId = CLIENT_ID) {
-  const verifier = randomBytes(48).toString('base64url'); // 64 characters of [A-Za-z0-9_-]
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const state = randomBytes(16).toString('base64url');
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    state,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  });
-  return { url: `${BASE}/oauth/authorize?${query}`, state, verifier };
-}
-
 /** The value a /demo/callback page shows for `name` (`<td id="name">`), or null. */
 async function callbackValue(page, name) {
   const cell = page.locator(`td[id="${name}"]`);
   return (await cell.count()) === 0 ? null : cell.textContent({ timeout: WAIT_MS });
-}
-
-/** Redeems `code` as the public client would (the redirect URI and the verifier); the tokens. */
-async function redeem(code, verifier, clientId = CLIENT_ID) {
-  const res = await fetch(`${BASE}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT_URI,
-      code_verifier: verifier,
-    }),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const body = await res.text();
-  assert.equal(res.status, 200, body);
-  return JSON.parse(body);
 }
 
 /** Runs wxauth-admin of the local stack (scripts/test exports its directory and the stack's settings). */
@@ -102,11 +41,6 @@ async function backchannelLogouts(found) {
     if (found(received) || Date.now() > deadline) return received;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** The claims of a JWT, unverified (signatures are the Rust and jwt-verify suites' business). */
-function claimsOf(jwt) {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
 }
 
 /** Clicks a submit button (`decision` by default) and waits for the page it leads to. */
@@ -148,7 +82,6 @@ async function assertFits(page, viewport) {
 
 /** Saves a screenshot of the whole page as tests/browser/artifacts/<name>.png. */
 async function screenshot(page, name) {
-  await mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 }
 
@@ -185,35 +118,10 @@ async function assertSpeaks(page, lang) {
 }
 
 describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, () => {
-  let browser;
-  let context;
-
-  before(async () => {
-    assert.ok(BASE, 'WXAUTH_LOCAL_URL must name the local server (scripts/test exports it)');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      timeout: 20_000,
-    });
-  });
-
-  after(async () => {
-    await context?.close().catch(() => {});
-    await browser?.close();
-  });
-
-  /**
-   * A new page in a new context: no cookie or history carried from one test to the next. The
-   * browser's language (`locale`, sent as Accept-Language) is English unless a test says otherwise.
-   */
-  async function newPage({ locale = 'en-US', viewport = PHONE } = {}) {
-    await context?.close().catch(() => {});
-    context = await browser.newContext({ viewport, locale });
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    return context.newPage();
-  }
+  const chromium = chromiumSession({ waitMs: WAIT_MS });
+  const newPage = chromium.newPage;
+  before(chromium.launch);
+  after(chromium.close);
 
   test('signs in after a wrong password, and the code redeems with the PKCE verifier', { timeout: TEST_MS }, async () => {
     const page = await newPage();
@@ -280,7 +188,7 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.deepEqual(signedIn.amr, ['pwd']);
 
     // The cookie: HttpOnly, SameSite=Lax, the whole site; a session cookie (no expiry).
-    const cookie = (await context.cookies(BASE)).find((c) => c.name === 'wxauth_session');
+    const cookie = (await page.context().cookies(BASE)).find((c) => c.name === 'wxauth_session');
     assert.ok(cookie, 'a session cookie');
     assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.path, cookie.expires], [true, 'Lax', '/', -1]);
     assert.equal(cookie.value.length, 43, '256 random bits, base64url');
@@ -313,7 +221,7 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     assert.equal(renewed.sub, signedIn.sub);
     assert.ok(renewed.auth_time > signedIn.auth_time, 'a later sign-in');
     assert.notEqual(renewed.sid, signedIn.sid);
-    const renewedCookie = (await context.cookies(BASE)).find((c) => c.name === 'wxauth_session');
+    const renewedCookie = (await page.context().cookies(BASE)).find((c) => c.name === 'wxauth_session');
     assert.notEqual(renewedCookie.value, cookie.value, 'no session value survives a sign-in');
   });
 
@@ -353,7 +261,7 @@ describe('the sign-in and consent page in Chromium', { timeout: 4 * TEST_MS }, (
     await page.goto(`${BASE}/oauth/end_session?${logout}`);
     await page.waitForURL((u) => u.pathname === '/demo/logged-out', { timeout: WAIT_MS });
     assert.equal(await callbackValue(page, 'state'), 'bye-123');
-    assert.equal((await context.cookies(BASE)).find((c) => c.name === 'wxauth_session'), undefined, 'the cookie is gone');
+    assert.equal((await page.context().cookies(BASE)).find((c) => c.name === 'wxauth_session'), undefined, 'the cookie is gone');
     const after = authorizeRequest({ prompt: 'none' });
     await page.goto(after.url);
     await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });

@@ -8,61 +8,25 @@
 //   WXAUTH_LOCAL_URL=http://127.0.0.1:PORT WECHAT_API_BASE=http://127.0.0.1:PORT node --test tests/browser/
 
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { createClient } from '../../clients/miniprogram/index.mjs';
 import { createFakeWx } from '../../clients/miniprogram/test/support/fake-wx.mjs';
+import {
+  ARTIFACTS, BASE, DESKTOP, PHONE, authorizeRequest as supportRequest, chromiumSession, claimsOf, idClaims as landedClaims,
+} from './support.mjs';
 
-const BASE = (process.env.WXAUTH_LOCAL_URL ?? '').replace(/\/+$/, '');
 const WECHAT = (process.env.WECHAT_API_BASE ?? '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const REDIRECT_URI = `${BASE}/demo/callback`;
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const APPID = 'wxdemoappid000001';
 const SCAN_PAGE = 'pages/scan/scan';
 const WAIT_MS = 8_000;
 const TEST_MS = 40_000;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const PHONE = { width: 420, height: 860 };
-const DESKTOP = { width: 1280, height: 800 };
 
-/** A fresh authorization request of demo-web: its URL, state and PKCE verifier. */
-function authorizeRequest() {
-  const verifier = randomBytes(48).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const state = randomBytes(16).toString('base64url');
-  const query = new URLSearchParams({
-    response_type: 'code', client_id: 'demo-web', redirect_uri: REDIRECT_URI, scope: 'openid profile',
-    state, code_challenge: challenge, code_challenge_method: 'S256',
-  });
-  return { url: `${BASE}/oauth/authorize?${query}`, state, verifier };
-}
-
-function claimsOf(jwt) {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
-}
+/** A fresh authorization request of demo-web for `openid profile`. */
+const authorizeRequest = () => supportRequest({ scope: 'openid profile' });
 
 /** The ID token's claims of the code on the /demo/callback page `page` landed on. */
-async function idClaims(page, state, verifier) {
-  await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
-  const landed = new URL(page.url());
-  assert.equal(landed.searchParams.get('state'), state);
-  const res = await fetch(`${BASE}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code', client_id: 'demo-web', code: landed.searchParams.get('code'),
-      redirect_uri: REDIRECT_URI, code_verifier: verifier,
-    }),
-  });
-  const tokens = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(tokens));
-  return claimsOf(tokens.id_token);
-}
+const idClaims = (page, state, verifier) => landedClaims(page, state, verifier, { waitMs: WAIT_MS });
 
 /** A mini-program user signed in through the SDK: the SDK client and their `sub`. */
 async function phoneUser(label) {
@@ -86,27 +50,13 @@ async function sceneOnPage(page) {
 }
 
 describe('Scan with the mini program in Chromium', { timeout: 4 * TEST_MS }, () => {
-  let browser;
-  let context;
-
-  before(async () => {
-    assert.ok(BASE && WECHAT, 'WXAUTH_LOCAL_URL and WECHAT_API_BASE must name the local stack (scripts/test exports them)');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 20_000 });
-    await mkdir(ARTIFACTS, { recursive: true });
+  const chromium = chromiumSession({ waitMs: WAIT_MS });
+  const newPage = chromium.newPage;
+  before(() => {
+    assert.ok(WECHAT, 'WECHAT_API_BASE must name the mock WeChat (scripts/test exports it)');
+    return chromium.launch();
   });
-
-  after(async () => {
-    await context?.close().catch(() => {});
-    await browser?.close();
-  });
-
-  async function newPage({ viewport, locale = 'en-US', javaScriptEnabled = true }) {
-    await context?.close().catch(() => {});
-    context = await browser.newContext({ viewport, locale, javaScriptEnabled });
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    return context.newPage();
-  }
+  after(chromium.close);
 
   test('on a desktop: scanned, approved in the mini program, signed in as its user', { timeout: TEST_MS }, async () => {
     const { client, sub } = await phoneUser('a');
@@ -130,6 +80,9 @@ describe('Scan with the mini program in Chromium', { timeout: 4 * TEST_MS }, () 
     assert.equal(shown.status, 'scanned');
     assert.equal(shown.client_name, 'Demo web app');
     assert.deepEqual(shown.scopes, ['openid', 'profile']);
+    // The computer asking, as the phone's user can recognise it: Chromium on this machine's
+    // loopback, where the SDK asks from too.
+    assert.deepEqual(shown.requested_from, { browser: 'Chrome', os: 'Linux', ip: '127.0.0.1', same_network: true });
     // The page learns of the scan by itself.
     await page.locator('[data-scan="scanned"]').waitFor({ state: 'visible' });
     assert.match(await page.locator('[data-scan="scanned"]').textContent(), /Confirm in the mini program/);
@@ -166,7 +119,7 @@ describe('Scan with the mini program in Chromium', { timeout: 4 * TEST_MS }, () 
     await page.goto(authorizeRequest().url);
     await page.locator('#scan img').waitFor();
     // Without the browser's binding cookie the ticket answers as an expired one would.
-    await context.clearCookies({ name: 'wxauth_wechat' });
+    await page.context().clearCookies({ name: 'wxauth_wechat' });
     const expired = page.locator('[data-scan="expired"]');
     await expired.waitFor({ state: 'visible' });
     assert.equal(await expired.textContent(), 'This code has expired.');

@@ -7,70 +7,25 @@
 //   WXAUTH_LOCAL_URL=http://127.0.0.1:PORT node --test tests/browser/
 
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS, DESKTOP, PHONE, authorizeRequest as supportRequest, chromiumSession, claimsOf, idClaims, postForm,
+} from './support.mjs';
 
-const BASE = (process.env.WXAUTH_LOCAL_URL ?? '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const REDIRECT_URI = `${BASE}/demo/callback`;
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const WAIT_MS = 5_000;
 const TEST_MS = 30_000;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const IN_WECHAT = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN';
-const PHONE = { width: 420, height: 860 };
-const DESKTOP = { width: 1280, height: 800 };
 
-/** A fresh authorization request of demo-web: its URL, state and PKCE verifier. */
-function authorizeRequest() {
-  const verifier = randomBytes(48).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const state = randomBytes(16).toString('base64url');
-  const query = new URLSearchParams({
-    response_type: 'code', client_id: 'demo-web', redirect_uri: REDIRECT_URI, scope: 'openid profile',
-    state, code_challenge: challenge, code_challenge_method: 'S256',
-  });
-  return { url: `${BASE}/oauth/authorize?${query}`, state, verifier };
-}
-
-async function post(path, form) {
-  const res = await fetch(`${BASE}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const body = await res.text();
-  assert.equal(res.status, 200, body);
-  return JSON.parse(body);
-}
-
-function claimsOf(jwt) {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
-}
+/** A fresh authorization request of demo-web for `openid profile`. */
+const authorizeRequest = () => supportRequest({ scope: 'openid profile' });
 
 /** The `sub` the mini program demo-miniprogram gives the person whose login code is `code`. */
 async function miniProgramSub(code) {
-  const tokens = await post('/oauth/token', {
+  const tokens = await postForm('/oauth/token', {
     grant_type: 'urn:wxauth:grant-type:wechat-code', client_id: 'demo-miniprogram', code,
   });
   return claimsOf(tokens.access_token).sub;
-}
-
-/** The ID token's claims of the code on the /demo/callback page `page` landed on. */
-async function idClaims(page, state, verifier) {
-  await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: WAIT_MS });
-  const landed = new URL(page.url());
-  assert.equal(landed.searchParams.get('state'), state);
-  const tokens = await post('/oauth/token', {
-    grant_type: 'authorization_code', client_id: 'demo-web', code: landed.searchParams.get('code'),
-    redirect_uri: REDIRECT_URI, code_verifier: verifier,
-  });
-  return claimsOf(tokens.id_token);
 }
 
 /** At the mock WeChat's authorization page: approves as `user`. */
@@ -81,27 +36,10 @@ async function approveAtWechat(page, user, path) {
 }
 
 describe('Sign in with WeChat on the web in Chromium', { timeout: 4 * TEST_MS }, () => {
-  let browser;
-  let context;
-
-  before(async () => {
-    assert.ok(BASE, 'WXAUTH_LOCAL_URL must name the local server (scripts/test exports it)');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 20_000 });
-    await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await context?.close().catch(() => {});
-    await browser?.close();
-  });
-
-  async function newPage({ userAgent, viewport, locale = 'en-US' }) {
-    await context?.close().catch(() => {});
-    context = await browser.newContext({ userAgent, viewport, locale });
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    return context.newPage();
-  }
+  const chromium = chromiumSession({ waitMs: WAIT_MS });
+  const newPage = chromium.newPage;
+  before(chromium.launch);
+  after(chromium.close);
 
   test('inside WeChat: snsapi_base, then snsapi_userinfo for a new openid, consent, and silent the second time', { timeout: TEST_MS }, async () => {
     const name = `ann${randomBytes(6).toString('hex')}`;
@@ -124,7 +62,7 @@ describe('Sign in with WeChat on the web in Chromium', { timeout: 4 * TEST_MS },
 
     // Our session forgotten (another day): WeChat still knows the user, our consent is
     // remembered, so nothing is shown at all.
-    await context.clearCookies({ name: 'wxauth_session' });
+    await page.context().clearCookies({ name: 'wxauth_session' });
     const second = authorizeRequest();
     await page.goto(second.url);
     const claims = await idClaims(page, second.state, second.verifier);

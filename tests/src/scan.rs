@@ -9,7 +9,7 @@ use wxauth::secret::random_id;
 
 use crate::sign_in::code_request;
 use crate::wechat_web::{DESKTOP, WechatBrowser};
-use crate::{MiniProgram, Reply, Server, TestEnv, raw_request};
+use crate::{MiniProgram, Reply, Server, TestEnv, bearer_request, raw_request};
 
 /// The mini program's confirmation page, as the local stack configures it.
 pub const SCAN_PAGE: &str = "pages/scan/scan";
@@ -115,7 +115,18 @@ pub fn decode_qr(png: &[u8]) -> String {
     grids[0].decode().expect("a readable QR code").1
 }
 
-/// The mini program's `action` on `scene` with `access_token`.
+/// The mini program's `action` on `scene` with `access_token`, from a phone on another network
+/// than the browser's.
 pub async fn scan_action(server: &Server, access_token: &str, scene: &str, action: &str) -> Reply {
-    server.protected("POST", "/wechat/scan", access_token, Some(json!({"scene": scene, "action": action}))).await
+    scan_action_from(server, PHONE_IP, access_token, scene, action).await
+}
+
+/// The address API Gateway sees the phone's requests come from, unless a test says otherwise.
+pub const PHONE_IP: &str = "198.51.100.20";
+
+/// [`scan_action`] from a phone at `ip`.
+pub async fn scan_action_from(server: &Server, ip: &str, access_token: &str, scene: &str, action: &str) -> Reply {
+    let body = Some(json!({"scene": scene, "action": action}));
+    let req = wxauth::http::with_source_ip(bearer_request("POST", "/wechat/scan", access_token, body), ip);
+    server.call(req).await
 }

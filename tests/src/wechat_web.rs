@@ -87,11 +87,16 @@ pub fn wechat_link(html: &str) -> String {
     html[start..end].replace("&#38;", "&").replace("&amp;", "&")
 }
 
-/// A browser: its User-Agent, our cookies and the mock WeChat's.
+/// The address API Gateway sees a test browser's requests come from (TEST-NET-1).
+pub const BROWSER_IP: &str = "192.0.2.10";
+
+/// A browser: its User-Agent, its address, our cookies and the mock WeChat's.
 pub struct WechatBrowser<'a> {
     server: &'a Server,
     mock_wechat: String,
     user_agent: &'a str,
+    /// API Gateway's `sourceIp` of its requests to us ([`BROWSER_IP`] unless set).
+    pub source_ip: String,
     pub cookies: HashMap<String, String>,
     pub wechat_cookies: HashMap<String, String>,
     http: reqwest::Client,
@@ -113,6 +118,7 @@ impl<'a> WechatBrowser<'a> {
             server,
             mock_wechat: mock_wechat.to_string(),
             user_agent,
+            source_ip: BROWSER_IP.to_string(),
             cookies: HashMap::new(),
             wechat_cookies: HashMap::new(),
             http,
@@ -169,7 +175,7 @@ impl<'a> WechatBrowser<'a> {
 
     /// `GET` of our `path` with this browser's cookies; keeps what it sets.
     pub async fn ours(&mut self, path: &str) -> (u16, Option<String>, String) {
-        let mut req = raw_request("GET", path, None, Body::Empty);
+        let mut req = wxauth::http::with_source_ip(raw_request("GET", path, None, Body::Empty), &self.source_ip);
         req.headers_mut().insert("user-agent", self.user_agent.parse().expect("ua"));
         if !self.cookies.is_empty() {
             let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");

@@ -7,9 +7,9 @@
 use serde_json::{Value, json};
 use wxauth::secret::hash;
 use wxauth::store::scan_tickets::ticket_key;
-use wxauth_tests::scan::{SCAN_PAGE, ScanBrowser, decode_qr, scan_action, scan_env, ticket_of};
+use wxauth_tests::scan::{SCAN_PAGE, ScanBrowser, decode_qr, scan_action, scan_action_from, scan_env, ticket_of};
 use wxauth_tests::sign_in::{PKCE_VERIFIER, REDIRECT_URI, code_request, exchange, hidden_field};
-use wxauth_tests::wechat_web::{DESKTOP, IN_WECHAT, PHONE, WechatBrowser};
+use wxauth_tests::wechat_web::{BROWSER_IP, DESKTOP, IN_WECHAT, PHONE, WechatBrowser};
 use wxauth_tests::{ISSUER, TestEnv};
 
 const SCOPE: &str = "openid profile";
@@ -55,6 +55,9 @@ async fn the_phone_approves_and_the_desktop_lands_at_the_client_signed_in_as_the
     assert_eq!(scanned.json["client_name"], "Test public");
     assert_eq!(scanned.json["scopes"], json!(["openid", "profile"]));
     assert!((290..=300).contains(&scanned.json["expires_in"].as_i64().expect("expires_in")));
+    // The browser asking, as the phone's user can recognise it (the phone is on another network).
+    let asking = json!({"browser": "Chrome", "os": "Linux", "ip": BROWSER_IP, "same_network": false});
+    assert_eq!(scanned.json["requested_from"], asking);
     assert_eq!(desktop.poll().await, (200, json!({"status": "scanned"})));
 
     // Without JavaScript the browser follows the page's link early: a page that looks again.
@@ -62,8 +65,10 @@ async fn the_phone_approves_and_the_desktop_lands_at_the_client_signed_in_as_the
     assert_eq!((status, location), (200, None));
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"2\">"), "{html}");
 
-    let approved = scan_action(&env, &access, &desktop.ticket, "approve").await;
+    // Approved from the computer's own Wi-Fi: the same network.
+    let approved = scan_action_from(&env, BROWSER_IP, &access, &desktop.ticket, "approve").await;
     assert_eq!((approved.status, approved.json["status"].as_str()), (200, Some("approved")));
+    assert_eq!(approved.json["requested_from"]["same_network"], true);
     let continue_url = format!("{ISSUER}/oauth/scan/{}/continue", desktop.ticket);
     assert_eq!(desktop.poll().await, (200, json!({"status": "approved", "continue": continue_url})));
 

@@ -24,6 +24,7 @@ mod wechat_callback;
 use wxauth::App;
 use wxauth::clock::unix_now;
 use wxauth::domain::browser_session::{BrowserSession, SignInMethod};
+use wxauth::domain::scan::RequestedFrom;
 use wxauth::domain::wechat_web::{BrowserKind, WebAppKind};
 use wxauth::http::{self, Request, Response};
 use wxauth::oauth::authorization::{self, Next, PENDING_TTL_SECONDS, Refusal, Started, Unredirectable};
@@ -131,9 +132,12 @@ pub(crate) async fn present(
     }
     let scan = match signed_in_as {
         Some(_) => ScanOffer::Nothing,
-        None => scan_sign_in::offer(app, browser, &started.client, &started.pending, &hash(&binding), now)
-            .await
-            .map_err(backend)?,
+        None => {
+            let (client, pending) = (&started.client, &started.pending);
+            scan_sign_in::offer(app, browser, requested_from(req), client, pending, &hash(&binding), now)
+                .await
+                .map_err(backend)?
+        }
     };
     let wechat = match (&choice, &wechat_url) {
         (Choice::Website(_), Some(url)) => WechatOffer::QrLink(url),
@@ -162,7 +166,16 @@ pub(crate) async fn present(
 }
 
 fn browser_kind(req: &Request) -> BrowserKind {
-    BrowserKind::of(req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()))
+    BrowserKind::of(user_agent(req))
+}
+
+/// The browser as the mini program's confirmation describes it.
+fn requested_from(req: &Request) -> RequestedFrom {
+    RequestedFrom::of(user_agent(req), http::source_ip(req))
+}
+
+fn user_agent(req: &Request) -> Option<&str> {
+    req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok())
 }
 
 /// The value of the browser's binding cookie: its own, or a new one for the response to set.
@@ -241,7 +254,8 @@ async fn decide(app: &App, req: &Request, browser_locale: Locale) -> Result<Resp
             ScanOffer::Nothing
         } else {
             let (client, pending) = (&resumed_ref.client, &resumed_ref.pending);
-            scan_sign_in::offer(app, browser_kind(req), client, pending, &hash(&binding), now).await?
+            let (browser, from) = (browser_kind(req), requested_from(req));
+            scan_sign_in::offer(app, browser, from, client, pending, &hash(&binding), now).await?
         };
         let mut res = page_ref(locale, wrong_password, &scan);
         if matches!(scan, ScanOffer::Code(_)) {

@@ -1,7 +1,7 @@
 //! `POST /wechat/scan`: the mini program's side of signing in on a computer by scanning its code.
 //! The code opened the mini program's `SCAN_LOGIN_PAGE` with the ticket as `scene`; the page
-//! reports `scanned` (the ticket binds to this user, the answer names the client and the scopes
-//! for the confirmation), then `approve` or `deny`. Only access tokens of the deployment's scan
+//! reports `scanned` (the ticket binds to this user, the answer names the client, the scopes and
+//! the browser that asks, for the confirmation), then `approve` or `deny`. Only access tokens of the deployment's scan
 //! mini program (`SCAN_LOGIN_CLIENT`) count. The rules: [`wxauth::oauth::scan`].
 
 use serde::Deserialize;
@@ -33,6 +33,6 @@ async fn answer(app: &App, req: &Request) -> Result<Response, Error> {
     let Some(action) = ScanAction::parse(&body.action) else {
         return Err(OAuthError::invalid_request("action must be scanned, approve or deny").into());
     };
-    let reply = scan::answer(app, &claims, &body.scene, action, now).await?;
+    let reply = scan::answer(app, &claims, &body.scene, action, http::source_ip(req), now).await?;
     Ok(http::no_store(http::json_response(200, &reply)))
 }

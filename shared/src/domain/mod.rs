@@ -17,5 +17,6 @@ pub mod scan;
 pub mod session_keys;
 pub mod signing_key;
 pub mod user;
+pub mod user_agent;
 pub mod username;
 pub mod wechat_web;

@@ -1,6 +1,9 @@
 //! Signing in on a computer by scanning a mini program's code: the ticket the code carries as its
 //! `scene`, and how far the person with the phone got with it.
 
+use std::net::IpAddr;
+
+use crate::domain::user_agent;
 use crate::scope::Scope;
 use crate::secret::random_hex;
 
@@ -95,12 +98,50 @@ pub struct ScanTicket {
     pub client_id: String,
     pub client_name: String,
     pub scope: Scope,
+    /// The browser that shows the code: the one an approval signs in.
+    pub requested_from: RequestedFrom,
     pub status: ScanStatus,
     /// The user who scanned it first: the only one who may answer it.
     pub scanner: Option<String>,
     /// The browser continued with the approval (it works once).
     pub used: bool,
     pub expires_at: i64,
+}
+
+/// The browser that shows a code, as the person with the phone can recognise it: a code shown
+/// on someone else's screen (a phishing page relaying ours) then names a browser or a network
+/// that is not theirs. Each part is absent when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestedFrom {
+    /// "Chrome", "Edge", "QQ Browser", …
+    pub browser: Option<String>,
+    /// "Windows", "macOS", …
+    pub os: Option<String>,
+    /// The address the request came from, as API Gateway saw it.
+    pub ip: Option<String>,
+}
+
+impl RequestedFrom {
+    /// The browser with `user_agent` at `ip`.
+    pub fn of(user_agent: Option<&str>, ip: Option<&str>) -> Self {
+        let ua = user_agent.unwrap_or_default();
+        RequestedFrom {
+            browser: user_agent::browser_name(ua).map(str::to_string),
+            os: user_agent::os_name(ua).map(str::to_string),
+            ip: ip.and_then(|ip| ip.parse::<IpAddr>().ok()).map(|ip| ip.to_string()),
+        }
+    }
+
+    /// Whether a request from `ip` comes from the same network: the same IPv4 address (one NAT,
+    /// one Wi-Fi) or the same IPv6 /64. `None` when either address is unknown.
+    pub fn same_network_as(&self, ip: Option<&str>) -> Option<bool> {
+        let ours = self.ip.as_deref()?.parse::<IpAddr>().ok()?;
+        let theirs = ip?.parse::<IpAddr>().ok()?;
+        Some(match (ours.to_canonical(), theirs.to_canonical()) {
+            (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
+            (a, b) => a == b,
+        })
+    }
 }
 
 /// The code image of a ticket, as WeChat made it.
@@ -134,6 +175,28 @@ mod tests {
         for bad in ["", "abc", &"g".repeat(32), &"A".repeat(32), &"a".repeat(31), &"a".repeat(33), "../../etc/passwd"] {
             assert_eq!(Ticket::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_requesting_browser_is_described_and_its_network_compared() {
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        let from = RequestedFrom::of(Some(chrome), Some("203.0.113.7"));
+        assert_eq!((from.browser.as_deref(), from.os.as_deref()), (Some("Chrome"), Some("Windows")));
+        assert_eq!(from.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(from.same_network_as(Some("203.0.113.7")), Some(true));
+        assert_eq!(from.same_network_as(Some("::ffff:203.0.113.7")), Some(true));
+        assert_eq!(from.same_network_as(Some("198.51.100.2")), Some(false));
+        assert_eq!(from.same_network_as(None), None);
+        assert_eq!(from.same_network_as(Some("not an address")), None);
+
+        let v6 = RequestedFrom::of(None, Some("2001:db8:1:2::10"));
+        assert_eq!(v6.same_network_as(Some("2001:db8:1:2:aaaa::1")), Some(true));
+        assert_eq!(v6.same_network_as(Some("2001:db8:1:3::10")), Some(false));
+        assert_eq!(v6.same_network_as(Some("203.0.113.7")), Some(false));
+
+        let unknown = RequestedFrom::of(None, Some("<script>"));
+        assert_eq!(unknown, RequestedFrom::default());
+        assert_eq!(unknown.same_network_as(Some("203.0.113.7")), None);
     }
 
     #[test]

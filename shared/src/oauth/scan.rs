@@ -8,6 +8,9 @@
 //!    page beside the other ways to sign in.
 //! 2. The mini program's user scans it and answers ([`answer`], `POST /wechat/scan` with their
 //!    access token of that mini program's client): the ticket binds to the first user who scans.
+//!    The answer names the client, the scopes and the browser that shows the code (its name,
+//!    system and address, and whether the phone is on the same network), so that a code relayed
+//!    from someone else's screen can be told apart from one on the user's own.
 //! 3. The page polls ([`poll`]: one read) and, once approved, the browser that showed the code
 //!    continues ([`continue_sign_in`]): once, and only that browser; a browser session starts for
 //!    the scanner (`amr: mini_program_scan`) and the pending request is approved for it.
@@ -22,7 +25,7 @@ use crate::domain::access_claims::AccessClaims;
 use crate::domain::authorization::PendingAuthorization;
 use crate::domain::browser_session::SignInMethod;
 use crate::domain::client::Client;
-use crate::domain::scan::{ScanImage, ScanStatus, ScanTicket, TICKET_TTL_SECONDS, Ticket};
+use crate::domain::scan::{RequestedFrom, ScanImage, ScanStatus, ScanTicket, TICKET_TTL_SECONDS, Ticket};
 use crate::domain::wechat_web::BrowserKind;
 use crate::error::{Error, OAuthError};
 use crate::metrics::{self, Metric};
@@ -59,11 +62,13 @@ pub enum ScanProblem {
     Failed,
 }
 
-/// The ticket and code for a sign-in page of `pending` shown to `browser` (bound by the binding
-/// cookie hashing to `browser_hash`), when the deployment offers scan sign-in there.
+/// The ticket and code for a sign-in page of `pending` shown to `browser` (described as
+/// `requested_from`, bound by the binding cookie hashing to `browser_hash`), when the deployment
+/// offers scan sign-in there.
 pub async fn offer(
     app: &App,
     browser: BrowserKind,
+    requested_from: RequestedFrom,
     client: &Client,
     pending: &PendingAuthorization,
     browser_hash: &str,
@@ -82,6 +87,7 @@ pub async fn offer(
         client_id: client.id.clone(),
         client_name: client.name.clone(),
         scope: pending.scope.clone(),
+        requested_from,
         status: ScanStatus::Pending,
         scanner: None,
         used: false,
@@ -258,15 +264,42 @@ pub struct Reply {
     pub scopes: Vec<String>,
     /// Seconds the ticket has left.
     pub expires_in: i64,
+    pub requested_from: Requester,
+}
+
+/// The browser that shows the code, for the confirmation; each part only when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requester {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Whether the phone asks from the same network (same IPv4 address, same IPv6 /64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_network: Option<bool>,
+}
+
+impl Requester {
+    fn of(from: &RequestedFrom, phone_ip: Option<&str>) -> Self {
+        Requester {
+            browser: from.browser.clone(),
+            os: from.os.clone(),
+            ip: from.ip.clone(),
+            same_network: from.same_network_as(phone_ip),
+        }
+    }
 }
 
 /// The mini program's `action` on the ticket in `scene`, for the user of `claims` (an access
-/// token of the deployment's scan mini program).
+/// token of the deployment's scan mini program), asking from `phone_ip`.
 pub async fn answer(
     app: &App,
     claims: &AccessClaims,
     scene: &str,
     action: ScanAction,
+    phone_ip: Option<&str>,
     now: i64,
 ) -> Result<Reply, Error> {
     let Some(scan) = &app.config.scan_login else {
@@ -293,6 +326,7 @@ pub async fn answer(
             client_name: if t.client_name.is_empty() { t.client_id.clone() } else { t.client_name.clone() },
             scopes: t.scope.iter().map(str::to_string).collect(),
             expires_in: (t.expires_at - now).max(0),
+            requested_from: Requester::of(&t.requested_from, phone_ip),
         }),
         ScanAnswer::OtherUser => Err(OAuthError::invalid_request("another user scanned this code").into()),
         ScanAnswer::Gone => Err(gone()),
@@ -318,5 +352,14 @@ mod tests {
         let approved = Poll { status: "approved", continue_url: Some("https://a/oauth/scan/x/continue".into()) };
         let json = serde_json::to_string(&approved).unwrap_or_default();
         assert_eq!(json, r#"{"status":"approved","continue":"https://a/oauth/scan/x/continue"}"#);
+    }
+
+    #[test]
+    fn the_requester_names_only_what_is_known() {
+        let unknown = Requester::of(&RequestedFrom::default(), Some("192.0.2.1"));
+        assert_eq!(serde_json::to_string(&unknown).unwrap_or_default(), "{}");
+        let from = RequestedFrom::of(Some("Mozilla/5.0 (Macintosh) Version/18.1 Safari/605.1.15"), Some("192.0.2.1"));
+        let known = serde_json::to_string(&Requester::of(&from, Some("192.0.2.9"))).unwrap_or_default();
+        assert_eq!(known, r#"{"browser":"Safari","os":"macOS","ip":"192.0.2.1","same_network":false}"#);
     }
 }

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::backend::{Store, Written, conditional};
 use super::item::{Item, ItemContext as _, Key, b, n, s};
-use crate::domain::scan::{APPROVED_TTL_SECONDS, ScanImage, ScanStatus, ScanTicket};
+use crate::domain::scan::{APPROVED_TTL_SECONDS, RequestedFrom, ScanImage, ScanStatus, ScanTicket};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
@@ -40,7 +40,7 @@ pub fn image_key(hash: &str) -> Key {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanAnswer {
     /// Recorded (or recorded before, by the same user): the ticket as it is now.
-    Done(ScanTicket),
+    Done(Box<ScanTicket>),
     /// Another user scanned the ticket first.
     OtherUser,
     /// Unknown, expired, used, or answered otherwise already.
@@ -83,13 +83,13 @@ impl Store {
         };
         if let Some(out) = conditional(update.send().await, "UpdateItem")? {
             let ticket = from_item(&Item(out.attributes.unwrap_or_default())).reading("scan ticket")?;
-            return Ok(ScanAnswer::Done(ticket));
+            return Ok(ScanAnswer::Done(Box::new(ticket)));
         }
         let Some(ticket) = self.scan_ticket(hash, now).await? else { return Ok(ScanAnswer::Gone) };
         Ok(match &ticket.scanner {
             Some(scanner) if scanner != user => ScanAnswer::OtherUser,
             // The same answer again (a retry), or a scan after the answer: what stands.
-            Some(_) if ticket.status == status || status == ScanStatus::Scanned => ScanAnswer::Done(ticket),
+            Some(_) if ticket.status == status || status == ScanStatus::Scanned => ScanAnswer::Done(Box::new(ticket)),
             _ => ScanAnswer::Gone,
         })
     }
@@ -150,6 +150,9 @@ fn to_item(t: &ScanTicket) -> Item {
         .set("scan_status", s(t.status.as_str()))
         .set("expires_at", n(t.expires_at))
         .set_opt("scanner", t.scanner.as_ref().map(s))
+        .set_opt("from_browser", t.requested_from.browser.as_ref().map(s))
+        .set_opt("from_os", t.requested_from.os.as_ref().map(s))
+        .set_opt("from_ip", t.requested_from.ip.as_ref().map(s))
 }
 
 fn from_item(item: &Item) -> anyhow::Result<ScanTicket> {
@@ -162,6 +165,11 @@ fn from_item(item: &Item) -> anyhow::Result<ScanTicket> {
         client_name: item.opt_string("client_name").unwrap_or_default(),
         scope: Scope::parse(&item.opt_string("scope").unwrap_or_default())
             .map_err(|_| anyhow::anyhow!("stored scope is malformed"))?,
+        requested_from: RequestedFrom {
+            browser: item.opt_string("from_browser"),
+            os: item.opt_string("from_os"),
+            ip: item.opt_string("from_ip"),
+        },
         status: ScanStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown scan status {status:?}"))?,
         scanner: item.opt_string("scanner"),
         used: item.opt_string("used_by").is_some(),
@@ -183,6 +191,7 @@ mod tests {
             client_id: "web".into(),
             client_name: "Web".into(),
             scope: Scope::parse("openid profile").unwrap(),
+            requested_from: RequestedFrom::of(Some("Mozilla/5.0 (Windows NT 10.0) Firefox/133.0"), Some("192.0.2.1")),
             status: ScanStatus::Pending,
             scanner: None,
             used: false,
@@ -191,5 +200,7 @@ mod tests {
         let item = to_item(&ticket);
         assert_eq!(item.string("pk").unwrap(), "SCAN#h");
         assert_eq!(from_item(&item).unwrap(), ticket);
+        let unknown = ScanTicket { requested_from: RequestedFrom::default(), ..ticket };
+        assert_eq!(from_item(&to_item(&unknown)).unwrap(), unknown);
     }
 }

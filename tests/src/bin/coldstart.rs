@@ -14,8 +14,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wxauth::domain::scan::{RequestedFrom, ScanStatus, ScanTicket, TICKET_TTL_SECONDS, Ticket};
+use wxauth::scope::Scope;
+use wxauth::secret::hash;
 use wxauth_tests::lambda::{Deployment, FORM, event, form};
 use wxauth_tests::runtime_api::{Deadline, Outcome};
+use wxauth_tests::scan::SCAN_PAGE;
 use wxauth_tests::{WECHAT_GRANT, encrypted_profile, mock_session_key, template};
 
 fn setting(name: &str, default: usize) -> usize {
@@ -29,6 +33,9 @@ struct Callers {
     service_token: String,
     /// A client whose back-channel logout URI is a relying party of this harness.
     backchannel_client: String,
+    /// Live scan tickets, one per invocation of wechat-scan (`run * (WARM + 1) + n`).
+    scan_tickets: Vec<String>,
+    warm_count: usize,
 }
 
 /// The `n`th request of `binary`'s route.
@@ -77,6 +84,11 @@ fn request(deployment: &Deployment, callers: &Callers, binary: &str, run: usize,
             let body = format!(r#"{{"code":"phone-1380{run:03}{n:04}"}}"#);
             event("POST", "/wechat/phone", &[auth, json_type], Some(&body))
         }
+        "wechat-scan" => {
+            let scene = &callers.scan_tickets[run * (callers.warm_count + 1) + n];
+            let body = json!({"scene": scene, "action": "scanned"}).to_string();
+            event("POST", "/wechat/scan", &[auth, json_type], Some(&body))
+        }
         "end-session" => event("GET", "/oauth/end_session?client_id=demo-web&state=cold", &[], None),
         "backchannel-logout" => {
             let notice =
@@ -86,6 +98,45 @@ fn request(deployment: &Deployment, callers: &Callers, binary: &str, run: usize,
         }
         other => panic!("no request for {other}: add one"),
     }
+}
+
+/// What a function needs beyond the template's defaults to answer its route.
+fn configure(binary: &str, env: &mut Vec<(String, String)>) {
+    if binary == "wechat-scan" {
+        // As scripts/stack.sh offers scan sign-in through demo-miniprogram.
+        env.push(("SCAN_LOGIN_CLIENT".into(), "demo-miniprogram".into()));
+        env.push(("SCAN_LOGIN_PAGE".into(), SCAN_PAGE.into()));
+    }
+}
+
+/// `count` tickets shown on a desktop sign-in page, as the authorize function stores them.
+async fn scan_tickets(deployment: &Deployment, count: usize) -> Vec<String> {
+    let wanted =
+        std::env::var("FUNCTIONS").map_or(true, |f| f.is_empty() || f.split_whitespace().any(|f| f == "wechat-scan"));
+    if !wanted {
+        return vec![];
+    }
+    let now = wxauth::clock::unix_now();
+    let mut tickets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let ticket = Ticket::new();
+        let stored = ScanTicket {
+            hash: hash(ticket.as_str()),
+            request_hash: hash("cold-request"),
+            browser_hash: hash("cold-browser"),
+            client_id: "demo-web".into(),
+            client_name: "Demo web app".into(),
+            scope: Scope::parse("openid profile").expect("scope"),
+            requested_from: RequestedFrom::default(),
+            status: ScanStatus::Pending,
+            scanner: None,
+            used: false,
+            expires_at: now + TICKET_TTL_SECONDS,
+        };
+        deployment.env.app.store.put_scan_ticket(&stored).await.expect("a ticket");
+        tickets.push(ticket.as_str().to_string());
+    }
+    tickets
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -123,6 +174,8 @@ async fn main() {
         session_name,
         service_token: service.str("access_token").to_string(),
         backchannel_client: deployment.env.web_client_with_backchannel(&relying_party.url).await,
+        scan_tickets: scan_tickets(&deployment, runs * (warm_count + 1)).await,
+        warm_count,
     };
 
     println!("| function | memory | init (ms) | first invocation (ms) | warm invocation (ms) | peak RSS (MB) |");
@@ -132,7 +185,7 @@ async fn main() {
     for function in template::functions().into_iter().filter(|f| wanted(&f.binary)) {
         let (mut inits, mut firsts, mut warms, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
-            let instance = deployment.start(&function.binary, |_| {}).await;
+            let instance = deployment.start(&function.binary, |env| configure(&function.binary, env)).await;
             let deadline = Deadline::After(instance.timeout());
             let invoke = |n: usize| {
                 let event = request(&deployment, &callers, &function.binary, run, n);

@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use wxauth::error::OAuthError;
@@ -36,6 +37,11 @@ pub async fn serve(mut stream: TcpStream, router: axum::Router) {
         let _ = stream.shutdown().await;
         return;
     }
+    // The peer's address, for the routes to see as API Gateway's sourceIp.
+    let router = match stream.peer_addr() {
+        Ok(peer) => router.layer(axum::Extension(ConnectInfo(peer))),
+        Err(_) => router,
+    };
     let io = hyper_util::rt::TokioIo::new(Prefixed { prefix: head, read: 0, inner: stream });
     let service = hyper_util::service::TowerToHyperService::new(router);
     let _ = hyper::server::conn::http1::Builder::new().keep_alive(false).serve_connection(io, service).await;

@@ -3,11 +3,12 @@
 //! handler, response back out. The integration tests dispatch through the same table and check
 //! it against `template.yaml`, so a route is written here once.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use wxauth::App;
@@ -163,7 +164,11 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         let (parts, body) = crate::front::route_error(&path, 413, "the request body is too large").into_parts();
         return Response::from_parts(parts, Body::from(body.as_ref().to_vec()));
     };
-    let req = lambda_http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_string());
+    let mut req = lambda_http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
+    if let Some(peer) = peer {
+        req = wxauth::http::with_source_ip(req, &peer); // as API Gateway passes it on
+    }
     let res = match route(&path).map(|r| r.serves) {
         Some(Serves::Function(function)) => function.handle(&app, req).await,
         Some(Serves::DemoCallback) => return demo_callback(req.uri().query().unwrap_or_default()),

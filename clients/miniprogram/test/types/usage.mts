@@ -1,7 +1,7 @@
 // How a mini program (or a bundler-based framework) uses the SDK through the ES module entry;
 // type-checked by test/unit/types.test.mjs. Never run.
 import wxauth, { createClient, WxAuthError, errorCodes } from 'wxauth-miniprogram';
-import type { ClientOptions, Tokens, WxLike, DecryptResult, PhoneNumber, LogoutResult, ScanStatus, ScanTicket } from 'wxauth-miniprogram';
+import type { ClientOptions, Tokens, WxLike, DecryptResult, PhoneNumber, LogoutResult, ScanRequester, ScanStatus, ScanTicket } from 'wxauth-miniprogram';
 
 declare const wx: WxLike;
 
@@ -24,6 +24,9 @@ async function page(): Promise<void> {
   const site: string = ticket.client_name;
   const scopes: string[] = ticket.scopes;
   const left: number = ticket.expires_in;
+  const asking: ScanRequester = ticket.requested_from;
+  const where: string | undefined = asking.ip ?? asking.browser ?? asking.os;
+  const sameNetwork: boolean | undefined = asking.same_network;
   const answered: ScanStatus = (await client.scan.approve(decodeURIComponent('abc'))).status;
   if ((await client.scan.deny('abc')).status === 'denied') void answered;
   const out: LogoutResult = await same.logout();
@@ -38,6 +41,6 @@ async function page(): Promise<void> {
       void [why, s, wait];
     }
   }
-  void [openid, token, sub, status, nick, authenticated, phone, site, scopes, left, out, t];
+  void [openid, token, sub, status, nick, authenticated, phone, site, scopes, left, where, sameNetwork, out, t];
 }
 void page;

@@ -37,9 +37,10 @@ const fake = scriptedWx((call) => {
   }
   return { status: 404, body: '' };
 });
-const reply = (status, scopes = ['openid', 'profile']) => ({
+const WINDOWS_CHROME = { browser: 'Chrome', os: 'Windows', ip: '203.0.113.7', same_network: true };
+const reply = (status, scopes = ['openid', 'profile'], requested_from = WINDOWS_CHROME) => ({
   status: 200,
-  body: { status, client_name: 'Demo Web', scopes, expires_in: 287 },
+  body: { status, client_name: 'Demo Web', scopes, expires_in: 287, requested_from },
 });
 const answering = (call) => reply({ scanned: 'scanned', approve: 'approved', deny: 'denied' }[call.json.action]);
 
@@ -107,6 +108,8 @@ test('scanned: the page shows the website and what it gets, in Chinese; 确认�
   assert.equal(page.data.state, 'confirm');
   assert.equal(page.data.clientName, 'Demo Web');
   assert.deepEqual(page.data.scopes.map((s) => s.label), ['你的账号标识', '昵称和头像']);
+  assert.equal(page.data.requester, 'Windows 上的 Chrome · 203.0.113.7');
+  assert.equal(page.data.otherNetwork, false);
   await page.onApprove();
   assert.deepEqual(shown(page), { state: 'approved', message: '', canRetry: false });
   assert.deepEqual(scanCalls, [
@@ -115,7 +118,7 @@ test('scanned: the page shows the website and what it gets, in Chinese; 确认�
   ]);
   assert.ok(fake.calls.filter((c) => c.path === '/wechat/scan').every((c) => c.header.Authorization === 'Bearer at-1'));
   const wxml = readFileSync(`${example}pages/scan/scan.wxml`, 'utf8');
-  for (const text of ['在电脑上登录 {{clientName}}？', '确认登录', '取消', '已登录，可以回到电脑上了', '已取消']) {
+  for (const text of ['在电脑上登录 {{clientName}}？', '请求来自：{{requester}}', '确认登录', '取消', '已登录，可以回到电脑上了', '已取消']) {
     assert.ok(wxml.includes(text), text);
   }
 });
@@ -131,6 +134,26 @@ test('every scope is described, unknown ones by their name', async () => {
     { name: 'offline_access', label: '保持登录' },
     { name: 'orders:read', label: 'orders:read' },
   ]);
+});
+
+test('the computer asking is named as far as known, with a warning only for another network', async () => {
+  const cases = [
+    [{ browser: 'Edge', os: 'Windows', ip: '198.51.100.2', same_network: false }, 'Windows 上的 Edge · 198.51.100.2', true],
+    [{ browser: 'QQ Browser' }, 'QQ Browser', false],
+    [{ os: 'macOS', ip: '2001:db8::1' }, 'macOS · 2001:db8::1', false],
+    [{}, '未知的浏览器', false],
+    ['absent', '未知的浏览器', false], // an older server's answer
+  ];
+  for (const [from, requester, otherNetwork] of cases) {
+    const answer = reply('scanned', ['openid'], from);
+    if (from === 'absent') delete answer.body.requested_from;
+    scan = () => answer;
+    const page = open();
+    await page.onLoad({ scene: TICKET });
+    assert.deepEqual([page.data.requester, page.data.otherNetwork], [requester, otherNetwork], requester);
+  }
+  const wxml = readFileSync(`${example}pages/scan/scan.wxml`, 'utf8');
+  assert.match(wxml, /wx:if="\{\{otherNetwork\}\}"[^>]*>这台电脑与你的手机不在同一网络/);
 });
 
 test('取消 denies', async () => {

@@ -18,6 +18,14 @@ function describeScopes(scopes) {
   return (scopes || []).map((name) => ({ name, label: SCOPES[name] || name }));
 }
 
+// The computer asking ("Windows 上的 Chrome · 203.0.113.7"): a code relayed from someone else's
+// screen names a browser or an address that is not the user's own.
+function describeRequester(from) {
+  const r = from || {};
+  const browser = r.browser && r.os ? r.os + ' 上的 ' + r.browser : r.browser || r.os || '未知的浏览器';
+  return r.ip ? browser + ' · ' + r.ip : browser;
+}
+
 // The message for a failure, and whether trying the same step again can help (every step is
 // idempotent for the same user, so a retry is always safe).
 function failure(e) {
@@ -50,7 +58,16 @@ function failure(e) {
 
 Page({
   // state: loading → confirm → approved | denied, or error (with a retry when it can help).
-  data: { state: 'loading', clientName: '', scopes: [], busy: '', message: '', canRetry: false },
+  data: {
+    state: 'loading',
+    clientName: '',
+    scopes: [],
+    requester: '',
+    otherNetwork: false,
+    busy: '',
+    message: '',
+    canRetry: false,
+  },
 
   onLoad(options) {
     // URL-encoded by WeChat; the SDK decodes it.
@@ -94,6 +111,9 @@ Page({
         busy: '',
         clientName: ticket.client_name,
         scopes: describeScopes(ticket.scopes),
+        requester: describeRequester(ticket.requested_from),
+        // Only a definite "no": unknown says nothing.
+        otherNetwork: Boolean(ticket.requested_from) && ticket.requested_from.same_network === false,
       });
     }
   },
