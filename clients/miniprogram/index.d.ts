@@ -118,8 +118,8 @@ export interface ScanTicket {
   scopes: string[];
   /** Seconds the code has left. */
   expires_in: number;
-  /** The computer asking, so the user can tell whether the screen they scanned is their own. */
-  requested_from: ScanRequester;
+  /** The computer asking, so the user can tell whether the screen they scanned is their own (absent from servers before it). */
+  requested_from?: ScanRequester;
 }
 
 /** The browser that shows the code; each part only when the server could tell. */
@@ -128,7 +128,7 @@ export interface ScanRequester {
   browser?: string;
   /** E.g. `'Windows'`, `'macOS'`. */
   os?: string;
-  /** Its IP address, as the server saw it. */
+  /** Its network, as the server saw it: `'203.0.113.*'`, `'2001:db8:1:2::/64'`. */
   ip?: string;
   /**
    * Whether this phone asks from the same network (the same IPv4 address, the same IPv6 /64):

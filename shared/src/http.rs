@@ -147,7 +147,6 @@ pub fn add_cookie(res: &mut Response, set_cookie: &str) {
 pub fn source_ip(req: &Request) -> Option<&str> {
     use lambda_http::RequestExt as _;
     use lambda_http::request::RequestContext;
-    #[allow(unreachable_patterns)] // other variants exist only with lambda_http features we leave off
     match req.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
         _ => None,

@@ -96,14 +96,15 @@ export async function postForm(path, form, { waitMs = 5_000 } = {}) {
 }
 
 /** Redeems `code` as the public client would (the redirect URI and the verifier); the tokens. */
-export function redeem(code, verifier, clientId = CLIENT_ID) {
-  return postForm('/oauth/token', {
+export function redeem(code, verifier, clientId = CLIENT_ID, { waitMs = 5_000 } = {}) {
+  const form = {
     grant_type: 'authorization_code',
     client_id: clientId,
     code,
     redirect_uri: REDIRECT_URI,
     code_verifier: verifier,
-  });
+  };
+  return postForm('/oauth/token', form, { waitMs });
 }
 
 /** The claims of a JWT, unverified (signatures are the Rust and jwt-verify suites' business). */
@@ -116,5 +117,5 @@ export async function idClaims(page, state, verifier, { waitMs = 5_000 } = {}) {
   await page.waitForURL((u) => u.pathname === '/demo/callback', { timeout: waitMs });
   const landed = new URL(page.url());
   assert.equal(landed.searchParams.get('state'), state);
-  return claimsOf((await redeem(landed.searchParams.get('code'), verifier)).id_token);
+  return claimsOf((await redeem(landed.searchParams.get('code'), verifier, CLIENT_ID, { waitMs })).id_token);
 }

@@ -128,20 +128,41 @@ impl RequestedFrom {
         RequestedFrom {
             browser: user_agent::browser_name(ua).map(str::to_string),
             os: user_agent::os_name(ua).map(str::to_string),
-            ip: ip.and_then(|ip| ip.parse::<IpAddr>().ok()).map(|ip| ip.to_string()),
+            ip: ip.and_then(parse_ip).map(|ip| ip.to_string()),
         }
     }
 
     /// Whether a request from `ip` comes from the same network: the same IPv4 address (one NAT,
-    /// one Wi-Fi) or the same IPv6 /64. `None` when either address is unknown.
+    /// one Wi-Fi) or the same IPv6 /64. `None` when either address is unknown, or when one came
+    /// over IPv4 and the other over IPv6 (a dual-stack network can do that).
     pub fn same_network_as(&self, ip: Option<&str>) -> Option<bool> {
-        let ours = self.ip.as_deref()?.parse::<IpAddr>().ok()?;
-        let theirs = ip?.parse::<IpAddr>().ok()?;
-        Some(match (ours.to_canonical(), theirs.to_canonical()) {
-            (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..4] == b.segments()[..4],
-            (a, b) => a == b,
+        match (parse_ip(self.ip.as_deref()?)?, parse_ip(ip?)?) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => Some(a == b),
+            (IpAddr::V6(a), IpAddr::V6(b)) => Some(a.segments()[..4] == b.segments()[..4]),
+            _ => None,
+        }
+    }
+
+    /// The address as the person with the phone is shown it: its network only (`203.0.113.*`,
+    /// `2001:db8:1:2::/64`). Whoever scans a code may be a stranger looking over a shoulder;
+    /// the network is enough to tell one's own from another.
+    pub fn shown_ip(&self) -> Option<String> {
+        Some(match parse_ip(self.ip.as_deref()?)? {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.*")
+            }
+            IpAddr::V6(v6) => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
         })
     }
+}
+
+/// `ip` parsed, an IPv4-mapped IPv6 address as the IPv4 address it is.
+fn parse_ip(ip: &str) -> Option<IpAddr> {
+    ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 /// The code image of a ticket, as WeChat made it.
@@ -189,10 +210,15 @@ mod tests {
         assert_eq!(from.same_network_as(None), None);
         assert_eq!(from.same_network_as(Some("not an address")), None);
 
+        assert_eq!(from.shown_ip().as_deref(), Some("203.0.113.*"));
+        let mapped = RequestedFrom::of(None, Some("::ffff:203.0.113.7"));
+        assert_eq!(mapped.ip.as_deref(), Some("203.0.113.7"));
+
         let v6 = RequestedFrom::of(None, Some("2001:db8:1:2::10"));
         assert_eq!(v6.same_network_as(Some("2001:db8:1:2:aaaa::1")), Some(true));
         assert_eq!(v6.same_network_as(Some("2001:db8:1:3::10")), Some(false));
-        assert_eq!(v6.same_network_as(Some("203.0.113.7")), Some(false));
+        assert_eq!(v6.same_network_as(Some("203.0.113.7")), None, "dual stack: unknown");
+        assert_eq!(v6.shown_ip().as_deref(), Some("2001:db8:1:2::/64"));
 
         let unknown = RequestedFrom::of(None, Some("<script>"));
         assert_eq!(unknown, RequestedFrom::default());

@@ -7,8 +7,9 @@
 /// Safari, Chrome says Safari).
 pub fn browser_name(user_agent: &str) -> Option<&'static str> {
     const NAMES: [(&[&str], &str); 12] = [
-        (&["MicroMessenger", "WindowsWechat", "MacWechat"], "WeChat"),
+        // WeCom also says MicroMessenger.
         (&["wxwork"], "WeCom"),
+        (&["MicroMessenger", "WindowsWechat", "MacWechat"], "WeChat"),
         (&["Edg/", "EdgA/", "EdgiOS/", "Edge/"], "Edge"),
         (&["OPR/", "Opera"], "Opera"),
         (&["QQBrowser"], "QQ Browser"),
@@ -29,7 +30,8 @@ pub fn browser_name(user_agent: &str) -> Option<&'static str> {
     }
 }
 
-/// The operating system's name. iOS says "like Mac OS X" and Android says Linux: both first.
+/// The operating system's name. iOS says "like Mac OS X", Android says Linux, and every X11
+/// system says X11: the specific ones first.
 pub fn os_name(user_agent: &str) -> Option<&'static str> {
     const NAMES: [(&[&str], &str); 8] = [
         (&["OpenHarmony", "HarmonyOS"], "HarmonyOS"),
@@ -38,8 +40,8 @@ pub fn os_name(user_agent: &str) -> Option<&'static str> {
         (&["Windows"], "Windows"),
         (&["CrOS"], "ChromeOS"),
         (&["Macintosh", "Mac OS X"], "macOS"),
-        (&["Linux", "X11"], "Linux"),
         (&["FreeBSD"], "FreeBSD"),
+        (&["Linux", "X11"], "Linux"),
     ];
     NAMES.iter().find(|(marks, _)| marks.iter().any(|m| user_agent.contains(m))).map(|(_, name)| *name)
 }
@@ -90,6 +92,41 @@ mod tests {
                 "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
                 Some("Chrome"),
                 Some("Android"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Some("Firefox"),
+                Some("Windows"),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Some("Firefox"),
+                Some("macOS"),
+            ),
+            (
+                "Mozilla/5.0 (X11; FreeBSD amd64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Some("Firefox"),
+                Some("FreeBSD"),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                Some("Safari"),
+                Some("iOS"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Safari/537.36 SE 2.X MetaSr 1.0",
+                Some("Sogou Explorer"),
+                Some("Windows"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/108.0.0.0 Safari/537.36 QIHU 360SE",
+                Some("360 Browser"),
+                Some("Windows"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 Safari/537.36 wxwork/4.1.30 MicroMessenger/7.0.1",
+                Some("WeCom"),
+                Some("Windows"),
             ),
         ];
         for (ua, browser, os) in cases {

@@ -274,6 +274,7 @@ pub struct Requester {
     pub browser: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os: Option<String>,
+    /// Its network: `203.0.113.*`, `2001:db8:1:2::/64`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// Whether the phone asks from the same network (same IPv4 address, same IPv6 /64).
@@ -286,7 +287,7 @@ impl Requester {
         Requester {
             browser: from.browser.clone(),
             os: from.os.clone(),
-            ip: from.ip.clone(),
+            ip: from.shown_ip(),
             same_network: from.same_network_as(phone_ip),
         }
     }
@@ -360,6 +361,6 @@ mod tests {
         assert_eq!(serde_json::to_string(&unknown).unwrap_or_default(), "{}");
         let from = RequestedFrom::of(Some("Mozilla/5.0 (Macintosh) Version/18.1 Safari/605.1.15"), Some("192.0.2.1"));
         let known = serde_json::to_string(&Requester::of(&from, Some("192.0.2.9"))).unwrap_or_default();
-        assert_eq!(known, r#"{"browser":"Safari","os":"macOS","ip":"192.0.2.1","same_network":false}"#);
+        assert_eq!(known, r#"{"browser":"Safari","os":"macOS","ip":"192.0.2.*","same_network":false}"#);
     }
 }

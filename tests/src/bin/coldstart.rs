@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wxauth::domain::scan::{RequestedFrom, ScanStatus, ScanTicket, TICKET_TTL_SECONDS, Ticket};
+use wxauth::domain::scan::{RequestedFrom, ScanStatus, ScanTicket, Ticket};
 use wxauth::scope::Scope;
 use wxauth::secret::hash;
 use wxauth_tests::lambda::{Deployment, FORM, event, form};
@@ -131,7 +131,7 @@ async fn scan_tickets(deployment: &Deployment, count: usize) -> Vec<String> {
             status: ScanStatus::Pending,
             scanner: None,
             used: false,
-            expires_at: now + TICKET_TTL_SECONDS,
+            expires_at: now + 3600, // however long the runs before wechat-scan take
         };
         deployment.env.app.store.put_scan_ticket(&stored).await.expect("a ticket");
         tickets.push(ticket.as_str().to_string());

@@ -24,7 +24,7 @@ async function page(): Promise<void> {
   const site: string = ticket.client_name;
   const scopes: string[] = ticket.scopes;
   const left: number = ticket.expires_in;
-  const asking: ScanRequester = ticket.requested_from;
+  const asking: ScanRequester = ticket.requested_from ?? {};
   const where: string | undefined = asking.ip ?? asking.browser ?? asking.os;
   const sameNetwork: boolean | undefined = asking.same_network;
   const answered: ScanStatus = (await client.scan.approve(decodeURIComponent('abc'))).status;

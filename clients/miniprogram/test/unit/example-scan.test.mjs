@@ -37,7 +37,7 @@ const fake = scriptedWx((call) => {
   }
   return { status: 404, body: '' };
 });
-const WINDOWS_CHROME = { browser: 'Chrome', os: 'Windows', ip: '203.0.113.7', same_network: true };
+const WINDOWS_CHROME = { browser: 'Chrome', os: 'Windows', ip: '203.0.113.*', same_network: true };
 const reply = (status, scopes = ['openid', 'profile'], requested_from = WINDOWS_CHROME) => ({
   status: 200,
   body: { status, client_name: 'Demo Web', scopes, expires_in: 287, requested_from },
@@ -108,7 +108,7 @@ test('scanned: the page shows the website and what it gets, in Chinese; 确认�
   assert.equal(page.data.state, 'confirm');
   assert.equal(page.data.clientName, 'Demo Web');
   assert.deepEqual(page.data.scopes.map((s) => s.label), ['你的账号标识', '昵称和头像']);
-  assert.equal(page.data.requester, 'Windows 上的 Chrome · 203.0.113.7');
+  assert.equal(page.data.requester, 'Windows 上的 Chrome · 203.0.113.*');
   assert.equal(page.data.otherNetwork, false);
   await page.onApprove();
   assert.deepEqual(shown(page), { state: 'approved', message: '', canRetry: false });
@@ -138,9 +138,9 @@ test('every scope is described, unknown ones by their name', async () => {
 
 test('the computer asking is named as far as known, with a warning only for another network', async () => {
   const cases = [
-    [{ browser: 'Edge', os: 'Windows', ip: '198.51.100.2', same_network: false }, 'Windows 上的 Edge · 198.51.100.2', true],
+    [{ browser: 'Edge', os: 'Windows', ip: '198.51.100.*', same_network: false }, 'Windows 上的 Edge · 198.51.100.*', true],
     [{ browser: 'QQ Browser' }, 'QQ Browser', false],
-    [{ os: 'macOS', ip: '2001:db8::1' }, 'macOS · 2001:db8::1', false],
+    [{ os: 'macOS', ip: '2001:db8::/64' }, 'macOS · 2001:db8::/64', false],
     [{}, '未知的浏览器', false],
     ['absent', '未知的浏览器', false], // an older server's answer
   ];

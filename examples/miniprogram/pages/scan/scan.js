@@ -18,7 +18,7 @@ function describeScopes(scopes) {
   return (scopes || []).map((name) => ({ name, label: SCOPES[name] || name }));
 }
 
-// The computer asking ("Windows 上的 Chrome · 203.0.113.7"): a code relayed from someone else's
+// The computer asking ("Windows 上的 Chrome · 203.0.113.*"): a code relayed from someone else's
 // screen names a browser or an address that is not the user's own.
 function describeRequester(from) {
   const r = from || {};
