@@ -1,8 +1,9 @@
 //! `POST /wechat/scan`: the mini program's side of signing in on a computer by scanning its code.
 //! The code opened the mini program's `SCAN_LOGIN_PAGE` with the ticket as `scene`; the page
 //! reports `scanned` (the ticket binds to this user, the answer names the client, the scopes and
-//! the browser that asks, for the confirmation), then `approve` or `deny`. Only access tokens of the deployment's scan
-//! mini program (`SCAN_LOGIN_CLIENT`) count. The rules: [`wxauth::oauth::scan`].
+//! the browser that asks, for the confirmation), then `approve` or `deny`. Only access tokens of
+//! the deployment's scan mini program (`SCAN_LOGIN_CLIENT`) count. The rules:
+//! [`wxauth::oauth::scan`].
 
 use serde::Deserialize;
 use wxauth::App;

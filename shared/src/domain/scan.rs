@@ -117,8 +117,9 @@ pub struct RequestedFrom {
     pub browser: Option<String>,
     /// "Windows", "macOS", …
     pub os: Option<String>,
-    /// The address the request came from, as API Gateway saw it.
-    pub ip: Option<String>,
+    /// The address the request came from, as API Gateway saw it (an IPv4-mapped IPv6 address as
+    /// the IPv4 address it is).
+    pub ip: Option<IpAddr>,
 }
 
 impl RequestedFrom {
@@ -128,7 +129,7 @@ impl RequestedFrom {
         RequestedFrom {
             browser: user_agent::browser_name(ua).map(str::to_string),
             os: user_agent::os_name(ua).map(str::to_string),
-            ip: ip.and_then(parse_ip).map(|ip| ip.to_string()),
+            ip: ip.and_then(parse_ip),
         }
     }
 
@@ -136,7 +137,7 @@ impl RequestedFrom {
     /// one Wi-Fi) or the same IPv6 /64. `None` when either address is unknown, or when one came
     /// over IPv4 and the other over IPv6 (a dual-stack network can do that).
     pub fn same_network_as(&self, ip: Option<&str>) -> Option<bool> {
-        match (parse_ip(self.ip.as_deref()?)?, parse_ip(ip?)?) {
+        match (self.ip?, parse_ip(ip?)?) {
             (IpAddr::V4(a), IpAddr::V4(b)) => Some(a == b),
             (IpAddr::V6(a), IpAddr::V6(b)) => Some(a.segments()[..4] == b.segments()[..4]),
             _ => None,
@@ -147,7 +148,7 @@ impl RequestedFrom {
     /// `2001:db8:1:2::/64`). Whoever scans a code may be a stranger looking over a shoulder;
     /// the network is enough to tell one's own from another.
     pub fn shown_ip(&self) -> Option<String> {
-        Some(match parse_ip(self.ip.as_deref()?)? {
+        Some(match self.ip? {
             IpAddr::V4(v4) => {
                 let [a, b, c, _] = v4.octets();
                 format!("{a}.{b}.{c}.*")
@@ -161,7 +162,7 @@ impl RequestedFrom {
 }
 
 /// `ip` parsed, an IPv4-mapped IPv6 address as the IPv4 address it is.
-fn parse_ip(ip: &str) -> Option<IpAddr> {
+pub fn parse_ip(ip: &str) -> Option<IpAddr> {
     ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
@@ -203,7 +204,7 @@ mod tests {
         let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
         let from = RequestedFrom::of(Some(chrome), Some("203.0.113.7"));
         assert_eq!((from.browser.as_deref(), from.os.as_deref()), (Some("Chrome"), Some("Windows")));
-        assert_eq!(from.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(from.ip, parse_ip("203.0.113.7"));
         assert_eq!(from.same_network_as(Some("203.0.113.7")), Some(true));
         assert_eq!(from.same_network_as(Some("::ffff:203.0.113.7")), Some(true));
         assert_eq!(from.same_network_as(Some("198.51.100.2")), Some(false));
@@ -212,7 +213,7 @@ mod tests {
 
         assert_eq!(from.shown_ip().as_deref(), Some("203.0.113.*"));
         let mapped = RequestedFrom::of(None, Some("::ffff:203.0.113.7"));
-        assert_eq!(mapped.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(mapped.ip.map(|ip| ip.to_string()).as_deref(), Some("203.0.113.7"));
 
         let v6 = RequestedFrom::of(None, Some("2001:db8:1:2::10"));
         assert_eq!(v6.same_network_as(Some("2001:db8:1:2:aaaa::1")), Some(true));

@@ -9,7 +9,7 @@
 //! 2. The mini program's user scans it and answers ([`answer`], `POST /wechat/scan` with their
 //!    access token of that mini program's client): the ticket binds to the first user who scans.
 //!    The answer names the client, the scopes and the browser that shows the code (its name,
-//!    system and address, and whether the phone is on the same network), so that a code relayed
+//!    system and network, and whether the phone is on the same network), so that a code relayed
 //!    from someone else's screen can be told apart from one on the user's own.
 //! 3. The page polls ([`poll`]: one read) and, once approved, the browser that showed the code
 //!    continues ([`continue_sign_in`]): once, and only that browser; a browser session starts for

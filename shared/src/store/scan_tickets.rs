@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::backend::{Store, Written, conditional};
 use super::item::{Item, ItemContext as _, Key, b, n, s};
-use crate::domain::scan::{APPROVED_TTL_SECONDS, RequestedFrom, ScanImage, ScanStatus, ScanTicket};
+use crate::domain::scan::{APPROVED_TTL_SECONDS, RequestedFrom, ScanImage, ScanStatus, ScanTicket, parse_ip};
 use crate::error::Error;
 use crate::scope::Scope;
 use crate::secret::random_id;
@@ -152,7 +152,7 @@ fn to_item(t: &ScanTicket) -> Item {
         .set_opt("scanner", t.scanner.as_ref().map(s))
         .set_opt("from_browser", t.requested_from.browser.as_ref().map(s))
         .set_opt("from_os", t.requested_from.os.as_ref().map(s))
-        .set_opt("from_ip", t.requested_from.ip.as_ref().map(s))
+        .set_opt("from_ip", t.requested_from.ip.map(|ip| s(ip.to_string())))
 }
 
 fn from_item(item: &Item) -> anyhow::Result<ScanTicket> {
@@ -168,7 +168,10 @@ fn from_item(item: &Item) -> anyhow::Result<ScanTicket> {
         requested_from: RequestedFrom {
             browser: item.opt_string("from_browser"),
             os: item.opt_string("from_os"),
-            ip: item.opt_string("from_ip"),
+            ip: match item.opt_string("from_ip") {
+                Some(ip) => Some(parse_ip(&ip).ok_or_else(|| anyhow::anyhow!("stored from_ip is malformed"))?),
+                None => None,
+            },
         },
         status: ScanStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown scan status {status:?}"))?,
         scanner: item.opt_string("scanner"),

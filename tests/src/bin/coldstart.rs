@@ -111,11 +111,6 @@ fn configure(binary: &str, env: &mut Vec<(String, String)>) {
 
 /// `count` tickets shown on a desktop sign-in page, as the authorize function stores them.
 async fn scan_tickets(deployment: &Deployment, count: usize) -> Vec<String> {
-    let wanted =
-        std::env::var("FUNCTIONS").map_or(true, |f| f.is_empty() || f.split_whitespace().any(|f| f == "wechat-scan"));
-    if !wanted {
-        return vec![];
-    }
     let now = wxauth::clock::unix_now();
     let mut tickets = Vec::with_capacity(count);
     for _ in 0..count {
@@ -169,19 +164,23 @@ async fn main() {
     let service = deployment.env.token_request(service).await;
     assert_eq!(service.status, 200, "{}", service.json);
     let relying_party = wxauth_tests::relying_party::RelyingParty::start().await;
+    let only = std::env::var("FUNCTIONS").unwrap_or_default();
+    let wanted = |binary: &str| only.is_empty() || only.split_whitespace().any(|f| f == binary);
     let callers = Callers {
         bearer: format!("Bearer {}", login.str("access_token")),
         session_name,
         service_token: service.str("access_token").to_string(),
         backchannel_client: deployment.env.web_client_with_backchannel(&relying_party.url).await,
-        scan_tickets: scan_tickets(&deployment, runs * (warm_count + 1)).await,
+        scan_tickets: if wanted("wechat-scan") {
+            scan_tickets(&deployment, runs * (warm_count + 1)).await
+        } else {
+            vec![]
+        },
         warm_count,
     };
 
     println!("| function | memory | init (ms) | first invocation (ms) | warm invocation (ms) | peak RSS (MB) |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let only = std::env::var("FUNCTIONS").unwrap_or_default();
-    let wanted = |binary: &str| only.is_empty() || only.split_whitespace().any(|f| f == binary);
     for function in template::functions().into_iter().filter(|f| wanted(&f.binary)) {
         let (mut inits, mut firsts, mut warms, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
